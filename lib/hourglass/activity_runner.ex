@@ -1,0 +1,217 @@
+defmodule Hourglass.ActivityRunner do
+  @moduledoc """
+  Runs one attempt of one activity and ships exactly one completion for it.
+
+  `run/3` executes in the executor process (a `restart: :temporary` child of
+  `Hourglass.ActivityExecutor.DynamicSupervisor`). It resolves the activity by its type on the
+  task queue (`Hourglass.ActivityRegistry`):
+
+    * an Elixir activity runs its `execute/N` right here, and whatever happens — a return
+      value, an exception, a throw, an exit — becomes a completion;
+    * a native activity runs on tokio, owned by this process (`Hourglass.Native.TaskOwner`).
+      With the default `complete_fn` its completion travels from the tokio thread straight to
+      `Hourglass.BridgeHolder`; with any other `complete_fn` it comes back here and is handed
+      to that function.
+
+  An unknown activity type or a malformed task is reported as a failed completion (when the task
+  has a token to report it with). A `{:error, :worker_not_registered}` from `complete_fn` is
+  logged, not raised: the server redelivers the attempt after its timeout.
+
+  `cancel/2` asks a running attempt to stop: a native body is aborted; an Elixir activity sees
+  `Hourglass.Activity.cancelled?/0` become true and `heartbeat/0,1` raise. Either way the
+  attempt is reported as `{:cancelled, details}` (an Elixir activity that returns normally
+  after the request reports its own result).
+  """
+  require Logger
+
+  alias Hourglass.{Activity, ActivityRegistry, ActivityTask, ApplicationError, BridgeHolder}
+  alias Hourglass.Activity.{CancelledError, Info}
+  alias Hourglass.Native.TaskOwner
+
+  @typedoc "Receives the completion of the attempt; see `Hourglass.BridgeHolder.completion/0`."
+  @type complete_fn :: (String.t(), BridgeHolder.completion() -> :ok | {:error, term()})
+
+  @doc """
+  Runs `activity_task` (see `Hourglass.ActivityTask`) from `task_queue`.
+
+  Returns what `complete_fn` returned for the completion, or `{:error, reason}` when the task
+  is so malformed that no completion could be shipped (no binary token).
+  """
+  @spec run(map(), String.t(), complete_fn()) :: :ok | {:error, term()}
+  def run(activity_task, task_queue, complete_fn \\ &BridgeHolder.complete_activity_task/2) do
+    case ActivityTask.new(activity_task) do
+      {:ok, task} ->
+        case ActivityRegistry.lookup(task_queue, task.activity_type) do
+          {:ok, {:elixir, module}} ->
+            ship(complete_fn, task_queue, run_elixir(module, task, task_queue))
+
+          {:ok, :native} ->
+            run_native(activity_task, task, task_queue, complete_fn)
+
+          :error ->
+            failure = %ApplicationError{
+              type: "NotFoundError",
+              message:
+                "activity type #{inspect(task.activity_type)} is not registered on task queue " <>
+                  "#{inspect(task_queue)}; registered: #{inspect(safe_types(task_queue))}"
+            }
+
+            ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+        end
+
+      {:error, {:invalid_activity_task, message} = reason} ->
+        case activity_task do
+          %{task_token: token} when is_binary(token) ->
+            failure = %ApplicationError{
+              type: "InvalidActivityTask",
+              message: message,
+              non_retryable: true
+            }
+
+            ship(complete_fn, task_queue, %{task_token: token, result: {:failed, failure}})
+
+          _ ->
+            Logger.error("Hourglass: cannot run activity task: #{message}")
+            {:error, reason}
+        end
+    end
+  end
+
+  @doc """
+  Asks the attempt running in executor `pid` to stop, with `details` reported in its
+  `{:cancelled, details}` completion.
+  """
+  @spec cancel(pid(), term()) :: :ok
+  def cancel(pid, details \\ nil) when is_pid(pid) do
+    send(pid, {:"$hourglass_cancel", details})
+    :ok
+  end
+
+  @doc false
+  # Hands a completion to `complete_fn`; never raises, logs what did not go through.
+  @spec ship(complete_fn(), String.t(), BridgeHolder.completion()) :: :ok | {:error, term()}
+  def ship(complete_fn, task_queue, completion) do
+    case complete_fn.(task_queue, completion) do
+      :ok ->
+        :ok
+
+      {:error, :worker_not_registered} ->
+        Logger.warning(
+          "Hourglass: no worker is registered for task queue #{inspect(task_queue)}; the " <>
+            "completion was dropped and the server will redeliver the attempt after its timeout"
+        )
+
+        {:error, :worker_not_registered}
+
+      {:error, reason} ->
+        Logger.error("Hourglass: completion not delivered: #{inspect(reason)}")
+        {:error, reason}
+
+      other ->
+        Logger.error("Hourglass: complete_fn returned #{inspect(other)} instead of :ok")
+        {:error, {:unexpected_return, other}}
+    end
+  catch
+    kind, reason ->
+      Logger.error("Hourglass: complete_fn crashed: " <> Exception.format(kind, reason, __STACKTRACE__))
+      {:error, {:complete_fn_crashed, {kind, reason}}}
+  end
+
+  defp safe_types(task_queue), do: ActivityRegistry.activity_types(task_queue)
+
+  defp run_native(raw_task, task, task_queue, complete_fn) do
+    case TaskOwner.run(raw_task, task_queue, complete_fn) do
+      {:error, {:invalid_activity_task, message}} ->
+        failure = %ApplicationError{type: "InvalidActivityTask", message: message, non_retryable: true}
+        ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+
+      {:error, {:unknown_activity_type, type}} ->
+        failure = %ApplicationError{type: "NotFoundError", message: "unknown native activity #{type}"}
+        ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+
+      other ->
+        other
+    end
+  end
+
+  defp run_elixir(module, task, task_queue) do
+    info = Info.from_task(task, task_queue)
+
+    Activity.put_context(info, fn details ->
+      BridgeHolder.record_heartbeat(task_queue, task.task_token, details)
+    end)
+
+    Logger.metadata(
+      activity_id: task.activity_id,
+      activity_type: task.activity_type,
+      attempt: task.attempt,
+      task_queue: task_queue,
+      workflow_id: task.workflow_id
+    )
+
+    %{task_token: task.task_token, result: execute(module, task.input)}
+  end
+
+  defp execute(module, input) do
+    arity = length(input)
+
+    if function_exported?(module, :execute, arity) do
+      try do
+        module |> apply(:execute, input) |> to_result()
+      rescue
+        error in ApplicationError ->
+          {:failed, %{error | stack_trace: format_stack(__STACKTRACE__)}}
+
+        error in CancelledError ->
+          {:cancelled, error.details}
+
+        exception ->
+          {:failed,
+           %ApplicationError{
+             type: exception.__struct__ |> Module.split() |> Enum.join("."),
+             message: Exception.message(exception),
+             stack_trace: format_stack(__STACKTRACE__)
+           }}
+      catch
+        kind, reason ->
+          {:failed,
+           %ApplicationError{
+             type: if(kind == :throw, do: "Throw", else: "Exit"),
+             message: "#{kind}: #{inspect(reason)}",
+             stack_trace: format_stack(__STACKTRACE__)
+           }}
+      end
+    else
+      arities = for {:execute, n} <- module.__info__(:functions), do: n
+
+      {:failed,
+       %ApplicationError{
+         type: "ArgumentError",
+         message:
+           "#{inspect(module)} got #{arity} argument(s) but defines execute/" <>
+             Enum.map_join(arities, ", execute/", &Integer.to_string/1)
+       }}
+    end
+  end
+
+  defp to_result({:ok, value}), do: {:completed, value}
+  defp to_result(:ok), do: {:completed, nil}
+  defp to_result({:error, %ApplicationError{} = error}), do: {:failed, error}
+
+  defp to_result({:error, reason}) do
+    message = if is_binary(reason), do: reason, else: inspect(reason)
+    {:failed, %ApplicationError{type: "Error", message: message}}
+  end
+
+  defp to_result(other) do
+    {:failed,
+     %ApplicationError{
+       type: "InvalidReturnValue",
+       message:
+         "execute returned #{inspect(other, limit: 10)}; expected {:ok, value}, :ok or " <>
+           "{:error, reason}"
+     }}
+  end
+
+  defp format_stack(stacktrace), do: Exception.format_stacktrace(stacktrace)
+end

@@ -1,0 +1,18 @@
+defmodule Hourglass.Application do
+  @moduledoc false
+  use Application
+
+  @impl true
+  def start(_type, _args) do
+    with :ok <- Hourglass.Native.loaded() do
+      children = [
+        Hourglass.Native.LogForwarder,
+        Hourglass.ActivityRegistry,
+        Hourglass.BridgeHolder,
+        Hourglass.ActivityExecutor.DynamicSupervisor
+      ]
+
+      Supervisor.start_link(children, strategy: :one_for_one, name: Hourglass.Supervisor)
+    end
+  end
+end

@@ -1,0 +1,176 @@
+defmodule Hourglass.BridgeHolder do
+  @moduledoc """
+  Holds the bridge from each registered task queue to whatever reports its completions.
+
+  Every completion of an attempt, from an Elixir activity or a native body, goes through
+  `complete_activity_task/2`, and every heartbeat through `record_heartbeat/3`. A task queue is
+  backed by the worker that polls it; a test may back one with a sink pid instead, which then
+  receives `{:hourglass_completion, task_queue, completion}` and
+  `{:hourglass_heartbeat, task_queue, %{task_token: token, details: details}}` messages.
+
+  When the queue is not registered — its worker is gone, or this process restarted and the
+  worker has not registered again yet — completions return `{:error, :worker_not_registered}`.
+  Nothing is retried here: the server redelivers the attempt after its heartbeat or
+  start-to-close timeout. There is no deduplication cache either, so an activity may run again
+  after such a loss; activities with side effects must be idempotent.
+
+  Registrations live in a protected ETS table owned by this process: completions are routed in
+  the caller's process without a call to this one, and a restart forgets every registration.
+  """
+  use GenServer
+  require Logger
+
+  alias Hourglass.ApplicationError
+
+  @table __MODULE__
+
+  @typedoc "What a task queue is backed by."
+  @type backend :: {:sink, pid()}
+
+  @typedoc """
+  The completion of one attempt. `{:cancelled, details}` reports an attempt stopped on request.
+  """
+  @type completion :: %{
+          task_token: binary(),
+          result:
+            {:completed, term()}
+            | {:failed, ApplicationError.t()}
+            | {:cancelled, term()}
+        }
+
+  @doc false
+  def start_link(opts \\ []), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)
+
+  @doc """
+  Routes `task_queue`'s completions and heartbeats to `backend`. The registration ends when
+  the backend process exits or `unregister/1` is called.
+  """
+  @spec register(String.t(), backend()) :: :ok | {:error, term()}
+  def register(task_queue, {:sink, pid} = backend) when is_binary(task_queue) and is_pid(pid),
+    do: GenServer.call(__MODULE__, {:register, task_queue, backend})
+
+  def register(task_queue, backend), do: {:error, {:invalid_registration, task_queue, backend}}
+
+  @doc "Removes the registration of `task_queue`."
+  @spec unregister(String.t()) :: :ok
+  def unregister(task_queue), do: GenServer.call(__MODULE__, {:unregister, task_queue})
+
+  @doc "True when `task_queue` is registered."
+  @spec registered?(String.t()) :: boolean()
+  def registered?(task_queue), do: match?({:ok, _}, backend(task_queue))
+
+  @doc """
+  Reports the completion of one attempt.
+
+  Returns `:ok`, `{:error, :worker_not_registered}` when nobody serves `task_queue` right now,
+  or `{:error, {:invalid_completion, completion}}` when the completion is malformed.
+  """
+  @spec complete_activity_task(String.t(), completion()) :: :ok | {:error, term()}
+  def complete_activity_task(task_queue, completion) do
+    with :ok <- validate(completion),
+         {:ok, backend} <- backend(task_queue) do
+      deliver(backend, {:hourglass_completion, task_queue, completion})
+    end
+  end
+
+  @doc """
+  Records a heartbeat for the attempt with `task_token`; `details` is a list of terms (empty
+  for a bare heartbeat).
+  """
+  @spec record_heartbeat(String.t(), binary(), [term()]) :: :ok | {:error, term()}
+  def record_heartbeat(task_queue, task_token, details)
+      when is_binary(task_token) and is_list(details) do
+    with {:ok, backend} <- backend(task_queue) do
+      deliver(backend, {:hourglass_heartbeat, task_queue, %{task_token: task_token, details: details}})
+    end
+  end
+
+  def record_heartbeat(_task_queue, task_token, details),
+    do: {:error, {:invalid_heartbeat, task_token, details}}
+
+  defp backend(task_queue) do
+    case :ets.lookup(@table, task_queue) do
+      [{_queue, backend}] -> {:ok, backend}
+      [] -> {:error, :worker_not_registered}
+    end
+  rescue
+    # The table does not exist while this process restarts.
+    ArgumentError -> {:error, :worker_not_registered}
+  end
+
+  defp deliver({:sink, pid}, message) do
+    send(pid, message)
+    :ok
+  end
+
+  defp validate(%{task_token: token, result: result} = completion) when is_binary(token) do
+    case result do
+      {:completed, _value} -> :ok
+      {:failed, %ApplicationError{}} -> :ok
+      {:cancelled, _details} -> :ok
+      _ -> {:error, {:invalid_completion, completion}}
+    end
+  end
+
+  defp validate(completion), do: {:error, {:invalid_completion, completion}}
+
+  @impl true
+  def init(_opts) do
+    :ets.new(@table, [:named_table, :protected, :set, read_concurrency: true])
+    {:ok, %{monitors: %{}}}
+  end
+
+  @impl true
+  def handle_call({:register, task_queue, {:sink, pid} = backend}, _from, state) do
+    state = drop(state, task_queue)
+    ref = Process.monitor(pid)
+    :ets.insert(@table, {task_queue, backend})
+    {:reply, :ok, put_in(state.monitors[ref], task_queue)}
+  end
+
+  def handle_call({:unregister, task_queue}, _from, state) do
+    {:reply, :ok, drop(state, task_queue)}
+  end
+
+  @impl true
+  # Completions of native bodies, sent from tokio threads.
+  def handle_info({:"$hourglass_complete", task_queue, completion}, state) do
+    case complete_activity_task(task_queue, completion) do
+      :ok ->
+        :ok
+
+      {:error, reason} ->
+        Logger.warning(
+          "Hourglass: completion of a native activity on task queue #{inspect(task_queue)} " <>
+            "was not delivered (#{inspect(reason)}); the server will redeliver the attempt " <>
+            "after its timeout"
+        )
+    end
+
+    {:noreply, state}
+  end
+
+  def handle_info({:DOWN, ref, :process, _pid, _reason}, state) do
+    case Map.pop(state.monitors, ref) do
+      {nil, _monitors} ->
+        {:noreply, state}
+
+      {task_queue, monitors} ->
+        :ets.delete(@table, task_queue)
+        {:noreply, %{state | monitors: monitors}}
+    end
+  end
+
+  defp drop(state, task_queue) do
+    :ets.delete(@table, task_queue)
+
+    case Enum.find(state.monitors, fn {_ref, queue} -> queue == task_queue end) do
+      nil ->
+        state
+
+      {ref, _queue} ->
+        Process.demonitor(ref, [:flush])
+        %{state | monitors: Map.delete(state.monitors, ref)}
+    end
+  end
+end

@@ -1,0 +1,145 @@
+defmodule Hourglass.Native do
+  @moduledoc """
+  The Rust side of Hourglass: native activity bodies running on a tokio runtime.
+
+      {:ok, pid} =
+        Hourglass.Native.start_child(%{
+          activity_task: %{task_token: "t-1", activity_type: "hourglass.sleep", input: [100]},
+          task_queue: "orders"
+        })
+
+  `start_child/1` starts a child of the shared `Hourglass.ActivityExecutor.DynamicSupervisor`
+  that owns a tokio task running the body. The body's completion is sent from the tokio thread
+  straight to `Hourglass.BridgeHolder`, and the child exits `:normal` once the body is done. If
+  the child dies first (killed, terminated by its supervisor, application stop), the tokio task
+  is aborted and sends nothing.
+
+  CPU-heavy bodies (`hourglass.sha256`) run on a separate pool whose threads have a low OS
+  priority, so that they never crowd the BEAM schedulers out of the machine's cores.
+
+  ## Runtime configuration
+
+      config :hourglass, :native,
+        io_threads: 2,        # async pool (timers, IO, completions); default: cores
+        cpu_threads: 2,       # pool for CPU-heavy bodies; default: cores
+        cpu_nice: 19,         # OS niceness of the CPU pool's threads, 0..19; default 19
+        log_level: :warning   # most verbose Rust log event sent to Logger
+
+  These are read once, when the NIF loads.
+  """
+
+  alias Hourglass.ActivityExecutor
+
+  @on_load :load_nif
+
+  @typedoc "Counters of native tasks since the VM started; `live` is what runs right now."
+  @type stats :: %{
+          started: non_neg_integer(),
+          live: non_neg_integer(),
+          completed: non_neg_integer(),
+          failed: non_neg_integer(),
+          aborted: non_neg_integer(),
+          panicked: non_neg_integer(),
+          log_dropped: non_neg_integer()
+        }
+
+  @doc false
+  def load_nif do
+    path = nif_path()
+
+    case :erlang.load_nif(String.to_charlist(path), load_info()) do
+      :ok ->
+        :ok
+
+      {:error, {reason, text}} ->
+        # Keep the module loaded so that callers get a clear error instead of an undefined
+        # function; the application refuses to start and names the file and the reason.
+        :persistent_term.put({__MODULE__, :load_error}, {path, reason, List.to_string(text)})
+        :ok
+    end
+  end
+
+  @doc "The path of the NIF library this module loads."
+  @spec nif_path() :: Path.t()
+  def nif_path do
+    Path.join([:code.priv_dir(:hourglass) |> List.to_string(), "native", "libhourglass_nif"])
+  end
+
+  @doc """
+  `:ok` when the NIF is loaded, otherwise `{:error, {:nif_not_loaded, path, reason}}` naming the
+  file and why it could not be loaded.
+  """
+  @spec loaded() :: :ok | {:error, {:nif_not_loaded, Path.t(), String.t()}}
+  def loaded do
+    case :persistent_term.get({__MODULE__, :load_error}, nil) do
+      nil -> :ok
+      {path, reason, text} -> {:error, {:nif_not_loaded, path <> ".so", "#{reason}: #{text}"}}
+    end
+  end
+
+  defp load_info do
+    :hourglass
+    |> Application.get_env(:native, [])
+    |> Map.new()
+    |> Map.take([:io_threads, :cpu_threads, :cpu_nice, :log_level])
+  end
+
+  @doc """
+  Starts a native activity under the shared executor supervisor.
+
+  Takes the same arguments as `Hourglass.ActivityExecutor.DynamicSupervisor.start_child/1`.
+  Returns `{:error, reason}` without starting anything when the arguments are malformed
+  (`{:invalid_child_args, term}`, `{:invalid_activity_task, message}`, `:invalid_task_queue`)
+  or the activity type is not native (`{:unknown_activity_type, type}`).
+  """
+  @spec start_child(ActivityExecutor.DynamicSupervisor.child_args()) ::
+          DynamicSupervisor.on_start_child()
+  def start_child(%{activity_task: task, task_queue: task_queue}) do
+    spec = %{
+      id: Hourglass.Native.TaskOwner,
+      start: {Hourglass.Native.TaskOwner, :start_link, [task, task_queue]},
+      restart: :temporary
+    }
+
+    DynamicSupervisor.start_child(ActivityExecutor.DynamicSupervisor, spec)
+  end
+
+  def start_child(other), do: {:error, {:invalid_child_args, other}}
+
+  @doc "The native activity types this library can run."
+  @spec activity_types() :: [String.t()]
+  def activity_types, do: native_activity_types()
+
+  @doc "Counters of native tasks; see `t:stats/0`."
+  @spec stats() :: stats()
+  def stats, do: native_stats()
+
+  @doc """
+  Sets the most verbose Rust log level delivered to Logger (`:error`, `:warning`, `:info`,
+  `:debug`, `:trace` or `:none`).
+  """
+  @spec set_log_level(atom()) :: :ok | {:error, :log_level}
+  def set_log_level(level) when is_atom(level), do: native_set_log_level(level)
+
+  # NIF stubs, replaced when the library loads.
+
+  @doc false
+  def native_task_spawn(_task, _task_queue, _completion_to), do: not_loaded()
+  @doc false
+  def native_task_cancel(_resource), do: not_loaded()
+  @doc false
+  def native_activity_types, do: not_loaded()
+  @doc false
+  def native_stats, do: not_loaded()
+  @doc false
+  def native_set_log_receiver(_pid), do: not_loaded()
+  @doc false
+  def native_set_log_level(_level), do: not_loaded()
+
+  defp not_loaded do
+    case loaded() do
+      {:error, reason} -> :erlang.nif_error(reason)
+      :ok -> :erlang.nif_error(:nif_not_loaded)
+    end
+  end
+end

@@ -1,0 +1,92 @@
+defmodule Hourglass.Native.TaskOwner do
+  @moduledoc """
+  The BEAM process that owns one native activity body running on tokio.
+
+  The NIF monitors the owner: when the owner dies for any reason, the tokio task is aborted and
+  sends nothing. The owner exits `:normal` when the body is done.
+
+  Two ways in:
+
+    * `start_link/2` — the child that `Hourglass.Native.start_child/1` puts under the shared
+      executor supervisor. The body is spawned before `start_link/2` returns, so malformed input
+      is an `{:error, reason}` from `start_child/1` and no child is left behind.
+    * `run/3` — for a process that already is an executor (`Hourglass.ActivityRunner`): it
+      spawns the body, owns it and waits for it.
+
+  While it waits, the owner accepts `Hourglass.ActivityRunner.cancel/2`: it aborts the body and
+  reports the attempt cancelled, unless the body finished first (then its completion stands).
+  """
+
+  alias Hourglass.{ActivityRunner, BridgeHolder, Native}
+
+  @doc false
+  @spec start_link(map(), String.t()) :: {:ok, pid()} | {:error, term()}
+  def start_link(task, task_queue) do
+    :proc_lib.start_link(__MODULE__, :init, [self(), task, task_queue])
+  end
+
+  @doc false
+  def init(parent, task, task_queue) do
+    case spawn_body(task, task_queue, &BridgeHolder.complete_activity_task/2) do
+      {:ok, owned} ->
+        :proc_lib.init_ack(parent, {:ok, self()})
+        await(owned)
+
+      {:error, reason} ->
+        :proc_lib.init_ack(parent, {:error, reason})
+    end
+  end
+
+  @doc """
+  Runs the native body for `task` owned by the calling process, and returns once its
+  completion has been handed to `complete_fn` (or sent straight to the BridgeHolder, when
+  `complete_fn` is the default one). Returns what `complete_fn` returned, or `{:error, reason}`
+  when the body could not be started.
+  """
+  @spec run(map(), String.t(), ActivityRunner.complete_fn()) :: :ok | {:error, term()}
+  def run(task, task_queue, complete_fn) do
+    with {:ok, owned} <- spawn_body(task, task_queue, complete_fn), do: await(owned)
+  end
+
+  defp spawn_body(task, task_queue, complete_fn) do
+    # The default path needs no hop through this process: the tokio thread sends the completion
+    # straight to the BridgeHolder. If the BridgeHolder is down right now, the completion comes
+    # here instead and `complete_fn` reports `{:error, :worker_not_registered}`.
+    direct_to =
+      if complete_fn == (&BridgeHolder.complete_activity_task/2),
+        do: Process.whereis(BridgeHolder)
+
+    case Native.native_task_spawn(task, task_queue, direct_to) do
+      {:ok, resource, id} ->
+        {:ok,
+         %{
+           resource: resource,
+           id: id,
+           task_token: task.task_token,
+           task_queue: task_queue,
+           complete_fn: complete_fn
+         }}
+
+      {:error, reason} ->
+        {:error, reason}
+    end
+  end
+
+  defp await(%{id: id} = owned) do
+    receive do
+      {:"$hourglass_native_done", ^id} ->
+        :ok
+
+      {:"$hourglass_native_completion", ^id, completion} ->
+        ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
+
+      {:"$hourglass_cancel", details} ->
+        if Native.native_task_cancel(owned.resource) do
+          completion = %{task_token: owned.task_token, result: {:cancelled, details}}
+          ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
+        else
+          await(owned)
+        end
+    end
+  end
+end

@@ -1,0 +1,38 @@
+# The compiler task that builds the NIF must exist before Hourglass's own lib/ is compiled, also
+# when Hourglass is a dependency, so it lives outside lib/ and is loaded here.
+Code.require_file("mix/tasks/compile.hourglass_native.ex", __DIR__)
+
+defmodule Hourglass.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :hourglass,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      start_permanent: Mix.env() == :prod,
+      compilers: [:hourglass_native | Mix.compilers()],
+      hourglass_native: [
+        crate: "hourglass_nif",
+        features: native_features(Mix.env())
+      ],
+      elixirc_paths: elixirc_paths(Mix.env()),
+      deps: [],
+      test_coverage: [summary: [threshold: 0]]
+    ]
+  end
+
+  def application do
+    [
+      extra_applications: [:logger, :crypto],
+      mod: {Hourglass.Application, []}
+    ]
+  end
+
+  # Test builds carry native activities that misbehave on purpose (a panicking body).
+  defp native_features(:test), do: ["test-activities"]
+  defp native_features(_), do: []
+
+  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  defp elixirc_paths(_), do: ["lib"]
+end

@@ -1,0 +1,66 @@
+//! Counters for every native task, so tests can prove aborts and the absence of leaks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static STARTED: AtomicU64 = AtomicU64::new(0);
+static LIVE: AtomicU64 = AtomicU64::new(0);
+static COMPLETED: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
+static ABORTED: AtomicU64 = AtomicU64::new(0);
+static PANICKED: AtomicU64 = AtomicU64::new(0);
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub started: u64,
+    pub live: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub panicked: u64,
+}
+
+pub fn snapshot() -> Stats {
+    Stats {
+        started: STARTED.load(Ordering::Relaxed),
+        live: LIVE.load(Ordering::Relaxed),
+        completed: COMPLETED.load(Ordering::Relaxed),
+        failed: FAILED.load(Ordering::Relaxed),
+        aborted: ABORTED.load(Ordering::Relaxed),
+        panicked: PANICKED.load(Ordering::Relaxed),
+    }
+}
+
+/// Held by a running native task; counts it live from creation until it is dropped, which
+/// happens both when the body finishes and when tokio drops an aborted future.
+pub struct LiveGuard(());
+
+impl LiveGuard {
+    pub fn start() -> Self {
+        STARTED.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(())
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub fn count_completed() {
+    COMPLETED.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn count_failed() {
+    FAILED.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn count_aborted() {
+    ABORTED.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn count_panicked() {
+    PANICKED.fetch_add(1, Ordering::Relaxed);
+}

@@ -1,0 +1,74 @@
+//! The completion map Elixir receives, built from an [`Outcome`].
+//!
+//! The shape is the one `Hourglass.BridgeHolder.complete_activity_task/2` documents:
+//! `%{task_token: binary, result: {:completed, term} | {:failed, %Hourglass.ApplicationError{}}}`
+//! (`{:cancelled, details}` is built in Elixir by the owner that aborted the body).
+
+use crate::atoms;
+use crate::value::{str_to_term, value_to_term};
+use hourglass::failure::{ActivityFailure, Outcome};
+use rustler::types::tuple::make_tuple;
+use rustler::{Atom, Encoder, Env, Term};
+
+/// Encodes a failure as a `%Hourglass.ApplicationError{}` exception struct.
+fn failure_term<'a>(env: Env<'a>, failure: &ActivityFailure) -> Term<'a> {
+    let nil = atoms::nil().encode(env);
+    let details: Vec<Term<'a>> = failure
+        .details
+        .iter()
+        .map(|detail| value_to_term(env, detail))
+        .collect();
+    let keys = [
+        atoms::__struct__().encode(env),
+        atoms::__exception__().encode(env),
+        atoms::message().encode(env),
+        atoms::r#type().encode(env),
+        atoms::non_retryable().encode(env),
+        atoms::details().encode(env),
+        atoms::next_retry_delay().encode(env),
+        atoms::stack_trace().encode(env),
+    ];
+    let values = [
+        Atom::from_str(env, "Elixir.Hourglass.ApplicationError")
+            .map(|module| module.encode(env))
+            .unwrap_or(nil),
+        true.encode(env),
+        str_to_term(env, &failure.message),
+        str_to_term(env, &failure.error_type),
+        failure.non_retryable.encode(env),
+        details.encode(env),
+        failure
+            .next_retry_delay
+            .map(|delay| (delay.as_millis() as u64).encode(env))
+            .unwrap_or(nil),
+        failure
+            .stack_trace
+            .as_deref()
+            .map(|trace| str_to_term(env, trace))
+            .unwrap_or(nil),
+    ];
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
+}
+
+fn outcome_term<'a>(env: Env<'a>, outcome: &Outcome) -> Term<'a> {
+    match outcome {
+        Outcome::Completed(value) => make_tuple(
+            env,
+            &[atoms::completed().encode(env), value_to_term(env, value)],
+        ),
+        Outcome::Failed(failure) => make_tuple(
+            env,
+            &[atoms::failed().encode(env), failure_term(env, failure)],
+        ),
+    }
+}
+
+/// Builds the completion map for the task with this token.
+pub fn completion_term<'a>(env: Env<'a>, task_token: &[u8], outcome: &Outcome) -> Term<'a> {
+    let mut token = rustler::NewBinary::new(env, task_token.len());
+    token.as_mut_slice().copy_from_slice(task_token);
+    let token: rustler::Binary = token.into();
+    let keys = [atoms::task_token().encode(env), atoms::result().encode(env)];
+    let values = [token.to_term(env), outcome_term(env, outcome)];
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| atoms::error().encode(env))
+}

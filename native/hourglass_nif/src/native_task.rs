@@ -1,0 +1,269 @@
+//! A native activity body running on tokio, owned by a BEAM process.
+//!
+//! The owner (the executor process under `Hourglass.ActivityExecutor.DynamicSupervisor`) holds a
+//! resource for the task and is monitored by it: when the owner dies for any reason the task is
+//! aborted and sends nothing. Exactly one of "the body finished" and "the task was aborted" wins
+//! the right to settle the attempt, so a completion is shipped at most once.
+
+use crate::atoms;
+use crate::completion::completion_term;
+use crate::task::{decode_task, utf8_string};
+use crate::value::str_to_term;
+use futures::FutureExt;
+use hourglass::activities::{self, Workload};
+use hourglass::failure::{ActivityFailure, Outcome};
+use hourglass::runtime;
+use hourglass::stats::{self, LiveGuard};
+use rustler::types::tuple::make_tuple;
+use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, Resource, ResourceArc, Term};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::task::AbortHandle;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+enum AbortState {
+    NotSpawned,
+    Running(AbortHandle),
+    Aborted,
+}
+
+/// Shared by the resource and the running future.
+struct Control {
+    settled: AtomicBool,
+    abort: Mutex<AbortState>,
+}
+
+impl Control {
+    /// True for the one caller that settles the attempt.
+    fn settle(&self) -> bool {
+        !self.settled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Aborts the body unless it already settled. True when the abort won.
+    fn abort(&self) -> bool {
+        if !self.settle() {
+            return false;
+        }
+        let mut state = self
+            .abort
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let AbortState::Running(handle) = std::mem::replace(&mut *state, AbortState::Aborted) {
+            handle.abort();
+        }
+        stats::count_aborted();
+        true
+    }
+
+    fn attach(&self, handle: AbortHandle) {
+        let mut state = self
+            .abort
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match *state {
+            // Aborted before the handle arrived: the owner died while we were spawning.
+            AbortState::Aborted => handle.abort(),
+            _ => *state = AbortState::Running(handle),
+        }
+    }
+}
+
+/// The resource an owner holds for its native task.
+pub struct NativeTaskResource {
+    control: Arc<Control>,
+}
+
+#[rustler::resource_impl]
+impl Resource for NativeTaskResource {
+    const IMPLEMENTS_DOWN: bool = true;
+
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _monitor: Monitor) {
+        self.control.abort();
+    }
+}
+
+impl Drop for NativeTaskResource {
+    fn drop(&mut self) {
+        self.control.abort();
+    }
+}
+
+/// Where the completion goes.
+enum Delivery {
+    /// `{:"$hourglass_complete", task_queue, completion}` to this pid (the BridgeHolder), then
+    /// `{:"$hourglass_native_done", id}` to the owner.
+    Forward(LocalPid),
+    /// `{:"$hourglass_native_completion", id, completion}` to the owner, which hands it on.
+    Owner,
+}
+
+/// Starts the native body for `task`, owned by the calling process.
+///
+/// Returns `{:ok, resource, id}`, or `{:error, reason}` with reason one of
+/// `{:invalid_activity_task, message}`, `{:unknown_activity_type, type}`, `:invalid_task_queue`.
+#[rustler::nif]
+fn native_task_spawn<'a>(
+    env: Env<'a>,
+    task: Term<'a>,
+    task_queue: Term<'a>,
+    completion_to: Term<'a>,
+) -> Term<'a> {
+    let error = |reason: Term<'a>| make_tuple(env, &[atoms::error().encode(env), reason]);
+    let Some(task_queue) = utf8_string(task_queue) else {
+        return error(atoms::invalid_task_queue().encode(env));
+    };
+    let delivery = match completion_to.decode::<LocalPid>() {
+        Ok(pid) => Delivery::Forward(pid),
+        Err(_) => Delivery::Owner,
+    };
+    let task = match decode_task(task) {
+        Ok(task) => task,
+        Err(message) => {
+            return error(make_tuple(
+                env,
+                &[
+                    atoms::invalid_activity_task().encode(env),
+                    str_to_term(env, &message),
+                ],
+            ))
+        }
+    };
+    let Some(activity) = activities::find(&task.activity_type) else {
+        return error(make_tuple(
+            env,
+            &[
+                atoms::unknown_activity_type().encode(env),
+                str_to_term(env, &task.activity_type),
+            ],
+        ));
+    };
+
+    let owner = env.pid();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let control = Arc::new(Control {
+        settled: AtomicBool::new(false),
+        abort: Mutex::new(AbortState::NotSpawned),
+    });
+    let resource = ResourceArc::new(NativeTaskResource {
+        control: control.clone(),
+    });
+    if env.monitor(&resource, &owner).is_none() {
+        return error(atoms::owner_not_alive().encode(env));
+    }
+
+    let live = LiveGuard::start();
+    let body = activity.body;
+    let input = task.input;
+    let activity_type = task.activity_type;
+    let task_token = task.task_token;
+    let future = async move {
+        let _live = live;
+        let outcome = match AssertUnwindSafe(async move { body(input).await })
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(value)) => {
+                stats::count_completed();
+                Outcome::Completed(value)
+            }
+            Ok(Err(failure)) => {
+                stats::count_failed();
+                Outcome::Failed(failure)
+            }
+            Err(panic) => {
+                stats::count_panicked();
+                let message = panic_message(panic.as_ref());
+                tracing::error!(activity_type = %activity_type, "native activity panicked: {message}");
+                Outcome::Failed(ActivityFailure::new(
+                    "Panic",
+                    format!("native activity {activity_type} panicked: {message}"),
+                ))
+            }
+        };
+        if control.settle() {
+            deliver(&delivery, owner, id, &task_queue, &task_token, &outcome);
+        }
+    };
+    let handle = match activity.workload {
+        Workload::Io => runtime::io().spawn(future),
+        Workload::Cpu => runtime::cpu().spawn(future),
+    };
+    resource.control.attach(handle.abort_handle());
+
+    make_tuple(
+        env,
+        &[
+            atoms::ok().encode(env),
+            resource.encode(env),
+            id.encode(env),
+        ],
+    )
+}
+
+/// Aborts the task unless its body already finished. True when the abort won, in which case no
+/// completion will come from the body and the caller reports the cancellation itself.
+#[rustler::nif]
+fn native_task_cancel(resource: ResourceArc<NativeTaskResource>) -> bool {
+    resource.control.abort()
+}
+
+fn deliver(
+    delivery: &Delivery,
+    owner: LocalPid,
+    id: u64,
+    task_queue: &str,
+    task_token: &[u8],
+    outcome: &Outcome,
+) {
+    let mut env = OwnedEnv::new();
+    match delivery {
+        Delivery::Forward(pid) => {
+            let sent = env.send_and_clear(pid, |env| {
+                make_tuple(
+                    env,
+                    &[
+                        atoms::hourglass_complete().encode(env),
+                        str_to_term(env, task_queue),
+                        completion_term(env, task_token, outcome),
+                    ],
+                )
+            });
+            if sent.is_err() {
+                tracing::warn!(
+                    task_queue,
+                    "the completion receiver is gone; the server will redeliver after a timeout"
+                );
+            }
+            let _ = env.send_and_clear(&owner, |env| {
+                make_tuple(
+                    env,
+                    &[atoms::hourglass_native_done().encode(env), id.encode(env)],
+                )
+            });
+        }
+        Delivery::Owner => {
+            let _ = env.send_and_clear(&owner, |env| {
+                make_tuple(
+                    env,
+                    &[
+                        atoms::hourglass_native_completion().encode(env),
+                        id.encode(env),
+                        completion_term(env, task_token, outcome),
+                    ],
+                )
+            });
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
