@@ -50,9 +50,15 @@ defmodule Hourglass.Activity do
     quote bind_quoted: [opts: opts] do
       name =
         case Keyword.fetch(opts, :name) do
-          {:ok, name} when is_binary(name) and name != "" -> name
-          {:ok, other} -> raise ArgumentError, "activity :name must be a non-empty string, got: #{inspect(other)}"
-          :error -> __MODULE__ |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
+          {:ok, name} when is_binary(name) and name != "" ->
+            name
+
+          {:ok, other} ->
+            raise ArgumentError,
+                  "activity :name must be a non-empty string, got: #{inspect(other)}"
+
+          :error ->
+            __MODULE__ |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
         end
 
       @doc false

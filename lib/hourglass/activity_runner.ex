@@ -56,7 +56,10 @@ defmodule Hourglass.ActivityRunner do
                   "#{inspect(task_queue)}; registered: #{inspect(safe_types(task_queue))}"
             }
 
-            ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+            ship(complete_fn, task_queue, %{
+              task_token: task.task_token,
+              result: {:failed, failure}
+            })
         end
 
       {:error, {:invalid_activity_task, message} = reason} ->
@@ -113,7 +116,10 @@ defmodule Hourglass.ActivityRunner do
     end
   catch
     kind, reason ->
-      Logger.error("Hourglass: complete_fn crashed: " <> Exception.format(kind, reason, __STACKTRACE__))
+      Logger.error(
+        "Hourglass: complete_fn crashed: " <> Exception.format(kind, reason, __STACKTRACE__)
+      )
+
       {:error, {:complete_fn_crashed, {kind, reason}}}
   end
 
@@ -122,11 +128,20 @@ defmodule Hourglass.ActivityRunner do
   defp run_native(raw_task, task, task_queue, complete_fn) do
     case TaskOwner.run(raw_task, task_queue, complete_fn) do
       {:error, {:invalid_activity_task, message}} ->
-        failure = %ApplicationError{type: "InvalidActivityTask", message: message, non_retryable: true}
+        failure = %ApplicationError{
+          type: "InvalidActivityTask",
+          message: message,
+          non_retryable: true
+        }
+
         ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
 
       {:error, {:unknown_activity_type, type}} ->
-        failure = %ApplicationError{type: "NotFoundError", message: "unknown native activity #{type}"}
+        failure = %ApplicationError{
+          type: "NotFoundError",
+          message: "unknown native activity #{type}"
+        }
+
         ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
 
       other ->

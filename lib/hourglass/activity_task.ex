@@ -65,7 +65,13 @@ defmodule Hourglass.ActivityTask do
           heartbeat_timeout: non_neg_integer() | nil
         }
 
-  @optional_strings [:activity_id, :workflow_id, :workflow_run_id, :workflow_type, :workflow_namespace]
+  @optional_strings [
+    :activity_id,
+    :workflow_id,
+    :workflow_run_id,
+    :workflow_type,
+    :workflow_namespace
+  ]
   @times [:scheduled_time, :current_attempt_scheduled_time, :started_time]
   @timeouts [:schedule_to_close_timeout, :start_to_close_timeout, :heartbeat_timeout]
 
@@ -81,9 +87,18 @@ defmodule Hourglass.ActivityTask do
          :ok <- check(map, :attempt, &(is_integer(&1) and &1 >= 1), "a positive integer"),
          :ok <- check(map, :heartbeat_details, &is_list/1, "a list"),
          :ok <- check_all(map, @optional_strings, &(is_nil(&1) or utf8?(&1)), "a string or nil"),
-         :ok <- check_all(map, @times, &(is_nil(&1) or is_struct(&1, DateTime)), "a DateTime or nil"),
-         :ok <- check_all(map, @timeouts, &(is_nil(&1) or (is_integer(&1) and &1 >= 0)), "milliseconds or nil") do
-      fields = Map.take(map, Map.keys(%__MODULE__{task_token: nil, activity_type: nil, input: nil}))
+         :ok <-
+           check_all(map, @times, &(is_nil(&1) or is_struct(&1, DateTime)), "a DateTime or nil"),
+         :ok <-
+           check_all(
+             map,
+             @timeouts,
+             &(is_nil(&1) or (is_integer(&1) and &1 >= 0)),
+             "milliseconds or nil"
+           ) do
+      fields =
+        Map.take(map, Map.keys(%__MODULE__{task_token: nil, activity_type: nil, input: nil}))
+
       {:ok, struct!(__MODULE__, Map.drop(fields, [:__struct__]))}
     end
   end

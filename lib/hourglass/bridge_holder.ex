@@ -81,7 +81,10 @@ defmodule Hourglass.BridgeHolder do
   def record_heartbeat(task_queue, task_token, details)
       when is_binary(task_token) and is_list(details) do
     with {:ok, backend} <- backend(task_queue) do
-      deliver(backend, {:hourglass_heartbeat, task_queue, %{task_token: task_token, details: details}})
+      deliver(
+        backend,
+        {:hourglass_heartbeat, task_queue, %{task_token: task_token, details: details}}
+      )
     end
   end
 

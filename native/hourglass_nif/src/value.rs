@@ -100,23 +100,19 @@ impl Decoder {
                     .ok_or_else(|| Self::fail(path, "float is not finite"))
             }
             TermType::List => {
+                // Check the length first: rustler's list iterator panics on an improper tail.
+                let length = term
+                    .list_length()
+                    .map_err(|_| Self::fail(path, "improper list"))?;
                 let items = term
                     .into_list_iterator()
                     .map_err(|_| Self::fail(path, "improper list"))?;
-                let mut values = Vec::new();
+                let mut values = Vec::with_capacity(length.min(MAX_BYTES / 8));
                 for (index, item) in items.enumerate() {
                     let mark = path.len();
                     path.push_str(&format!("[{index}]"));
                     values.push(self.decode(item, path, depth + 1)?);
                     path.truncate(mark);
-                }
-                // `into_list_iterator` stops at an improper tail without saying so.
-                if values.len()
-                    != term
-                        .list_length()
-                        .map_err(|_| Self::fail(path, "improper list"))?
-                {
-                    return Err(Self::fail(path, "improper list"));
                 }
                 Ok(Value::Array(values))
             }

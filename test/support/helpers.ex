@@ -1,0 +1,38 @@
+defmodule Hourglass.TestHelpers do
+  @moduledoc false
+  import ExUnit.Assertions
+
+  @doc "A task queue name unique to this test."
+  def unique_queue, do: "test-queue-#{System.unique_integer([:positive])}"
+
+  @doc "A token unique to this test."
+  def token, do: "token-#{System.unique_integer([:positive])}"
+
+  @doc "The pid as a string, so a test activity can receive it as a JSON-friendly argument."
+  def pid_arg(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
+
+  @doc "Waits until `fun` returns true, polling; fails after `timeout` ms."
+  def eventually(fun, timeout \\ 5_000) do
+    deadline = System.monotonic_time(:millisecond) + timeout
+    do_eventually(fun, deadline)
+  end
+
+  defp do_eventually(fun, deadline) do
+    cond do
+      fun.() ->
+        :ok
+
+      System.monotonic_time(:millisecond) > deadline ->
+        flunk("condition not met in time")
+
+      true ->
+        Process.sleep(10)
+        do_eventually(fun, deadline)
+    end
+  end
+
+  @doc "Waits until no native task is live."
+  def assert_no_live_native_tasks(timeout \\ 5_000) do
+    eventually(fn -> Hourglass.Native.stats().live == 0 end, timeout)
+  end
+end
