@@ -24,7 +24,15 @@ defmodule Hourglass.ActivityRunner do
   """
   require Logger
 
-  alias Hourglass.{Activity, ActivityRegistry, ActivityTask, ApplicationError, BridgeHolder}
+  alias Hourglass.{
+    Activity,
+    ActivityRegistry,
+    ActivityTask,
+    ApplicationError,
+    BridgeHolder,
+    Telemetry
+  }
+
   alias Hourglass.Activity.{CancelledError, Info}
   alias Hourglass.Native.TaskOwner
 
@@ -43,10 +51,17 @@ defmodule Hourglass.ActivityRunner do
       {:ok, task} ->
         case ActivityRegistry.lookup(task_queue, task.activity_type) do
           {:ok, {:elixir, module}} ->
-            ship(complete_fn, task_queue, run_elixir(module, task, task_queue))
+            completion =
+              instrument(task, task_queue, fn telemetry ->
+                run_elixir(module, task, task_queue, telemetry)
+              end)
+
+            ship(complete_fn, task_queue, completion)
 
           {:ok, :native} ->
-            run_native(activity_task, task, task_queue, complete_fn)
+            instrument(task, task_queue, fn _telemetry ->
+              run_native(activity_task, task, task_queue, complete_fn)
+            end)
 
           :error ->
             failure = %ApplicationError{
@@ -123,6 +138,55 @@ defmodule Hourglass.ActivityRunner do
       {:error, {:complete_fn_crashed, {kind, reason}}}
   end
 
+  # Emits the start and stop telemetry events around one attempt. `fun` returns a completion
+  # (Elixir activities) or what shipping returned (native ones, whose result is not seen here).
+  defp instrument(task, task_queue, fun) do
+    metadata = %{
+      activity_type: task.activity_type,
+      activity_id: task.activity_id,
+      attempt: task.attempt,
+      task_queue: task_queue,
+      workflow_id: task.workflow_id
+    }
+
+    started = System.monotonic_time()
+
+    Telemetry.execute(
+      [:hourglass, :activity, :start],
+      %{system_time: System.system_time(), monotonic_time: started},
+      metadata
+    )
+
+    outcome = fun.({metadata, started})
+    stopped = System.monotonic_time()
+
+    result =
+      case outcome do
+        %{result: {kind, _}} -> kind
+        :ok -> :completed
+        _ -> :failed
+      end
+
+    Telemetry.execute(
+      [:hourglass, :activity, :stop],
+      %{duration: stopped - started, monotonic_time: stopped},
+      Map.put(metadata, :result, result)
+    )
+
+    outcome
+  end
+
+  defp exception_event({metadata, started}, kind, reason, stacktrace) do
+    now = System.monotonic_time()
+    metadata = Map.merge(metadata, %{kind: kind, reason: reason, stacktrace: stacktrace})
+
+    Telemetry.execute(
+      [:hourglass, :activity, :exception],
+      %{duration: now - started, monotonic_time: now},
+      metadata
+    )
+  end
+
   defp safe_types(task_queue), do: ActivityRegistry.activity_types(task_queue)
 
   defp run_native(raw_task, task, task_queue, complete_fn) do
@@ -149,7 +213,7 @@ defmodule Hourglass.ActivityRunner do
     end
   end
 
-  defp run_elixir(module, task, task_queue) do
+  defp run_elixir(module, task, task_queue, telemetry) do
     info = Info.from_task(task, task_queue)
 
     Activity.put_context(info, fn details ->
@@ -164,10 +228,10 @@ defmodule Hourglass.ActivityRunner do
       workflow_id: task.workflow_id
     )
 
-    %{task_token: task.task_token, result: execute(module, task.input)}
+    %{task_token: task.task_token, result: execute(module, task.input, telemetry)}
   end
 
-  defp execute(module, input) do
+  defp execute(module, input, telemetry) do
     arity = length(input)
 
     if function_exported?(module, :execute, arity) do
@@ -175,12 +239,15 @@ defmodule Hourglass.ActivityRunner do
         module |> apply(:execute, input) |> to_result()
       rescue
         error in ApplicationError ->
+          exception_event(telemetry, :error, error, __STACKTRACE__)
           {:failed, %{error | stack_trace: format_stack(__STACKTRACE__)}}
 
         error in CancelledError ->
           {:cancelled, error.details}
 
         exception ->
+          exception_event(telemetry, :error, exception, __STACKTRACE__)
+
           {:failed,
            %ApplicationError{
              type: exception.__struct__ |> Module.split() |> Enum.join("."),
@@ -189,6 +256,8 @@ defmodule Hourglass.ActivityRunner do
            }}
       catch
         kind, reason ->
+          exception_event(telemetry, kind, reason, __STACKTRACE__)
+
           {:failed,
            %ApplicationError{
              type: if(kind == :throw, do: "Throw", else: "Exit"),

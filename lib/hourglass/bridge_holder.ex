@@ -24,8 +24,11 @@ defmodule Hourglass.BridgeHolder do
 
   @table __MODULE__
 
-  @typedoc "What a task queue is backed by."
-  @type backend :: {:sink, pid()}
+  @typedoc """
+  What a task queue is backed by: a Core worker (`Hourglass.Worker` registers
+  `{:core, worker, worker_pid}`) or, in tests, a sink pid.
+  """
+  @type backend :: {:core, reference(), pid()} | {:sink, pid()}
 
   @typedoc """
   The completion of one attempt. `{:cancelled, details}` reports an attempt stopped on request.
@@ -48,6 +51,10 @@ defmodule Hourglass.BridgeHolder do
   @spec register(String.t(), backend()) :: :ok | {:error, term()}
   def register(task_queue, {:sink, pid} = backend) when is_binary(task_queue) and is_pid(pid),
     do: GenServer.call(__MODULE__, {:register, task_queue, backend})
+
+  def register(task_queue, {:core, worker, pid} = backend)
+      when is_binary(task_queue) and is_reference(worker) and is_pid(pid),
+      do: GenServer.call(__MODULE__, {:register, task_queue, backend})
 
   def register(task_queue, backend), do: {:error, {:invalid_registration, task_queue, backend}}
 
@@ -106,6 +113,27 @@ defmodule Hourglass.BridgeHolder do
     :ok
   end
 
+  defp deliver({:core, worker, worker_pid}, {:hourglass_completion, _queue, completion}) do
+    Hourglass.Native.worker_complete(worker, core_completion(completion), worker_pid)
+  end
+
+  defp deliver({:core, worker, _pid}, {:hourglass_heartbeat, _queue, heartbeat}) do
+    Hourglass.Native.worker_heartbeat(worker, heartbeat.task_token, heartbeat.details)
+  end
+
+  # An attempt stopped because its worker shut down was not cancelled by the server, which
+  # expects a (retryable) failure instead, so that the next attempt runs elsewhere.
+  defp core_completion(%{result: {:cancelled, :worker_shutdown}} = completion) do
+    error = %ApplicationError{
+      type: "WorkerShutdown",
+      message: "the worker shut down before the activity finished"
+    }
+
+    %{completion | result: {:failed, error}}
+  end
+
+  defp core_completion(completion), do: completion
+
   defp validate(%{task_token: token, result: result} = completion) when is_binary(token) do
     case result do
       {:completed, _value} -> :ok
@@ -124,9 +152,9 @@ defmodule Hourglass.BridgeHolder do
   end
 
   @impl true
-  def handle_call({:register, task_queue, {:sink, pid} = backend}, _from, state) do
+  def handle_call({:register, task_queue, backend}, _from, state) do
     state = drop(state, task_queue)
-    ref = Process.monitor(pid)
+    ref = Process.monitor(backend_pid(backend))
     :ets.insert(@table, {task_queue, backend})
     {:reply, :ok, put_in(state.monitors[ref], task_queue)}
   end
@@ -163,6 +191,9 @@ defmodule Hourglass.BridgeHolder do
         {:noreply, %{state | monitors: monitors}}
     end
   end
+
+  defp backend_pid({:sink, pid}), do: pid
+  defp backend_pid({:core, _worker, pid}), do: pid
 
   defp drop(state, task_queue) do
     :ets.delete(@table, task_queue)

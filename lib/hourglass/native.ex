@@ -128,6 +128,16 @@ defmodule Hourglass.Native do
   @doc false
   def native_task_cancel(_resource), do: not_loaded()
   @doc false
+  def worker_start(_settings, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def worker_poll(_worker, _worker_pid), do: not_loaded()
+  @doc false
+  def worker_complete(_worker, _completion, _reply_to), do: not_loaded()
+  @doc false
+  def worker_heartbeat(_worker, _task_token, _details), do: not_loaded()
+  @doc false
+  def worker_initiate_shutdown(_worker), do: not_loaded()
+  @doc false
   def native_activity_types, do: not_loaded()
   @doc false
   def native_stats, do: not_loaded()

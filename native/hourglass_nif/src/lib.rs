@@ -3,12 +3,18 @@
 //! Every NIF here returns in well under a millisecond: work is spawned on the runtimes in
 //! [`runtime`] and answers come back as messages sent from tokio threads.
 
+mod activity_task_term;
 mod atoms;
 mod completion;
+mod core_completion;
 mod logging;
 mod native_task;
+mod payload_term;
 mod task;
+mod term_map;
 mod value;
+mod worker_nif;
+mod worker_settings;
 
 use hourglass::{activities, runtime, stats};
 use rustler::{Atom, Encoder, Env, LocalPid, Term};

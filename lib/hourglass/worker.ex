@@ -1,0 +1,419 @@
+defmodule Hourglass.Worker do
+  @moduledoc """
+  Polls one Temporal task queue and runs its activities.
+
+      children = [
+        {Hourglass.Worker,
+         task_queue: "orders",
+         activities: [MyApp.Greet],
+         native_activities: ["hourglass.sha256"],
+         address: "localhost:7233",
+         namespace: "default",
+         max_concurrent_activities: 100,
+         graceful_shutdown_timeout: 10_000}
+      ]
+
+      Supervisor.start_link(children, strategy: :one_for_one)
+
+  The worker runs Temporal's Core SDK on the NIF's tokio runtime. Core's poll loop sends each
+  task to this process as a message; each Start becomes an executor under
+  `Hourglass.ActivityExecutor.DynamicSupervisor` (Elixir activities run there, native ones on
+  tokio), and each Cancel reaches the running executor. Executors are not children of the
+  worker: if the worker dies they keep running, and their completions go through
+  `Hourglass.BridgeHolder`.
+
+  ## Options
+
+    * `:task_queue` (required) - the task queue to poll.
+    * `:activities` - modules that `use Hourglass.Activity`.
+    * `:native_activities` - native activity types (`Hourglass.Native.activity_types/0`).
+    * `:address` - `"host:port"` of the Temporal frontend (default `"localhost:7233"`).
+    * `:namespace` - default `"default"`.
+    * `:identity` - how the worker names itself to the server (default `"os_pid@host"`).
+    * `:max_concurrent_activities` - attempts running at once, never exceeded (default 100).
+    * `:graceful_shutdown_timeout` - milliseconds in-flight activities get to finish when the
+      worker stops, before they are cancelled (default 10_000).
+    * `:cancel_grace_period` - milliseconds a cancelled Elixir activity gets to stop before
+      its process is killed (default 5_000).
+    * `:max_activities_per_second` - rate limit for this worker (default none).
+    * `:max_task_queue_activities_per_second` - rate limit for the whole task queue, enforced by
+      the server across workers (default none).
+    * `:tls` - `true` for TLS with system roots, or `[server_ca_cert: pem, server_name: name,
+      client_cert: pem, client_private_key: pem]` (default off).
+    * `:api_key` - sent as a bearer token (combine with `:tls` for Temporal Cloud).
+    * `:metrics_address` - `"ip:port"` where Core's Prometheus metrics are served.
+    * `:connect_timeout` - milliseconds (default 10_000).
+    * `:name` - a name to register the worker under.
+
+  `start_link/1` returns `{:error, {:invalid_option, key, message}}` for a bad option, and
+  `{:error, {:connect_failed, message}}` when the server cannot be reached or refuses the
+  namespace.
+
+  ## Cancellation and shutdown
+
+  When the server cancels an attempt (a workflow cancel, a heartbeat timeout, an activity
+  timeout), a native body is aborted, and an Elixir activity sees
+  `Hourglass.Activity.cancelled?/0` turn true and `heartbeat/0,1` raise; if it has not stopped
+  after `:cancel_grace_period`, it is killed and reported cancelled.
+
+  Stopping the worker (through its supervisor, `Application.stop/1`, or SIGTERM to the VM) stops
+  polling, lets in-flight activities finish for up to `:graceful_shutdown_timeout` and delivers
+  their results, cancels the rest (reported as retryable failures, so they run again elsewhere)
+  and then shuts Core's worker down.
+  """
+  use GenServer
+  require Logger
+
+  alias Hourglass.{
+    ActivityExecutor,
+    ActivityRegistry,
+    ActivityRunner,
+    ApplicationError,
+    BridgeHolder,
+    Native
+  }
+
+  alias Hourglass.Worker.Options
+
+  @doc false
+  def child_spec(opts) do
+    grace =
+      Keyword.get(opts, :graceful_shutdown_timeout, 10_000) +
+        Keyword.get(opts, :cancel_grace_period, 5_000)
+
+    %{
+      id: {__MODULE__, Keyword.get(opts, :task_queue)},
+      start: {__MODULE__, :start_link, [opts]},
+      # Time for the graceful shutdown, the cancellation grace and Core's own shutdown.
+      shutdown: grace + 10_000
+    }
+  end
+
+  @doc "Starts a worker; see the module documentation for the options."
+  @spec start_link(keyword()) :: GenServer.on_start()
+  def start_link(opts) do
+    with {:ok, options} <- Options.validate(opts) do
+      gen_opts = if options.name, do: [name: options.name], else: []
+
+      GenServer.start_link(
+        __MODULE__,
+        options,
+        gen_opts ++ [timeout: options.connect_timeout + 30_000]
+      )
+    end
+  end
+
+  @doc """
+  Stops the worker gracefully: see "Cancellation and shutdown" in the module documentation.
+  """
+  @spec stop(GenServer.server()) :: :ok
+  def stop(worker), do: GenServer.stop(worker, :normal, :infinity)
+
+  @doc """
+  What the worker is doing: its task queue, the attempts it runs (`running`), and where its
+  Prometheus metrics are served (nil when they are not).
+  """
+  @spec info(GenServer.server()) :: %{
+          task_queue: String.t(),
+          running: non_neg_integer(),
+          metrics_address: String.t() | nil
+        }
+  def info(worker), do: GenServer.call(worker, :info)
+
+  @impl true
+  def init(options) do
+    Process.flag(:trap_exit, true)
+
+    with :ok <-
+           ActivityRegistry.register(options.task_queue,
+             activities: options.activities,
+             native_activities: options.native_activities
+           ),
+         {:ok, core, metrics_address} <- start_core(options) do
+      state = %{
+        options: options,
+        task_queue: options.task_queue,
+        core: core,
+        metrics_address: metrics_address,
+        # task token => executor pid; monitor ref => task token
+        running: %{},
+        monitors: %{},
+        # task tokens cancelled by the server, with why
+        cancelled: %{},
+        bridge_holder: nil
+      }
+
+      :ok = Native.worker_poll(core, self())
+      {:ok, register(state)}
+    else
+      {:error, reason} ->
+        ActivityRegistry.unregister(options.task_queue)
+        {:stop, reason}
+    end
+  end
+
+  defp start_core(options) do
+    settings =
+      options
+      |> Map.take([
+        :address,
+        :identity,
+        :namespace,
+        :task_queue,
+        :max_concurrent_activities,
+        :graceful_shutdown_timeout,
+        :max_activities_per_second,
+        :max_task_queue_activities_per_second,
+        :tls,
+        :api_key,
+        :metrics_address,
+        :connect_timeout
+      ])
+      |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
+
+    ref = make_ref()
+
+    case Native.worker_start(settings, self(), ref) do
+      :ok ->
+        receive do
+          {:"$hourglass_worker_started", ^ref, {:ok, core, metrics_address}} ->
+            {:ok, core, metrics_address}
+
+          {:"$hourglass_worker_started", ^ref, {:error, message}} ->
+            {:error, {:connect_failed, message}}
+        after
+          options.connect_timeout + 20_000 ->
+            {:error, {:connect_failed, "no answer from Core in time"}}
+        end
+
+      {:error, message} ->
+        {:error, {:invalid_option, :settings, message}}
+    end
+  end
+
+  # Registers the task queue with the BridgeHolder and watches it, to register again if it
+  # restarts (until then, completions are lost and the server redelivers those attempts).
+  defp register(state) do
+    case Process.whereis(BridgeHolder) do
+      nil ->
+        Process.send_after(self(), :register, 50)
+        %{state | bridge_holder: nil}
+
+      pid ->
+        :ok = BridgeHolder.register(state.task_queue, {:core, state.core, self()})
+        %{state | bridge_holder: Process.monitor(pid)}
+    end
+  end
+
+  @impl true
+  def handle_call(:info, _from, state) do
+    {:reply,
+     %{
+       task_queue: state.task_queue,
+       running: map_size(state.running),
+       metrics_address: state.metrics_address
+     }, state}
+  end
+
+  @impl true
+  def handle_info({:"$hourglass_activity_start", task}, state),
+    do: {:noreply, start_activity(task, state)}
+
+  def handle_info({:"$hourglass_activity_cancel", token, reason}, state),
+    do: {:noreply, cancel_activity(token, reason, state)}
+
+  def handle_info({:kill_after_grace, token, pid}, state),
+    do: {:noreply, kill_after_grace(token, pid, state)}
+
+  def handle_info({:DOWN, ref, :process, _pid, reason}, state) when ref == state.bridge_holder do
+    Logger.warning(
+      "Hourglass.Worker #{inspect(state.task_queue)}: the BridgeHolder went down (#{inspect(reason)}); registering again"
+    )
+
+    {:noreply, register(%{state | bridge_holder: nil})}
+  end
+
+  def handle_info({:DOWN, ref, :process, _pid, reason}, state),
+    do: {:noreply, executor_down(ref, reason, state)}
+
+  def handle_info(:register, state), do: {:noreply, register(state)}
+
+  def handle_info({:"$hourglass_completion_failed", _token, message}, state) do
+    Logger.warning(
+      "Hourglass.Worker #{inspect(state.task_queue)}: Core did not accept a completion: #{message}"
+    )
+
+    {:noreply, state}
+  end
+
+  def handle_info({:"$hourglass_worker_stopped", outcome}, state) do
+    {:stop, {:core_worker_stopped, outcome}, %{state | core: nil}}
+  end
+
+  def handle_info({:EXIT, _from, reason}, state), do: {:stop, reason, state}
+  def handle_info(_message, state), do: {:noreply, state}
+
+  defp start_activity(task, state) do
+    task = with_datetimes(task)
+
+    case ActivityExecutor.DynamicSupervisor.start_child(%{
+           activity_task: task,
+           task_queue: state.task_queue
+         }) do
+      {:ok, pid} ->
+        ref = Process.monitor(pid)
+
+        %{
+          state
+          | running: Map.put(state.running, task.task_token, pid),
+            monitors: Map.put(state.monitors, ref, task.task_token)
+        }
+
+      {:error, reason} ->
+        error = %ApplicationError{
+          type: "ExecutorStartError",
+          message: "cannot start the executor: #{inspect(reason)}"
+        }
+
+        BridgeHolder.complete_activity_task(state.task_queue, %{
+          task_token: task.task_token,
+          result: {:failed, error}
+        })
+
+        state
+    end
+  end
+
+  defp with_datetimes(task) do
+    Enum.reduce([:scheduled_time, :current_attempt_scheduled_time, :started_time], task, fn key,
+                                                                                            task ->
+      case task do
+        %{^key => micros} when is_integer(micros) ->
+          %{task | key => DateTime.from_unix!(micros, :microsecond)}
+
+        _ ->
+          task
+      end
+    end)
+  end
+
+  defp cancel_activity(token, reason, state) do
+    case Map.fetch(state.running, token) do
+      {:ok, pid} ->
+        ActivityRunner.cancel(pid, reason)
+
+        Process.send_after(
+          self(),
+          {:kill_after_grace, token, pid},
+          state.options.cancel_grace_period
+        )
+
+        %{state | cancelled: Map.put(state.cancelled, token, reason)}
+
+      :error ->
+        state
+    end
+  end
+
+  # The executor did not stop after its cancellation: kill it and report it cancelled here.
+  defp kill_after_grace(token, pid, state) do
+    if Map.get(state.running, token) == pid do
+      Process.exit(pid, :kill)
+      ship_cancelled(token, Map.get(state.cancelled, token, :cancelled), state)
+    end
+
+    state
+  end
+
+  defp ship_cancelled(token, reason, state) do
+    BridgeHolder.complete_activity_task(state.task_queue, %{
+      task_token: token,
+      result: {:cancelled, reason}
+    })
+  end
+
+  defp executor_down(ref, reason, state) do
+    case Map.pop(state.monitors, ref) do
+      {nil, _} ->
+        state
+
+      {token, monitors} ->
+        # A runner always ships its completion before it exits normally; an executor that died
+        # otherwise (killed from outside, or by a crash linked to it) could not, so report it.
+        if reason not in [:normal, :killed] do
+          error = %ApplicationError{
+            type: "ExecutorExit",
+            message: "the activity's process exited: #{inspect(reason)}"
+          }
+
+          BridgeHolder.complete_activity_task(state.task_queue, %{
+            task_token: token,
+            result: {:failed, error}
+          })
+        end
+
+        if reason == :killed and not Map.has_key?(state.cancelled, token) do
+          ship_cancelled(token, :killed, state)
+        end
+
+        %{
+          state
+          | monitors: monitors,
+            running: Map.delete(state.running, token),
+            cancelled: Map.delete(state.cancelled, token)
+        }
+    end
+  end
+
+  @impl true
+  def terminate(_reason, %{core: nil} = state), do: cleanup(state)
+
+  def terminate(_reason, state) do
+    # Core stops polling, gives in-flight activities the graceful period, then sends a Cancel
+    # (worker_shutdown) for each one left; its shutdown completes when all have completed.
+    :ok = Native.worker_initiate_shutdown(state.core)
+
+    deadline =
+      System.monotonic_time(:millisecond) + state.options.graceful_shutdown_timeout +
+        state.options.cancel_grace_period + 5_000
+
+    state = drain(state, deadline)
+    cleanup(state)
+  end
+
+  defp drain(state, deadline) do
+    timeout = max(deadline - System.monotonic_time(:millisecond), 0)
+
+    receive do
+      {:"$hourglass_worker_stopped", _outcome} ->
+        state
+
+      {:"$hourglass_activity_start", task} ->
+        drain(start_activity(task, state), deadline)
+
+      {:"$hourglass_activity_cancel", token, reason} ->
+        drain(cancel_activity(token, reason, state), deadline)
+
+      {:kill_after_grace, token, pid} ->
+        drain(kill_after_grace(token, pid, state), deadline)
+
+      {:DOWN, ref, :process, _pid, reason} when ref != state.bridge_holder ->
+        drain(executor_down(ref, reason, state), deadline)
+    after
+      timeout ->
+        Logger.error(
+          "Hourglass.Worker #{inspect(state.task_queue)}: Core did not shut down in time; #{map_size(state.running)} attempt(s) left to the server's timeouts"
+        )
+
+        state
+    end
+  end
+
+  defp cleanup(state) do
+    BridgeHolder.unregister(state.task_queue)
+    ActivityRegistry.unregister(state.task_queue)
+    :ok
+  catch
+    :exit, _ -> :ok
+  end
+end

@@ -1,0 +1,276 @@
+defmodule Hourglass.Worker.Options do
+  @moduledoc """
+  Validates `Hourglass.Worker` options up front, so a mistake is a clear error at start rather
+  than a surprise later. See `Hourglass.Worker` for the options themselves.
+  """
+
+  @type t :: %{
+          task_queue: String.t(),
+          activities: [module()],
+          native_activities: [String.t()],
+          address: String.t(),
+          namespace: String.t(),
+          identity: String.t(),
+          max_concurrent_activities: pos_integer(),
+          graceful_shutdown_timeout: non_neg_integer(),
+          cancel_grace_period: non_neg_integer(),
+          max_activities_per_second: number() | nil,
+          max_task_queue_activities_per_second: number() | nil,
+          tls: map() | nil,
+          api_key: String.t() | nil,
+          metrics_address: String.t() | nil,
+          connect_timeout: pos_integer(),
+          name: GenServer.name() | nil
+        }
+
+  @known [
+    :task_queue,
+    :activities,
+    :native_activities,
+    :address,
+    :namespace,
+    :identity,
+    :max_concurrent_activities,
+    :graceful_shutdown_timeout,
+    :cancel_grace_period,
+    :max_activities_per_second,
+    :max_task_queue_activities_per_second,
+    :tls,
+    :api_key,
+    :metrics_address,
+    :connect_timeout,
+    :name
+  ]
+
+  @doc """
+  Returns the options as a map with defaults filled in, or
+  `{:error, {:invalid_option, key, message}}` for the first bad one.
+  """
+  @spec validate(term()) :: {:ok, t()} | {:error, {:invalid_option, atom(), String.t()}}
+  def validate(opts) when is_list(opts) do
+    if Keyword.keyword?(opts),
+      do: do_validate(opts),
+      else: invalid(:options, "must be a keyword list", opts)
+  end
+
+  def validate(opts), do: invalid(:options, "must be a keyword list", opts)
+
+  defp do_validate(opts) do
+    with :ok <- unknown_keys(opts),
+         {:ok, task_queue} <-
+           fetch(opts, :task_queue, nil, &non_empty_string?/1, "must be a non-empty string"),
+         {:ok, activities} <-
+           fetch(
+             opts,
+             :activities,
+             [],
+             &activity_modules?/1,
+             "must be a list of modules that use Hourglass.Activity"
+           ),
+         {:ok, natives} <-
+           fetch(
+             opts,
+             :native_activities,
+             [],
+             &native_types?/1,
+             "must be a list of names from Hourglass.Native.activity_types/0 (#{inspect(safe_native_types())})"
+           ),
+         :ok <- some_activity(activities, natives),
+         {:ok, address} <-
+           fetch(
+             opts,
+             :address,
+             "localhost:7233",
+             &non_empty_string?/1,
+             "must be a \"host:port\" string"
+           ),
+         {:ok, namespace} <-
+           fetch(opts, :namespace, "default", &non_empty_string?/1, "must be a non-empty string"),
+         {:ok, identity} <-
+           fetch(
+             opts,
+             :identity,
+             default_identity(),
+             &non_empty_string?/1,
+             "must be a non-empty string"
+           ),
+         {:ok, max} <-
+           fetch(
+             opts,
+             :max_concurrent_activities,
+             100,
+             &pos_integer?/1,
+             "must be a positive integer"
+           ),
+         {:ok, grace} <-
+           fetch(
+             opts,
+             :graceful_shutdown_timeout,
+             10_000,
+             &non_neg_integer?/1,
+             "must be a non-negative integer of milliseconds"
+           ),
+         {:ok, cancel_grace} <-
+           fetch(
+             opts,
+             :cancel_grace_period,
+             5_000,
+             &non_neg_integer?/1,
+             "must be a non-negative integer of milliseconds"
+           ),
+         {:ok, rate} <-
+           fetch(
+             opts,
+             :max_activities_per_second,
+             nil,
+             &optional_rate?/1,
+             "must be a positive number or nil"
+           ),
+         {:ok, queue_rate} <-
+           fetch(
+             opts,
+             :max_task_queue_activities_per_second,
+             nil,
+             &optional_rate?/1,
+             "must be a positive number or nil"
+           ),
+         {:ok, tls} <- tls(Keyword.get(opts, :tls, false)),
+         {:ok, api_key} <-
+           fetch(
+             opts,
+             :api_key,
+             nil,
+             &(is_nil(&1) or non_empty_string?(&1)),
+             "must be a string or nil"
+           ),
+         {:ok, metrics} <-
+           fetch(
+             opts,
+             :metrics_address,
+             nil,
+             &(is_nil(&1) or ip_port?(&1)),
+             "must be an \"ip:port\" string, e.g. \"127.0.0.1:9464\""
+           ),
+         {:ok, connect_timeout} <-
+           fetch(
+             opts,
+             :connect_timeout,
+             10_000,
+             &pos_integer?/1,
+             "must be a positive integer of milliseconds"
+           ) do
+      {:ok,
+       %{
+         task_queue: task_queue,
+         activities: activities,
+         native_activities: natives,
+         address: address,
+         namespace: namespace,
+         identity: identity,
+         max_concurrent_activities: max,
+         graceful_shutdown_timeout: grace,
+         cancel_grace_period: cancel_grace,
+         max_activities_per_second: rate && rate / 1,
+         max_task_queue_activities_per_second: queue_rate && queue_rate / 1,
+         tls: tls,
+         api_key: api_key,
+         metrics_address: metrics,
+         connect_timeout: connect_timeout,
+         name: Keyword.get(opts, :name)
+       }}
+    end
+  end
+
+  defp unknown_keys(opts) do
+    case Keyword.keys(opts) -- @known do
+      [] ->
+        :ok
+
+      [key | _] ->
+        invalid(key, "is not a known option; known: #{inspect(@known)}", Keyword.get(opts, key))
+    end
+  end
+
+  defp fetch(opts, key, default, valid?, expected) do
+    case Keyword.fetch(opts, key) do
+      {:ok, value} -> if valid?.(value), do: {:ok, value}, else: invalid(key, expected, value)
+      :error when is_nil(default) and key == :task_queue -> invalid(key, "is required", nil)
+      :error -> {:ok, default}
+    end
+  end
+
+  defp some_activity([], []),
+    do:
+      invalid(
+        :activities,
+        "and :native_activities are both empty: the worker would serve nothing",
+        []
+      )
+
+  defp some_activity(_, _), do: :ok
+
+  defp tls(false), do: {:ok, nil}
+  defp tls(nil), do: {:ok, nil}
+  defp tls(true), do: {:ok, %{}}
+
+  defp tls(opts) when is_list(opts) do
+    allowed = [:server_ca_cert, :server_name, :client_cert, :client_private_key]
+
+    cond do
+      not Keyword.keyword?(opts) or Keyword.keys(opts) -- allowed != [] ->
+        invalid(:tls, "must be true, false or a keyword list of #{inspect(allowed)}", opts)
+
+      not Enum.all?(opts, fn {_key, value} -> is_binary(value) end) ->
+        invalid(:tls, "values must be strings (PEM for certificates and keys)", opts)
+
+      Keyword.has_key?(opts, :client_cert) != Keyword.has_key?(opts, :client_private_key) ->
+        invalid(:tls, "needs both :client_cert and :client_private_key, or neither", opts)
+
+      true ->
+        {:ok, Map.new(opts)}
+    end
+  end
+
+  defp tls(other), do: invalid(:tls, "must be true, false or a keyword list", other)
+
+  defp invalid(key, message, value) do
+    {:error,
+     {:invalid_option, key, "#{inspect(key)} #{message}, got: #{inspect(value, limit: 5)}"}}
+  end
+
+  defp non_empty_string?(value), do: is_binary(value) and value != "" and String.valid?(value)
+  defp pos_integer?(value), do: is_integer(value) and value > 0
+  defp non_neg_integer?(value), do: is_integer(value) and value >= 0
+  defp optional_rate?(value), do: is_nil(value) or (is_number(value) and value > 0)
+
+  defp ip_port?(value) do
+    with true <- is_binary(value),
+         [ip, port] <- String.split(value, ":", parts: 2),
+         {:ok, _} <- :inet.parse_address(String.to_charlist(ip)),
+         {port, ""} when port in 0..65_535 <- Integer.parse(port) do
+      true
+    else
+      _ -> false
+    end
+  end
+
+  defp activity_modules?(modules) do
+    is_list(modules) and
+      Enum.all?(modules, &(is_atom(&1) and is_binary(Hourglass.Activity.name(&1))))
+  end
+
+  defp native_types?(names) do
+    is_list(names) and Enum.all?(names, &(&1 in safe_native_types()))
+  end
+
+  defp safe_native_types do
+    Hourglass.Native.activity_types()
+  rescue
+    _ -> []
+  end
+
+  defp default_identity do
+    {:ok, host} = :inet.gethostname()
+    "#{System.pid()}@#{host}"
+  end
+end

@@ -1,0 +1,68 @@
+//! An activity-only Core worker polling one task queue.
+
+use super::connection::{connect, ConnectConfig};
+use super::core_runtime::{self, CoreRuntimeHandle};
+use std::net::SocketAddr;
+use std::time::Duration;
+use temporalio_common::worker::WorkerTaskTypes;
+use temporalio_sdk_core::{init_worker, Worker, WorkerConfig, WorkerVersioningStrategy};
+
+/// Settings of one worker, validated on the Elixir side before they get here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSettings {
+    pub connect: ConnectConfig,
+    pub namespace: String,
+    pub task_queue: String,
+    pub max_concurrent_activities: usize,
+    pub max_worker_activities_per_second: Option<f64>,
+    pub max_task_queue_activities_per_second: Option<f64>,
+    /// How long Core lets in-flight activities run after shutdown starts before it cancels them.
+    pub graceful_shutdown: Duration,
+    pub metrics_address: Option<SocketAddr>,
+    pub build_id: String,
+}
+
+/// A running Core worker and the runtime it lives on.
+pub struct CoreWorker {
+    pub worker: Worker,
+    pub runtime: CoreRuntimeHandle,
+}
+
+fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
+    WorkerConfig::builder()
+        .namespace(settings.namespace.clone())
+        .task_queue(settings.task_queue.clone())
+        .task_types(WorkerTaskTypes::activity_only())
+        .versioning_strategy(WorkerVersioningStrategy::None {
+            build_id: settings.build_id.clone(),
+        })
+        .client_identity_override(settings.connect.identity.clone())
+        .max_outstanding_activities(settings.max_concurrent_activities)
+        .maybe_max_worker_activities_per_second(settings.max_worker_activities_per_second)
+        .maybe_max_task_queue_activities_per_second(settings.max_task_queue_activities_per_second)
+        .graceful_shutdown_period(settings.graceful_shutdown)
+        .build()
+        .map_err(|error| format!("invalid worker settings: {error}"))
+}
+
+/// Connects, creates the worker and checks with the server that its namespace exists.
+pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
+    let runtime = match settings.metrics_address {
+        Some(address) => core_runtime::with_prometheus(address)?,
+        None => core_runtime::shared()?,
+    };
+    let connection = connect(&runtime.runtime, &settings.connect).await?;
+    let worker = init_worker(&runtime.runtime, config(settings)?, connection)
+        .map_err(|error| format!("cannot create the Core worker: {error}"))?;
+    if let Err(error) = worker.validate().await {
+        // Core's shutdown waits for a poll to observe it, even on a worker never polled.
+        worker.initiate_shutdown();
+        let _ = worker.poll_activity_task().await;
+        worker.finalize_shutdown().await;
+        return Err(format!(
+            "the server refused namespace {:?}: {error}",
+            settings.namespace
+        ));
+    }
+    Ok(CoreWorker { worker, runtime })
+}

@@ -1,0 +1,94 @@
+//! Core's activity tasks as the messages `Hourglass.Worker` receives.
+//!
+//! Start: `{:"$hourglass_activity_start", task}` where `task` is the map `Hourglass.ActivityTask`
+//! documents, except that times are Unix microseconds (the worker turns them into `DateTime`s).
+//! Cancel: `{:"$hourglass_activity_cancel", task_token, reason}` with reason one of `:not_found`,
+//! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
+
+use crate::payload_term::payloads_to_terms;
+use crate::value::str_to_term;
+use rustler::types::tuple::make_tuple;
+use rustler::{Atom, Encoder, Env, NewBinary, Term};
+use temporalio_common::protos::coresdk::activity_task::{ActivityCancelReason, Cancel, Start};
+
+fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
+    let mut binary = NewBinary::new(env, bytes.len());
+    binary.as_mut_slice().copy_from_slice(bytes);
+    rustler::Binary::from(binary).to_term(env)
+}
+
+fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
+    if text.is_empty() {
+        rustler::types::atom::nil().encode(env)
+    } else {
+        str_to_term(env, text)
+    }
+}
+
+fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
+    Atom::from_str(env, name)
+        .map(|atom| atom.encode(env))
+        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
+}
+
+fn micros(timestamp: &Option<prost_wkt_types::Timestamp>) -> Option<i64> {
+    timestamp
+        .as_ref()
+        .map(|time| time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000)
+}
+
+fn millis(duration: &Option<prost_wkt_types::Duration>) -> Option<i64> {
+    duration
+        .as_ref()
+        .map(|duration| duration.seconds * 1_000 + i64::from(duration.nanos) / 1_000_000)
+}
+
+/// The Start message, or the reason its payloads cannot be decoded.
+pub fn start_message<'a>(env: Env<'a>, task_token: &[u8], start: &Start) -> Result<Term<'a>, String> {
+    let input = payloads_to_terms(env, &start.input)?;
+    let heartbeat_details = payloads_to_terms(env, &start.heartbeat_details)
+        .map_err(|error| format!("heartbeat details: {error}"))?;
+    let nil = rustler::types::atom::nil().encode(env);
+    let execution = start.workflow_execution.as_ref();
+    let optional_integer = |value: Option<i64>| value.map(|v| v.encode(env)).unwrap_or(nil);
+    let pairs: Vec<(&str, Term<'a>)> = vec![
+        ("task_token", binary(env, task_token)),
+        ("activity_type", str_to_term(env, &start.activity_type)),
+        ("activity_id", optional_str(env, &start.activity_id)),
+        ("input", input.encode(env)),
+        ("attempt", start.attempt.max(1).encode(env)),
+        ("heartbeat_details", heartbeat_details.encode(env)),
+        ("workflow_namespace", optional_str(env, &start.workflow_namespace)),
+        ("workflow_type", optional_str(env, &start.workflow_type)),
+        ("workflow_id", optional_str(env, execution.map_or("", |e| e.workflow_id.as_str()))),
+        ("workflow_run_id", optional_str(env, execution.map_or("", |e| e.run_id.as_str()))),
+        ("activity_run_id", optional_str(env, &start.run_id)),
+        ("scheduled_time", optional_integer(micros(&start.scheduled_time))),
+        ("current_attempt_scheduled_time", optional_integer(micros(&start.current_attempt_scheduled_time))),
+        ("started_time", optional_integer(micros(&start.started_time))),
+        ("schedule_to_close_timeout", optional_integer(millis(&start.schedule_to_close_timeout))),
+        ("start_to_close_timeout", optional_integer(millis(&start.start_to_close_timeout))),
+        ("heartbeat_timeout", optional_integer(millis(&start.heartbeat_timeout))),
+    ];
+    let keys: Vec<Term<'a>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
+    let values: Vec<Term<'a>> = pairs.iter().map(|(_, value)| *value).collect();
+    let task = Term::map_from_term_arrays(env, &keys, &values)
+        .map_err(|_| "cannot build the task map".to_string())?;
+    Ok(make_tuple(env, &[atom(env, "$hourglass_activity_start"), task]))
+}
+
+/// The Cancel message.
+pub fn cancel_message<'a>(env: Env<'a>, task_token: &[u8], cancel: &Cancel) -> Term<'a> {
+    let reason = match cancel.reason() {
+        ActivityCancelReason::NotFound => "not_found",
+        ActivityCancelReason::Cancelled => "cancelled",
+        ActivityCancelReason::TimedOut => "timed_out",
+        ActivityCancelReason::WorkerShutdown => "worker_shutdown",
+        ActivityCancelReason::Paused => "paused",
+        ActivityCancelReason::Reset => "reset",
+    };
+    make_tuple(
+        env,
+        &[atom(env, "$hourglass_activity_cancel"), binary(env, task_token), atom(env, reason)],
+    )
+}

@@ -1,0 +1,209 @@
+//! NIFs around a Core worker: start, poll, complete, heartbeat, shut down.
+//!
+//! Every call returns at once; the network conversation happens on the `io` runtime and its
+//! outcome arrives as a message:
+//!
+//! - `worker_start/3` → `{:"$hourglass_worker_started", ref, {:ok, worker} | {:error, message}}`
+//! - `worker_poll/2` → `{:"$hourglass_activity_start", task}` and
+//!   `{:"$hourglass_activity_cancel", token, reason}` for each task, then
+//!   `{:"$hourglass_worker_stopped", :ok | {:error, message}}` once Core has shut down.
+//! - `worker_complete/3` → `{:"$hourglass_completion_failed", token, message}`, only on failure.
+
+use crate::activity_task_term::{cancel_message, start_message};
+use crate::core_completion::decode_completion;
+use crate::payload_term::terms_to_payloads;
+use crate::value::str_to_term;
+use crate::worker_settings::decode_worker_settings;
+use hourglass::runtime;
+use hourglass::temporal::failure::ApplicationFailure;
+use hourglass::temporal::worker::{self as core_worker, CoreWorker};
+use rustler::types::tuple::make_tuple;
+use rustler::{Atom, Binary, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use std::sync::Arc;
+use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
+use temporalio_common::protos::coresdk::activity_task::activity_task;
+use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
+use temporalio_sdk_core::PollError;
+
+/// A Core worker, shared by the worker process and every completion in flight.
+pub struct WorkerResource {
+    core: Arc<CoreWorker>,
+}
+
+#[rustler::resource_impl]
+impl Resource for WorkerResource {}
+
+fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
+    Atom::from_str(env, name)
+        .map(|atom| atom.encode(env))
+        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
+}
+
+fn error<'a>(env: Env<'a>, message: &str) -> Term<'a> {
+    make_tuple(env, &[atom(env, "error"), str_to_term(env, message)])
+}
+
+fn ok<'a>(env: Env<'a>) -> Term<'a> {
+    atom(env, "ok")
+}
+
+/// Starts a worker: connects, creates it and validates its namespace, then answers `reply_to`.
+#[rustler::nif]
+fn worker_start<'a>(env: Env<'a>, settings: Term<'a>, reply_to: LocalPid, reference: Term<'a>) -> Term<'a> {
+    let settings = match decode_worker_settings(settings) {
+        Ok(settings) => settings,
+        Err(message) => return error(env, &message),
+    };
+    let mut owned = OwnedEnv::new();
+    let reference = owned.save(reference);
+    runtime::io().spawn(async move {
+        let started = core_worker::start(&settings).await;
+        let _ = owned.send_and_clear(&reply_to, |env| {
+            let outcome = match started {
+                Ok(core) => {
+                    let metrics = core
+                        .runtime
+                        .metrics_address
+                        .map(|address| str_to_term(env, &address.to_string()))
+                        .unwrap_or_else(|| rustler::types::atom::nil().encode(env));
+                    let resource = ResourceArc::new(WorkerResource { core: Arc::new(core) });
+                    make_tuple(env, &[ok(env), resource.encode(env), metrics])
+                }
+                Err(message) => error(env, &message),
+            };
+            make_tuple(
+                env,
+                &[atom(env, "$hourglass_worker_started"), reference.load(env), outcome],
+            )
+        });
+    });
+    ok(env)
+}
+
+/// Starts the poll loop, which sends each task to `worker_pid` until Core shuts down.
+#[rustler::nif]
+fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalPid) -> Term {
+    let core = worker.core.clone();
+    runtime::io().spawn(async move {
+        let mut owned = OwnedEnv::new();
+        let outcome = loop {
+            match core.worker.poll_activity_task().await {
+                Ok(task) => {
+                    let token = task.task_token;
+                    match task.variant {
+                        Some(activity_task::Variant::Start(start)) => {
+                            let mut undecodable = None;
+                            let _ = owned.send_and_clear(&worker_pid, |env| {
+                                match start_message(env, &token, &start) {
+                                    Ok(message) => message,
+                                    Err(problem) => {
+                                        undecodable = Some(problem);
+                                        atom(env, "$hourglass_ignore")
+                                    }
+                                }
+                            });
+                            if let Some(problem) = undecodable {
+                                fail_undecodable(&core, token, &start.activity_type, problem).await;
+                            }
+                        }
+                        Some(activity_task::Variant::Cancel(cancel)) => {
+                            let _ = owned.send_and_clear(&worker_pid, |env| {
+                                cancel_message(env, &token, &cancel)
+                            });
+                        }
+                        None => tracing::warn!("Core returned an activity task without a variant"),
+                    }
+                }
+                Err(PollError::ShutDown) => break Ok(()),
+                Err(other) => {
+                    tracing::error!("activity polling stopped: {other}");
+                    core.worker.initiate_shutdown();
+                    break Err(other.to_string());
+                }
+            }
+        };
+        // Core finishes shutting down once every outstanding activity has been completed.
+        core.worker.shutdown().await;
+        let _ = owned.send_and_clear(&worker_pid, |env| {
+            let outcome = match &outcome {
+                Ok(()) => ok(env),
+                Err(message) => error(env, message),
+            };
+            make_tuple(env, &[atom(env, "$hourglass_worker_stopped"), outcome])
+        });
+    });
+    ok(env)
+}
+
+/// A Start whose payloads cannot be decoded never reaches Elixir: it fails right here, and
+/// not retryably, since the same payloads would fail again.
+async fn fail_undecodable(core: &CoreWorker, task_token: Vec<u8>, activity_type: &str, problem: String) {
+    tracing::warn!(activity_type, "cannot decode the activity's payloads: {problem}");
+    let failure = ApplicationFailure {
+        error_type: "PayloadDecodingError".into(),
+        message: format!("cannot decode the input of activity {activity_type}: {problem}"),
+        non_retryable: true,
+        ..Default::default()
+    };
+    let completion = ActivityTaskCompletion {
+        task_token,
+        result: Some(ActivityExecutionResult::fail(failure.into_proto())),
+    };
+    if let Err(error) = core.worker.complete_activity_task(completion).await {
+        tracing::error!("cannot report an undecodable activity: {error}");
+    }
+}
+
+/// Reports a completion to Core. Returns `:ok` once it is on its way; a failure to deliver is
+/// sent to `reply_to` as `{:"$hourglass_completion_failed", token, message}`.
+#[rustler::nif]
+fn worker_complete<'a>(env: Env<'a>, worker: ResourceArc<WorkerResource>, completion: Term<'a>, reply_to: LocalPid) -> Term<'a> {
+    let completion = match decode_completion(completion) {
+        Ok(completion) => completion,
+        Err(message) => return error(env, &message),
+    };
+    let core = worker.core.clone();
+    runtime::io().spawn(async move {
+        let token = completion.task_token.clone();
+        if let Err(failure) = core.worker.complete_activity_task(completion).await {
+            let message = failure.to_string();
+            let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
+                let mut binary = rustler::NewBinary::new(env, token.len());
+                binary.as_mut_slice().copy_from_slice(&token);
+                make_tuple(
+                    env,
+                    &[
+                        atom(env, "$hourglass_completion_failed"),
+                        Binary::from(binary).to_term(env),
+                        str_to_term(env, &message),
+                    ],
+                )
+            });
+        }
+    });
+    ok(env)
+}
+
+/// Records a heartbeat; Core throttles and sends it. `details` is a list of terms.
+#[rustler::nif]
+fn worker_heartbeat<'a>(env: Env<'a>, worker: ResourceArc<WorkerResource>, task_token: Binary<'a>, details: Term<'a>) -> Term<'a> {
+    let details = match terms_to_payloads(details) {
+        Ok(details) => details,
+        Err(message) => return error(env, &format!("heartbeat details: {message}")),
+    };
+    let _entered = runtime::io().enter();
+    worker.core.worker.record_activity_heartbeat(ActivityHeartbeat {
+        task_token: task_token.as_slice().to_vec(),
+        details,
+    });
+    ok(env)
+}
+
+/// Stops polling; in-flight activities get the graceful period, then Cancel tasks.
+#[rustler::nif]
+fn worker_initiate_shutdown(env: Env, worker: ResourceArc<WorkerResource>) -> Term {
+    // Core spawns onto the current tokio runtime; enter ours (this never blocks).
+    let _entered = runtime::io().enter();
+    worker.core.worker.initiate_shutdown();
+    ok(env)
+}

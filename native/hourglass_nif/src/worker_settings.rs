@@ -1,0 +1,54 @@
+//! The settings map `Hourglass.Worker` passes to the NIF, decoded into [`WorkerSettings`].
+
+use crate::term_map::TermMap;
+use hourglass::temporal::connection::{ConnectConfig, TlsConfig};
+use hourglass::temporal::worker::WorkerSettings;
+use rustler::Term;
+use std::time::Duration;
+
+/// Decodes the connection part, shared by workers and clients.
+pub fn decode_connect(map: &TermMap) -> Result<ConnectConfig, String> {
+    let tls = match map.get("tls") {
+        None => None,
+        Some(tls) => {
+            let tls = TermMap::new(tls, ":tls")?;
+            Some(TlsConfig {
+                server_ca_cert: tls.optional_bytes("server_ca_cert")?,
+                server_name: tls.optional_string("server_name")?,
+                client_cert: tls.optional_bytes("client_cert")?,
+                client_private_key: tls.optional_bytes("client_private_key")?,
+            })
+        }
+    };
+    Ok(ConnectConfig {
+        address: map.string("address")?,
+        identity: map.string("identity")?,
+        tls,
+        api_key: map.optional_string("api_key")?,
+        connect_timeout: Duration::from_millis(map.u64("connect_timeout")?),
+    })
+}
+
+pub fn decode_worker_settings(term: Term) -> Result<WorkerSettings, String> {
+    let map = TermMap::new(term, "worker settings")?;
+    let metrics_address = map
+        .optional_string("metrics_address")?
+        .map(|address| {
+            address
+                .parse()
+                .map_err(|_| format!("invalid :metrics_address {address:?}: expected ip:port"))
+        })
+        .transpose()?;
+    Ok(WorkerSettings {
+        connect: decode_connect(&map)?,
+        namespace: map.string("namespace")?,
+        task_queue: map.string("task_queue")?,
+        max_concurrent_activities: map.u64("max_concurrent_activities")? as usize,
+        max_worker_activities_per_second: map.optional_f64("max_activities_per_second")?,
+        max_task_queue_activities_per_second: map
+            .optional_f64("max_task_queue_activities_per_second")?,
+        graceful_shutdown: Duration::from_millis(map.u64("graceful_shutdown_timeout")?),
+        metrics_address,
+        build_id: map.string("build_id")?,
+    })
+}
