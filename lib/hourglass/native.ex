@@ -138,6 +138,26 @@ defmodule Hourglass.Native do
   @doc false
   def worker_initiate_shutdown(_worker), do: not_loaded()
   @doc false
+  def client_connect(_settings, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_start_activity(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_activity_result(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_cancel_activity(
+        _client,
+        _activity_id,
+        _run_id,
+        _reason,
+        _request_id,
+        _reply_to,
+        _ref
+      ),
+      do: not_loaded()
+
+  @doc false
+  def client_describe_activity(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
+  @doc false
   def native_activity_types, do: not_loaded()
   @doc false
   def native_stats, do: not_loaded()

@@ -284,6 +284,15 @@ defmodule Hourglass.Worker do
     end
   end
 
+  # The server times an attempt out after its start-to-close timeout, but only tells a worker
+  # through a failed heartbeat; so the worker stops the attempt itself when that time is up.
+  defp schedule_timeout(%{start_to_close_timeout: timeout, task_token: token}, pid)
+       when is_integer(timeout) and timeout > 0 do
+    Process.send_after(self(), {:start_to_close_elapsed, token, pid}, timeout)
+  end
+
+  defp schedule_timeout(_task, _pid), do: :ok
+
   defp with_datetimes(task) do
     Enum.reduce([:scheduled_time, :current_attempt_scheduled_time, :started_time], task, fn key,
                                                                                             task ->

@@ -15,6 +15,10 @@ defmodule Hourglass.Native.TaskOwner do
 
   While it waits, the owner accepts `Hourglass.ActivityRunner.cancel/2`: it aborts the body and
   reports the attempt cancelled, unless the body finished first (then its completion stands).
+
+  A native body cannot heartbeat by itself, so when the task has a heartbeat timeout the owner
+  heartbeats for it (through `Hourglass.BridgeHolder`) every half timeout while the body runs.
+  That keeps a long native body alive on the server and lets a cancellation reach it.
   """
 
   alias Hourglass.{ActivityRunner, BridgeHolder, Native}
@@ -64,13 +68,23 @@ defmodule Hourglass.Native.TaskOwner do
            id: id,
            task_token: task.task_token,
            task_queue: task_queue,
-           complete_fn: complete_fn
+           complete_fn: complete_fn,
+           heartbeat_every: heartbeat_interval(task, complete_fn)
          }}
 
       {:error, reason} ->
         {:error, reason}
     end
   end
+
+  defp heartbeat_interval(%{heartbeat_timeout: timeout}, complete_fn)
+       when is_integer(timeout) and timeout > 0 do
+    if complete_fn == (&BridgeHolder.complete_activity_task/2),
+      do: max(div(timeout, 2), 1),
+      else: :infinity
+  end
+
+  defp heartbeat_interval(_task, _complete_fn), do: :infinity
 
   defp await(%{id: id} = owned) do
     receive do
@@ -87,6 +101,10 @@ defmodule Hourglass.Native.TaskOwner do
         else
           await(owned)
         end
+    after
+      owned.heartbeat_every ->
+        BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, [])
+        await(owned)
     end
   end
 end

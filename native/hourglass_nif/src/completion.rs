@@ -10,14 +10,19 @@ use hourglass::failure::{ActivityFailure, Outcome};
 use rustler::types::tuple::make_tuple;
 use rustler::{Atom, Encoder, Env, Term};
 
-/// Encodes a failure as a `%Hourglass.ApplicationError{}` exception struct.
-fn failure_term<'a>(env: Env<'a>, failure: &ActivityFailure) -> Term<'a> {
+/// The fields of an `%Hourglass.ApplicationError{}`, as terms where they are terms.
+pub struct ApplicationErrorFields<'a, 'b> {
+    pub error_type: &'b str,
+    pub message: &'b str,
+    pub non_retryable: bool,
+    pub details: Vec<Term<'a>>,
+    pub next_retry_delay_ms: Option<u64>,
+    pub stack_trace: Option<&'b str>,
+}
+
+/// Builds an `%Hourglass.ApplicationError{}` exception struct.
+pub fn application_error_term<'a>(env: Env<'a>, fields: ApplicationErrorFields<'a, '_>) -> Term<'a> {
     let nil = atoms::nil().encode(env);
-    let details: Vec<Term<'a>> = failure
-        .details
-        .iter()
-        .map(|detail| value_to_term(env, detail))
-        .collect();
     let keys = [
         atoms::__struct__().encode(env),
         atoms::__exception__().encode(env),
@@ -33,21 +38,28 @@ fn failure_term<'a>(env: Env<'a>, failure: &ActivityFailure) -> Term<'a> {
             .map(|module| module.encode(env))
             .unwrap_or(nil),
         true.encode(env),
-        str_to_term(env, &failure.message),
-        str_to_term(env, &failure.error_type),
-        failure.non_retryable.encode(env),
-        details.encode(env),
-        failure
-            .next_retry_delay
-            .map(|delay| (delay.as_millis() as u64).encode(env))
-            .unwrap_or(nil),
-        failure
-            .stack_trace
-            .as_deref()
-            .map(|trace| str_to_term(env, trace))
-            .unwrap_or(nil),
+        str_to_term(env, fields.message),
+        str_to_term(env, fields.error_type),
+        fields.non_retryable.encode(env),
+        fields.details.encode(env),
+        fields.next_retry_delay_ms.map(|delay| delay.encode(env)).unwrap_or(nil),
+        fields.stack_trace.map(|trace| str_to_term(env, trace)).unwrap_or(nil),
     ];
     Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
+}
+
+fn failure_term<'a>(env: Env<'a>, failure: &ActivityFailure) -> Term<'a> {
+    application_error_term(
+        env,
+        ApplicationErrorFields {
+            error_type: &failure.error_type,
+            message: &failure.message,
+            non_retryable: failure.non_retryable,
+            details: failure.details.iter().map(|detail| value_to_term(env, detail)).collect(),
+            next_retry_delay_ms: failure.next_retry_delay.map(|delay| delay.as_millis() as u64),
+            stack_trace: failure.stack_trace.as_deref(),
+        },
+    )
 }
 
 fn outcome_term<'a>(env: Env<'a>, outcome: &Outcome) -> Term<'a> {

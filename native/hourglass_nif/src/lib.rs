@@ -5,6 +5,7 @@
 
 mod activity_task_term;
 mod atoms;
+mod client_nif;
 mod completion;
 mod core_completion;
 mod logging;

@@ -1,0 +1,343 @@
+//! NIFs of `Hourglass.Client`: Standalone Activities started, awaited, cancelled, described.
+//!
+//! Each call returns `:ok` at once (or `{:error, message}` for a malformed request) and answers
+//! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
+
+use crate::completion::{application_error_term, ApplicationErrorFields};
+use crate::payload_term::{payload_to_term, terms_to_payloads};
+use crate::term_map::TermMap;
+use crate::value::str_to_term;
+use crate::worker_settings::decode_connect;
+use hourglass::runtime;
+use hourglass::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
+use rustler::types::tuple::make_tuple;
+use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_common::protos::temporal::api::activity::v1::ActivityExecutionInfo;
+use temporalio_common::protos::temporal::api::common::v1::{Payloads, RetryPolicy};
+use temporalio_common::protos::temporal::api::enums::v1::{ActivityExecutionStatus, TimeoutType};
+use temporalio_common::protos::temporal::api::failure::v1::{failure::FailureInfo, Failure};
+
+pub struct ClientResource {
+    client: Arc<ActivityClient>,
+}
+
+#[rustler::resource_impl]
+impl Resource for ClientResource {}
+
+fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
+    Atom::from_str(env, name)
+        .map(|atom| atom.encode(env))
+        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
+}
+
+fn nil(env: Env) -> Term {
+    rustler::types::atom::nil().encode(env)
+}
+
+fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
+    make_tuple(
+        env,
+        &[
+            atom(env, "error"),
+            make_tuple(env, &[atom(env, error.code), str_to_term(env, &error.message)]),
+        ],
+    )
+}
+
+/// Runs `work` on the io runtime and sends its answer, built by `answer`, to `reply_to`.
+fn reply_later<T, F, A>(reply_to: LocalPid, reference: Term, work: F, answer: A)
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    A: for<'a> FnOnce(Env<'a>, T) -> Term<'a> + Send + 'static,
+{
+    let mut owned = OwnedEnv::new();
+    let reference = owned.save(reference);
+    runtime::io().spawn(async move {
+        let outcome = work.await;
+        let _ = owned.send_and_clear(&reply_to, |env| {
+            let answer = answer(env, outcome);
+            make_tuple(
+                env,
+                &[atom(env, "$hourglass_client_reply"), reference.load(env), answer],
+            )
+        });
+    });
+}
+
+#[rustler::nif]
+fn client_connect<'a>(env: Env<'a>, settings: Term<'a>, reply_to: LocalPid, reference: Term<'a>) -> Term<'a> {
+    let decoded = TermMap::new(settings, "client settings")
+        .and_then(|map| Ok((decode_connect(&map)?, map.string("namespace")?)));
+    let (config, namespace) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+    };
+    reply_later(
+        reply_to,
+        reference,
+        async move { ActivityClient::connect(&config, namespace).await },
+        |env, connected| match connected {
+            Ok(client) => make_tuple(
+                env,
+                &[
+                    atom(env, "ok"),
+                    ResourceArc::new(ClientResource {
+                        client: Arc::new(client),
+                    })
+                    .encode(env),
+                ],
+            ),
+            Err(error) => error_term(env, &error),
+        },
+    );
+    atom(env, "ok")
+}
+
+fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
+    Ok(map.optional_u64(key)?.map(Duration::from_millis))
+}
+
+fn decode_retry_policy(term: Term) -> Result<RetryPolicy, String> {
+    let map = TermMap::new(term, ":retry_policy")?;
+    let non_retryable_error_types = match map.get("non_retryable_error_types") {
+        None => Vec::new(),
+        Some(list) => list
+            .decode::<Vec<String>>()
+            .map_err(|_| ":non_retryable_error_types must be a list of strings".to_string())?,
+    };
+    Ok(RetryPolicy {
+        initial_interval: millis(&map, "initial_interval")?.and_then(|d| d.try_into().ok()),
+        backoff_coefficient: map.optional_f64("backoff_coefficient")?.unwrap_or(0.0),
+        maximum_interval: millis(&map, "maximum_interval")?.and_then(|d| d.try_into().ok()),
+        maximum_attempts: map.optional_u64("maximum_attempts")?.unwrap_or(0).min(i32::MAX as u64) as i32,
+        non_retryable_error_types,
+    })
+}
+
+fn decode_start(term: Term) -> Result<StartActivity, String> {
+    let map = TermMap::new(term, "the start request")?;
+    Ok(StartActivity {
+        activity_id: map.string("activity_id")?,
+        activity_type: map.string("activity_type")?,
+        task_queue: map.string("task_queue")?,
+        input: terms_to_payloads(map.required("input")?).map_err(|error| format!("input: {error}"))?,
+        schedule_to_close_timeout: millis(&map, "schedule_to_close_timeout")?,
+        schedule_to_start_timeout: millis(&map, "schedule_to_start_timeout")?,
+        start_to_close_timeout: millis(&map, "start_to_close_timeout")?,
+        heartbeat_timeout: millis(&map, "heartbeat_timeout")?,
+        retry_policy: map.get("retry_policy").map(decode_retry_policy).transpose()?,
+        request_id: map.string("request_id")?,
+    })
+}
+
+#[rustler::nif]
+fn client_start_activity<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let start = match decode_start(request) {
+        Ok(start) => start,
+        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+    };
+    let client = client.client.clone();
+    reply_later(
+        reply_to,
+        reference,
+        async move { client.start(start).await },
+        |env, started| match started {
+            Ok(run_id) => make_tuple(env, &[atom(env, "ok"), str_to_term(env, &run_id)]),
+            Err(error) => error_term(env, &error),
+        },
+    );
+    atom(env, "ok")
+}
+
+#[rustler::nif]
+fn client_activity_result<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    activity_id: String,
+    run_id: String,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let client = client.client.clone();
+    reply_later(
+        reply_to,
+        reference,
+        async move { client.result(&activity_id, &run_id).await },
+        |env, outcome| match outcome {
+            Ok(ActivityOutcome::Completed(payloads)) => match payloads.first().map(|p| payload_to_term(env, p)) {
+                None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
+                Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
+                Some(Err(message)) => make_tuple(
+                    env,
+                    &[atom(env, "error"), make_tuple(env, &[atom(env, "undecodable_result"), str_to_term(env, &message)])],
+                ),
+            },
+            Ok(ActivityOutcome::Failed(failure)) => make_tuple(env, &[atom(env, "error"), failure_term(env, &failure)]),
+            Err(error) => error_term(env, &error),
+        },
+    );
+    atom(env, "ok")
+}
+
+#[rustler::nif]
+fn client_cancel_activity<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    activity_id: String,
+    run_id: String,
+    reason: String,
+    request_id: String,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let client = client.client.clone();
+    reply_later(
+        reply_to,
+        reference,
+        async move { client.cancel(&activity_id, &run_id, &reason, request_id).await },
+        |env, cancelled| match cancelled {
+            Ok(()) => atom(env, "ok"),
+            Err(error) => error_term(env, &error),
+        },
+    );
+    atom(env, "ok")
+}
+
+#[rustler::nif]
+fn client_describe_activity<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    activity_id: String,
+    run_id: String,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let client = client.client.clone();
+    reply_later(
+        reply_to,
+        reference,
+        async move { client.describe(&activity_id, &run_id).await },
+        |env, described| match described {
+            Ok(info) => make_tuple(env, &[atom(env, "ok"), info_term(env, &info)]),
+            Err(error) => error_term(env, &error),
+        },
+    );
+    atom(env, "ok")
+}
+
+fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>) -> Term<'a> {
+    let terms: Vec<Term<'a>> = payloads
+        .iter()
+        .flat_map(|payloads| payloads.payloads.iter())
+        .map(|payload| payload_to_term(env, payload).unwrap_or_else(|message| str_to_term(env, &message)))
+        .collect();
+    terms.encode(env)
+}
+
+/// A closed activity's failure: `{:failed, %ApplicationError{}}`, `{:cancelled, details}`,
+/// `{:terminated, reason}` or `{:timed_out, type}`.
+pub fn failure_term<'a>(env: Env<'a>, failure: &Failure) -> Term<'a> {
+    match &failure.failure_info {
+        Some(FailureInfo::CanceledFailureInfo(info)) => {
+            let details = payloads_term(env, &info.details);
+            let first = details
+                .into_list_iterator()
+                .ok()
+                .and_then(|mut items| items.next())
+                .unwrap_or_else(|| nil(env));
+            make_tuple(env, &[atom(env, "cancelled"), first])
+        }
+        Some(FailureInfo::TerminatedFailureInfo(_)) => {
+            make_tuple(env, &[atom(env, "terminated"), str_to_term(env, &failure.message)])
+        }
+        Some(FailureInfo::TimeoutFailureInfo(info)) => {
+            let kind = match info.timeout_type() {
+                TimeoutType::StartToClose => "start_to_close",
+                TimeoutType::ScheduleToStart => "schedule_to_start",
+                TimeoutType::ScheduleToClose => "schedule_to_close",
+                TimeoutType::Heartbeat => "heartbeat",
+                TimeoutType::Unspecified => "unspecified",
+            };
+            make_tuple(env, &[atom(env, "timed_out"), atom(env, kind)])
+        }
+        Some(FailureInfo::ApplicationFailureInfo(info)) => {
+            let details = payloads_term(env, &info.details);
+            let error = application_error_term(
+                env,
+                ApplicationErrorFields {
+                    error_type: &info.r#type,
+                    message: &failure.message,
+                    non_retryable: info.non_retryable,
+                    details: details.decode().unwrap_or_default(),
+                    next_retry_delay_ms: info
+                        .next_retry_delay
+                        .as_ref()
+                        .map(|d| (d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).max(0) as u64),
+                    stack_trace: (!failure.stack_trace.is_empty()).then_some(failure.stack_trace.as_str()),
+                },
+            );
+            make_tuple(env, &[atom(env, "failed"), error])
+        }
+        _ => {
+            let error = application_error_term(
+                env,
+                ApplicationErrorFields {
+                    error_type: "Failure",
+                    message: &failure.message,
+                    non_retryable: false,
+                    details: Vec::new(),
+                    next_retry_delay_ms: None,
+                    stack_trace: None,
+                },
+            );
+            make_tuple(env, &[atom(env, "failed"), error])
+        }
+    }
+}
+
+fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
+    time.as_ref()
+        .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
+        .unwrap_or_else(|| nil(env))
+}
+
+fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo) -> Term<'a> {
+    let status = match info.status() {
+        ActivityExecutionStatus::Running => "running",
+        ActivityExecutionStatus::Completed => "completed",
+        ActivityExecutionStatus::Failed => "failed",
+        ActivityExecutionStatus::Canceled => "cancelled",
+        ActivityExecutionStatus::Terminated => "terminated",
+        ActivityExecutionStatus::TimedOut => "timed_out",
+        _ => "unspecified",
+    };
+    let pairs: Vec<(&str, Term<'a>)> = vec![
+        ("activity_id", str_to_term(env, &info.activity_id)),
+        ("run_id", str_to_term(env, &info.run_id)),
+        ("activity_type", str_to_term(env, info.activity_type.as_ref().map_or("", |t| t.name.as_str()))),
+        ("status", atom(env, status)),
+        ("task_queue", str_to_term(env, &info.task_queue)),
+        ("attempt", info.attempt.encode(env)),
+        ("heartbeat_details", payloads_term(env, &info.heartbeat_details)),
+        ("last_heartbeat_time", micros(env, &info.last_heartbeat_time)),
+        ("last_started_time", micros(env, &info.last_started_time)),
+        ("schedule_time", micros(env, &info.schedule_time)),
+        ("close_time", micros(env, &info.close_time)),
+        ("last_failure", info.last_failure.as_ref().map(|f| failure_term(env, f)).unwrap_or_else(|| nil(env))),
+        ("last_worker_identity", str_to_term(env, &info.last_worker_identity)),
+        ("canceled_reason", str_to_term(env, &info.canceled_reason)),
+    ];
+    let keys: Vec<Term<'a>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
+    let values: Vec<Term<'a>> = pairs.iter().map(|(_, value)| *value).collect();
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| nil(env))
+}
