@@ -262,6 +262,7 @@ defmodule Hourglass.Worker do
          }) do
       {:ok, pid} ->
         ref = Process.monitor(pid)
+        schedule_timeout(task, pid)
 
         %{
           state
