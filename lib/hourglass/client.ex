@@ -237,10 +237,8 @@ defmodule Hourglass.Client do
   @spec cancel(t(), activity(), String.t()) :: :ok | {:error, term()}
   def cancel(%__MODULE__{} = client, activity, reason \\ "") when is_binary(reason) do
     with {:ok, id, run_id} <- identify(activity) do
-      call(
-        &Native.client_cancel_activity(client.resource, id, run_id, reason, uuid(), self(), &1),
-        30_000
-      )
+      request = %{activity_id: id, run_id: run_id, reason: reason, request_id: uuid()}
+      call(&Native.client_cancel_activity(client.resource, request, self(), &1), 30_000)
     end
   end
 

@@ -144,16 +144,7 @@ defmodule Hourglass.Native do
   @doc false
   def client_activity_result(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
   @doc false
-  def client_cancel_activity(
-        _client,
-        _activity_id,
-        _run_id,
-        _reason,
-        _request_id,
-        _reply_to,
-        _ref
-      ),
-      do: not_loaded()
+  def client_cancel_activity(_client, _request, _reply_to, _ref), do: not_loaded()
 
   @doc false
   def client_describe_activity(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()

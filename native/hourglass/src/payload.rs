@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn json_round_trips_with_big_integers() {
-        let text = br#"{"big":123456789012345678901234567890,"f":1.5,"s":"\u00e9","l":[null,true]}"#;
+        let text =
+            br#"{"big":123456789012345678901234567890,"f":1.5,"s":"\u00e9","l":[null,true]}"#;
         let decoded = decode(&payload("json/plain", text)).unwrap();
         let PayloadValue::Json(value) = &decoded else {
             panic!("not json")
@@ -91,7 +92,10 @@ mod tests {
 
     #[test]
     fn null_and_bytes() {
-        assert_eq!(decode(&payload("binary/null", b"")).unwrap(), PayloadValue::Null);
+        assert_eq!(
+            decode(&payload("binary/null", b"")).unwrap(),
+            PayloadValue::Null
+        );
         assert_eq!(
             decode(&payload("binary/plain", &[0, 255])).unwrap(),
             PayloadValue::Bytes(vec![0, 255])
@@ -103,12 +107,17 @@ mod tests {
     #[test]
     fn bad_payloads_are_clear_errors() {
         let invalid_utf8 = decode(&payload("json/plain", b"\"\xff\"")).unwrap_err();
-        assert!(invalid_utf8.contains("invalid json/plain payload"), "{invalid_utf8}");
+        assert!(
+            invalid_utf8.contains("invalid json/plain payload"),
+            "{invalid_utf8}"
+        );
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         let too_deep = decode(&payload("json/plain", deep.as_bytes())).unwrap_err();
         assert!(too_deep.contains("recursion limit"), "{too_deep}");
         let unknown = decode(&payload("binary/encrypted", b"x")).unwrap_err();
         assert!(unknown.contains("binary/encrypted"));
-        assert!(decode(&Payload::default()).unwrap_err().contains("without an encoding"));
+        assert!(decode(&Payload::default())
+            .unwrap_err()
+            .contains("without an encoding"));
     }
 }

@@ -44,7 +44,11 @@ fn millis(duration: &Option<prost_wkt_types::Duration>) -> Option<i64> {
 }
 
 /// The Start message, or the reason its payloads cannot be decoded.
-pub fn start_message<'a>(env: Env<'a>, task_token: &[u8], start: &Start) -> Result<Term<'a>, String> {
+pub fn start_message<'a>(
+    env: Env<'a>,
+    task_token: &[u8],
+    start: &Start,
+) -> Result<Term<'a>, String> {
     let input = payloads_to_terms(env, &start.input)?;
     let heartbeat_details = payloads_to_terms(env, &start.heartbeat_details)
         .map_err(|error| format!("heartbeat details: {error}"))?;
@@ -58,23 +62,53 @@ pub fn start_message<'a>(env: Env<'a>, task_token: &[u8], start: &Start) -> Resu
         ("input", input.encode(env)),
         ("attempt", start.attempt.max(1).encode(env)),
         ("heartbeat_details", heartbeat_details.encode(env)),
-        ("workflow_namespace", optional_str(env, &start.workflow_namespace)),
+        (
+            "workflow_namespace",
+            optional_str(env, &start.workflow_namespace),
+        ),
         ("workflow_type", optional_str(env, &start.workflow_type)),
-        ("workflow_id", optional_str(env, execution.map_or("", |e| e.workflow_id.as_str()))),
-        ("workflow_run_id", optional_str(env, execution.map_or("", |e| e.run_id.as_str()))),
+        (
+            "workflow_id",
+            optional_str(env, execution.map_or("", |e| e.workflow_id.as_str())),
+        ),
+        (
+            "workflow_run_id",
+            optional_str(env, execution.map_or("", |e| e.run_id.as_str())),
+        ),
         ("activity_run_id", optional_str(env, &start.run_id)),
-        ("scheduled_time", optional_integer(micros(&start.scheduled_time))),
-        ("current_attempt_scheduled_time", optional_integer(micros(&start.current_attempt_scheduled_time))),
-        ("started_time", optional_integer(micros(&start.started_time))),
-        ("schedule_to_close_timeout", optional_integer(millis(&start.schedule_to_close_timeout))),
-        ("start_to_close_timeout", optional_integer(millis(&start.start_to_close_timeout))),
-        ("heartbeat_timeout", optional_integer(millis(&start.heartbeat_timeout))),
+        (
+            "scheduled_time",
+            optional_integer(micros(&start.scheduled_time)),
+        ),
+        (
+            "current_attempt_scheduled_time",
+            optional_integer(micros(&start.current_attempt_scheduled_time)),
+        ),
+        (
+            "started_time",
+            optional_integer(micros(&start.started_time)),
+        ),
+        (
+            "schedule_to_close_timeout",
+            optional_integer(millis(&start.schedule_to_close_timeout)),
+        ),
+        (
+            "start_to_close_timeout",
+            optional_integer(millis(&start.start_to_close_timeout)),
+        ),
+        (
+            "heartbeat_timeout",
+            optional_integer(millis(&start.heartbeat_timeout)),
+        ),
     ];
     let keys: Vec<Term<'a>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
     let values: Vec<Term<'a>> = pairs.iter().map(|(_, value)| *value).collect();
     let task = Term::map_from_term_arrays(env, &keys, &values)
         .map_err(|_| "cannot build the task map".to_string())?;
-    Ok(make_tuple(env, &[atom(env, "$hourglass_activity_start"), task]))
+    Ok(make_tuple(
+        env,
+        &[atom(env, "$hourglass_activity_start"), task],
+    ))
 }
 
 /// The Cancel message.
@@ -89,6 +123,10 @@ pub fn cancel_message<'a>(env: Env<'a>, task_token: &[u8], cancel: &Cancel) -> T
     };
     make_tuple(
         env,
-        &[atom(env, "$hourglass_activity_cancel"), binary(env, task_token), atom(env, reason)],
+        &[
+            atom(env, "$hourglass_activity_cancel"),
+            binary(env, task_token),
+            atom(env, reason),
+        ],
     )
 }

@@ -42,7 +42,10 @@ fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
         env,
         &[
             atom(env, "error"),
-            make_tuple(env, &[atom(env, error.code), str_to_term(env, &error.message)]),
+            make_tuple(
+                env,
+                &[atom(env, error.code), str_to_term(env, &error.message)],
+            ),
         ],
     )
 }
@@ -62,14 +65,23 @@ where
             let answer = answer(env, outcome);
             make_tuple(
                 env,
-                &[atom(env, "$hourglass_client_reply"), reference.load(env), answer],
+                &[
+                    atom(env, "$hourglass_client_reply"),
+                    reference.load(env),
+                    answer,
+                ],
             )
         });
     });
 }
 
 #[rustler::nif]
-fn client_connect<'a>(env: Env<'a>, settings: Term<'a>, reply_to: LocalPid, reference: Term<'a>) -> Term<'a> {
+fn client_connect<'a>(
+    env: Env<'a>,
+    settings: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
     let decoded = TermMap::new(settings, "client settings")
         .and_then(|map| Ok((decode_connect(&map)?, map.string("namespace")?)));
     let (config, namespace) = match decoded {
@@ -113,7 +125,10 @@ fn decode_retry_policy(term: Term) -> Result<RetryPolicy, String> {
         initial_interval: millis(&map, "initial_interval")?.and_then(|d| d.try_into().ok()),
         backoff_coefficient: map.optional_f64("backoff_coefficient")?.unwrap_or(0.0),
         maximum_interval: millis(&map, "maximum_interval")?.and_then(|d| d.try_into().ok()),
-        maximum_attempts: map.optional_u64("maximum_attempts")?.unwrap_or(0).min(i32::MAX as u64) as i32,
+        maximum_attempts: map
+            .optional_u64("maximum_attempts")?
+            .unwrap_or(0)
+            .min(i32::MAX as u64) as i32,
         non_retryable_error_types,
     })
 }
@@ -124,12 +139,16 @@ fn decode_start(term: Term) -> Result<StartActivity, String> {
         activity_id: map.string("activity_id")?,
         activity_type: map.string("activity_type")?,
         task_queue: map.string("task_queue")?,
-        input: terms_to_payloads(map.required("input")?).map_err(|error| format!("input: {error}"))?,
+        input: terms_to_payloads(map.required("input")?)
+            .map_err(|error| format!("input: {error}"))?,
         schedule_to_close_timeout: millis(&map, "schedule_to_close_timeout")?,
         schedule_to_start_timeout: millis(&map, "schedule_to_start_timeout")?,
         start_to_close_timeout: millis(&map, "start_to_close_timeout")?,
         heartbeat_timeout: millis(&map, "heartbeat_timeout")?,
-        retry_policy: map.get("retry_policy").map(decode_retry_policy).transpose()?,
+        retry_policy: map
+            .get("retry_policy")
+            .map(decode_retry_policy)
+            .transpose()?,
         request_id: map.string("request_id")?,
     })
 }
@@ -174,37 +193,61 @@ fn client_activity_result<'a>(
         reference,
         async move { client.result(&activity_id, &run_id).await },
         |env, outcome| match outcome {
-            Ok(ActivityOutcome::Completed(payloads)) => match payloads.first().map(|p| payload_to_term(env, p)) {
-                None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
-                Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
-                Some(Err(message)) => make_tuple(
-                    env,
-                    &[atom(env, "error"), make_tuple(env, &[atom(env, "undecodable_result"), str_to_term(env, &message)])],
-                ),
-            },
-            Ok(ActivityOutcome::Failed(failure)) => make_tuple(env, &[atom(env, "error"), failure_term(env, &failure)]),
+            Ok(ActivityOutcome::Completed(payloads)) => {
+                match payloads.first().map(|p| payload_to_term(env, p)) {
+                    None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
+                    Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
+                    Some(Err(message)) => make_tuple(
+                        env,
+                        &[
+                            atom(env, "error"),
+                            make_tuple(
+                                env,
+                                &[atom(env, "undecodable_result"), str_to_term(env, &message)],
+                            ),
+                        ],
+                    ),
+                }
+            }
+            Ok(ActivityOutcome::Failed(failure)) => {
+                make_tuple(env, &[atom(env, "error"), failure_term(env, &failure)])
+            }
             Err(error) => error_term(env, &error),
         },
     );
     atom(env, "ok")
 }
 
+/// `request` is `%{activity_id, run_id, reason, request_id}`.
 #[rustler::nif]
 fn client_cancel_activity<'a>(
     env: Env<'a>,
     client: ResourceArc<ClientResource>,
-    activity_id: String,
-    run_id: String,
-    reason: String,
-    request_id: String,
+    request: Term<'a>,
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let decoded = TermMap::new(request, "the cancel request").and_then(|map| {
+        Ok((
+            map.string("activity_id")?,
+            map.optional_string("run_id")?.unwrap_or_default(),
+            map.optional_string("reason")?.unwrap_or_default(),
+            map.string("request_id")?,
+        ))
+    });
+    let (activity_id, run_id, reason, request_id) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+    };
     let client = client.client.clone();
     reply_later(
         reply_to,
         reference,
-        async move { client.cancel(&activity_id, &run_id, &reason, request_id).await },
+        async move {
+            client
+                .cancel(&activity_id, &run_id, &reason, request_id)
+                .await
+        },
         |env, cancelled| match cancelled {
             Ok(()) => atom(env, "ok"),
             Err(error) => error_term(env, &error),
@@ -239,7 +282,9 @@ fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>) -> Term<'a> {
     let terms: Vec<Term<'a>> = payloads
         .iter()
         .flat_map(|payloads| payloads.payloads.iter())
-        .map(|payload| payload_to_term(env, payload).unwrap_or_else(|message| str_to_term(env, &message)))
+        .map(|payload| {
+            payload_to_term(env, payload).unwrap_or_else(|message| str_to_term(env, &message))
+        })
         .collect();
     terms.encode(env)
 }
@@ -257,9 +302,10 @@ pub fn failure_term<'a>(env: Env<'a>, failure: &Failure) -> Term<'a> {
                 .unwrap_or_else(|| nil(env));
             make_tuple(env, &[atom(env, "cancelled"), first])
         }
-        Some(FailureInfo::TerminatedFailureInfo(_)) => {
-            make_tuple(env, &[atom(env, "terminated"), str_to_term(env, &failure.message)])
-        }
+        Some(FailureInfo::TerminatedFailureInfo(_)) => make_tuple(
+            env,
+            &[atom(env, "terminated"), str_to_term(env, &failure.message)],
+        ),
         Some(FailureInfo::TimeoutFailureInfo(info)) => {
             let kind = match info.timeout_type() {
                 TimeoutType::StartToClose => "start_to_close",
@@ -283,7 +329,8 @@ pub fn failure_term<'a>(env: Env<'a>, failure: &Failure) -> Term<'a> {
                         .next_retry_delay
                         .as_ref()
                         .map(|d| (d.seconds * 1000 + i64::from(d.nanos) / 1_000_000).max(0) as u64),
-                    stack_trace: (!failure.stack_trace.is_empty()).then_some(failure.stack_trace.as_str()),
+                    stack_trace: (!failure.stack_trace.is_empty())
+                        .then_some(failure.stack_trace.as_str()),
                 },
             );
             make_tuple(env, &[atom(env, "failed"), error])
@@ -324,17 +371,38 @@ fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo) -> Term<'a> {
     let pairs: Vec<(&str, Term<'a>)> = vec![
         ("activity_id", str_to_term(env, &info.activity_id)),
         ("run_id", str_to_term(env, &info.run_id)),
-        ("activity_type", str_to_term(env, info.activity_type.as_ref().map_or("", |t| t.name.as_str()))),
+        (
+            "activity_type",
+            str_to_term(
+                env,
+                info.activity_type.as_ref().map_or("", |t| t.name.as_str()),
+            ),
+        ),
         ("status", atom(env, status)),
         ("task_queue", str_to_term(env, &info.task_queue)),
         ("attempt", info.attempt.encode(env)),
-        ("heartbeat_details", payloads_term(env, &info.heartbeat_details)),
-        ("last_heartbeat_time", micros(env, &info.last_heartbeat_time)),
+        (
+            "heartbeat_details",
+            payloads_term(env, &info.heartbeat_details),
+        ),
+        (
+            "last_heartbeat_time",
+            micros(env, &info.last_heartbeat_time),
+        ),
         ("last_started_time", micros(env, &info.last_started_time)),
         ("schedule_time", micros(env, &info.schedule_time)),
         ("close_time", micros(env, &info.close_time)),
-        ("last_failure", info.last_failure.as_ref().map(|f| failure_term(env, f)).unwrap_or_else(|| nil(env))),
-        ("last_worker_identity", str_to_term(env, &info.last_worker_identity)),
+        (
+            "last_failure",
+            info.last_failure
+                .as_ref()
+                .map(|f| failure_term(env, f))
+                .unwrap_or_else(|| nil(env)),
+        ),
+        (
+            "last_worker_identity",
+            str_to_term(env, &info.last_worker_identity),
+        ),
         ("canceled_reason", str_to_term(env, &info.canceled_reason)),
     ];
     let keys: Vec<Term<'a>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();

@@ -21,7 +21,10 @@ pub struct ApplicationErrorFields<'a, 'b> {
 }
 
 /// Builds an `%Hourglass.ApplicationError{}` exception struct.
-pub fn application_error_term<'a>(env: Env<'a>, fields: ApplicationErrorFields<'a, '_>) -> Term<'a> {
+pub fn application_error_term<'a>(
+    env: Env<'a>,
+    fields: ApplicationErrorFields<'a, '_>,
+) -> Term<'a> {
     let nil = atoms::nil().encode(env);
     let keys = [
         atoms::__struct__().encode(env),
@@ -42,8 +45,14 @@ pub fn application_error_term<'a>(env: Env<'a>, fields: ApplicationErrorFields<'
         str_to_term(env, fields.error_type),
         fields.non_retryable.encode(env),
         fields.details.encode(env),
-        fields.next_retry_delay_ms.map(|delay| delay.encode(env)).unwrap_or(nil),
-        fields.stack_trace.map(|trace| str_to_term(env, trace)).unwrap_or(nil),
+        fields
+            .next_retry_delay_ms
+            .map(|delay| delay.encode(env))
+            .unwrap_or(nil),
+        fields
+            .stack_trace
+            .map(|trace| str_to_term(env, trace))
+            .unwrap_or(nil),
     ];
     Term::map_from_term_arrays(env, &keys, &values).unwrap_or(nil)
 }
@@ -55,8 +64,14 @@ fn failure_term<'a>(env: Env<'a>, failure: &ActivityFailure) -> Term<'a> {
             error_type: &failure.error_type,
             message: &failure.message,
             non_retryable: failure.non_retryable,
-            details: failure.details.iter().map(|detail| value_to_term(env, detail)).collect(),
-            next_retry_delay_ms: failure.next_retry_delay.map(|delay| delay.as_millis() as u64),
+            details: failure
+                .details
+                .iter()
+                .map(|detail| value_to_term(env, detail))
+                .collect(),
+            next_retry_delay_ms: failure
+                .next_retry_delay
+                .map(|delay| delay.as_millis() as u64),
             stack_trace: failure.stack_trace.as_deref(),
         },
     )

@@ -30,9 +30,10 @@ fn decode_result(result: Term) -> Result<ActivityExecutionResult, String> {
     if result.is_atom() && result.atom_to_string().ok().as_deref() == Some("will_complete_async") {
         return Ok(ActivityExecutionResult::will_complete_async());
     }
-    let (tag, value): (rustler::Atom, Term) = result
-        .decode()
-        .map_err(|_| "the result must be {:completed, value}, {:failed, error} or {:cancelled, details}".to_string())?;
+    let (tag, value): (rustler::Atom, Term) = result.decode().map_err(|_| {
+        "the result must be {:completed, value}, {:failed, error} or {:cancelled, details}"
+            .to_string()
+    })?;
     let tag = tag
         .to_term(result.get_env())
         .atom_to_string()
@@ -77,7 +78,9 @@ fn decode_failure(error: Term) -> Result<ApplicationFailure, String> {
         message: map.optional_string("message")?.unwrap_or_default(),
         non_retryable: map.bool("non_retryable")?,
         details,
-        next_retry_delay: map.optional_u64("next_retry_delay")?.map(Duration::from_millis),
+        next_retry_delay: map
+            .optional_u64("next_retry_delay")?
+            .map(Duration::from_millis),
         stack_trace: map.optional_string("stack_trace")?,
     })
 }

@@ -21,7 +21,8 @@ pub fn payloads_to_terms<'a>(env: Env<'a>, payloads: &[Payload]) -> Result<Vec<T
         .iter()
         .enumerate()
         .map(|(index, payload)| {
-            payload_to_term(env, payload).map_err(|error| format!("argument {}: {error}", index + 1))
+            payload_to_term(env, payload)
+                .map_err(|error| format!("argument {}: {error}", index + 1))
         })
         .collect()
 }

@@ -27,7 +27,8 @@ impl<'a> TermMap<'a> {
     }
 
     pub fn required(&self, key: &str) -> Result<Term<'a>, String> {
-        self.get(key).ok_or_else(|| format!("missing required key :{key}"))
+        self.get(key)
+            .ok_or_else(|| format!("missing required key :{key}"))
     }
 
     pub fn string(&self, key: &str) -> Result<String, String> {
@@ -80,7 +81,9 @@ impl<'a> TermMap<'a> {
     pub fn bool(&self, key: &str) -> Result<bool, String> {
         match self.get(key) {
             None => Ok(false),
-            Some(value) => value.decode::<bool>().map_err(|_| format!(":{key} must be a boolean")),
+            Some(value) => value
+                .decode::<bool>()
+                .map_err(|_| format!(":{key} must be a boolean")),
         }
     }
 }

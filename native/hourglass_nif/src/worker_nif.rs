@@ -49,7 +49,12 @@ fn ok<'a>(env: Env<'a>) -> Term<'a> {
 
 /// Starts a worker: connects, creates it and validates its namespace, then answers `reply_to`.
 #[rustler::nif]
-fn worker_start<'a>(env: Env<'a>, settings: Term<'a>, reply_to: LocalPid, reference: Term<'a>) -> Term<'a> {
+fn worker_start<'a>(
+    env: Env<'a>,
+    settings: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
     let settings = match decode_worker_settings(settings) {
         Ok(settings) => settings,
         Err(message) => return error(env, &message),
@@ -66,14 +71,20 @@ fn worker_start<'a>(env: Env<'a>, settings: Term<'a>, reply_to: LocalPid, refere
                         .metrics_address
                         .map(|address| str_to_term(env, &address.to_string()))
                         .unwrap_or_else(|| rustler::types::atom::nil().encode(env));
-                    let resource = ResourceArc::new(WorkerResource { core: Arc::new(core) });
+                    let resource = ResourceArc::new(WorkerResource {
+                        core: Arc::new(core),
+                    });
                     make_tuple(env, &[ok(env), resource.encode(env), metrics])
                 }
                 Err(message) => error(env, &message),
             };
             make_tuple(
                 env,
-                &[atom(env, "$hourglass_worker_started"), reference.load(env), outcome],
+                &[
+                    atom(env, "$hourglass_worker_started"),
+                    reference.load(env),
+                    outcome,
+                ],
             )
         });
     });
@@ -137,8 +148,16 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
 
 /// A Start whose payloads cannot be decoded never reaches Elixir: it fails right here, and
 /// not retryably, since the same payloads would fail again.
-async fn fail_undecodable(core: &CoreWorker, task_token: Vec<u8>, activity_type: &str, problem: String) {
-    tracing::warn!(activity_type, "cannot decode the activity's payloads: {problem}");
+async fn fail_undecodable(
+    core: &CoreWorker,
+    task_token: Vec<u8>,
+    activity_type: &str,
+    problem: String,
+) {
+    tracing::warn!(
+        activity_type,
+        "cannot decode the activity's payloads: {problem}"
+    );
     let failure = ApplicationFailure {
         error_type: "PayloadDecodingError".into(),
         message: format!("cannot decode the input of activity {activity_type}: {problem}"),
@@ -157,7 +176,12 @@ async fn fail_undecodable(core: &CoreWorker, task_token: Vec<u8>, activity_type:
 /// Reports a completion to Core. Returns `:ok` once it is on its way; a failure to deliver is
 /// sent to `reply_to` as `{:"$hourglass_completion_failed", token, message}`.
 #[rustler::nif]
-fn worker_complete<'a>(env: Env<'a>, worker: ResourceArc<WorkerResource>, completion: Term<'a>, reply_to: LocalPid) -> Term<'a> {
+fn worker_complete<'a>(
+    env: Env<'a>,
+    worker: ResourceArc<WorkerResource>,
+    completion: Term<'a>,
+    reply_to: LocalPid,
+) -> Term<'a> {
     let completion = match decode_completion(completion) {
         Ok(completion) => completion,
         Err(message) => return error(env, &message),
@@ -186,16 +210,24 @@ fn worker_complete<'a>(env: Env<'a>, worker: ResourceArc<WorkerResource>, comple
 
 /// Records a heartbeat; Core throttles and sends it. `details` is a list of terms.
 #[rustler::nif]
-fn worker_heartbeat<'a>(env: Env<'a>, worker: ResourceArc<WorkerResource>, task_token: Binary<'a>, details: Term<'a>) -> Term<'a> {
+fn worker_heartbeat<'a>(
+    env: Env<'a>,
+    worker: ResourceArc<WorkerResource>,
+    task_token: Binary<'a>,
+    details: Term<'a>,
+) -> Term<'a> {
     let details = match terms_to_payloads(details) {
         Ok(details) => details,
         Err(message) => return error(env, &format!("heartbeat details: {message}")),
     };
     let _entered = runtime::io().enter();
-    worker.core.worker.record_activity_heartbeat(ActivityHeartbeat {
-        task_token: task_token.as_slice().to_vec(),
-        details,
-    });
+    worker
+        .core
+        .worker
+        .record_activity_heartbeat(ActivityHeartbeat {
+            task_token: task_token.as_slice().to_vec(),
+            details,
+        });
     ok(env)
 }
 

@@ -81,7 +81,7 @@ pub struct StartActivity {
 pub enum ActivityOutcome {
     Completed(Vec<Payload>),
     /// Failed, cancelled, terminated or timed out: the failure says which.
-    Failed(Failure),
+    Failed(Box<Failure>),
 }
 
 pub struct ActivityClient {
@@ -99,12 +99,13 @@ impl ActivityClient {
     /// Connects; the namespace is checked by the first call that uses it.
     pub async fn connect(config: &ConnectConfig, namespace: String) -> Result<Self, ClientError> {
         let runtime = core_runtime::shared().map_err(ClientError::local)?;
-        let connection = connect(&runtime.runtime, config)
-            .await
-            .map_err(|message| ClientError {
-                code: "unavailable",
-                message,
-            })?;
+        let connection =
+            connect(&runtime.runtime, config)
+                .await
+                .map_err(|message| ClientError {
+                    code: "unavailable",
+                    message,
+                })?;
         Ok(ActivityClient {
             connection,
             namespace,
@@ -184,7 +185,7 @@ impl ActivityClient {
                     return Ok(ActivityOutcome::Completed(payloads.payloads))
                 }
                 Some(activity_execution_outcome::Value::Failure(failure)) => {
-                    return Ok(ActivityOutcome::Failed(failure))
+                    return Ok(ActivityOutcome::Failed(Box::new(failure)))
                 }
                 None => continue,
             }

@@ -1,9 +1,7 @@
 //! Connecting to a Temporal server.
 
 use std::time::Duration;
-use temporalio_client::{
-    ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url,
-};
+use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url};
 use temporalio_sdk_core::CoreRuntime;
 
 /// TLS settings; PEM-encoded certificates and key.
@@ -51,7 +49,11 @@ fn tls_options(tls: &TlsConfig) -> Result<TlsOptions, String> {
                 .build(),
         ),
         (None, None) => None,
-        _ => return Err("TLS needs both a client certificate and its private key, or neither".into()),
+        _ => {
+            return Err(
+                "TLS needs both a client certificate and its private key, or neither".into(),
+            )
+        }
     };
     Ok(TlsOptions::builder()
         .maybe_server_root_ca_cert(tls.server_ca_cert.clone())
@@ -82,7 +84,10 @@ mod tests {
 
     #[test]
     fn addresses_become_urls() {
-        assert_eq!(target_url("localhost:7233", false).unwrap().as_str(), "http://localhost:7233/");
+        assert_eq!(
+            target_url("localhost:7233", false).unwrap().as_str(),
+            "http://localhost:7233/"
+        );
         assert_eq!(target_url("h:7233", true).unwrap().scheme(), "https");
         assert_eq!(target_url("https://h:1", false).unwrap().scheme(), "https");
         assert!(target_url("", false).is_err());

@@ -26,17 +26,19 @@ impl ApplicationFailure {
             message: self.message,
             source: FAILURE_SOURCE.to_string(),
             stack_trace: self.stack_trace.unwrap_or_default(),
-            failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-                r#type: self.error_type,
-                non_retryable: self.non_retryable,
-                details: (!self.details.is_empty()).then_some(Payloads {
-                    payloads: self.details,
-                }),
-                next_retry_delay: self
-                    .next_retry_delay
-                    .and_then(|delay| delay.try_into().ok()),
-                ..Default::default()
-            })),
+            failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                ApplicationFailureInfo {
+                    r#type: self.error_type,
+                    non_retryable: self.non_retryable,
+                    details: (!self.details.is_empty()).then_some(Payloads {
+                        payloads: self.details,
+                    }),
+                    next_retry_delay: self
+                        .next_retry_delay
+                        .and_then(|delay| delay.try_into().ok()),
+                    ..Default::default()
+                },
+            )),
             ..Default::default()
         }
     }
