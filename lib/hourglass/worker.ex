@@ -75,6 +75,10 @@ defmodule Hourglass.Worker do
 
   alias Hourglass.Worker.Options
 
+  # How long after its executor ended an attempt's completion may take to be acknowledged by
+  # Core before the worker deems it lost.
+  @acknowledgement_wait 5_000
+
   @doc false
   def child_spec(opts) do
     grace =
@@ -96,6 +100,20 @@ defmodule Hourglass.Worker do
       gen_opts = if options.name, do: [name: options.name], else: []
 
       GenServer.start_link(
+        __MODULE__,
+        options,
+        gen_opts ++ [timeout: options.connect_timeout + 30_000]
+      )
+    end
+  end
+
+  @doc "Starts a worker outside a supervision tree, unlinked; the options of `start_link/1`."
+  @spec start(keyword()) :: GenServer.on_start()
+  def start(opts) do
+    with {:ok, options} <- Options.validate(opts) do
+      gen_opts = if options.name, do: [name: options.name], else: []
+
+      GenServer.start(
         __MODULE__,
         options,
         gen_opts ++ [timeout: options.connect_timeout + 30_000]
@@ -140,6 +158,8 @@ defmodule Hourglass.Worker do
         monitors: %{},
         # task tokens cancelled by the server, with why
         cancelled: %{},
+        # task tokens whose completion Core has not acknowledged yet
+        unacknowledged: %{},
         bridge_holder: nil
       }
 
@@ -238,6 +258,13 @@ defmodule Hourglass.Worker do
 
   def handle_info(:register, state), do: {:noreply, register(state)}
 
+  def handle_info({:"$hourglass_completion_accepted", token}, state) do
+    {:noreply, %{state | unacknowledged: Map.delete(state.unacknowledged, token)}}
+  end
+
+  def handle_info({:check_acknowledged, token}, state),
+    do: {:noreply, check_acknowledged(token, state)}
+
   def handle_info({:"$hourglass_completion_failed", _token, message}, state) do
     Logger.warning(
       "Hourglass.Worker #{inspect(state.task_queue)}: Core did not accept a completion: #{message}"
@@ -267,7 +294,8 @@ defmodule Hourglass.Worker do
         %{
           state
           | running: Map.put(state.running, task.task_token, pid),
-            monitors: Map.put(state.monitors, ref, task.task_token)
+            monitors: Map.put(state.monitors, ref, task.task_token),
+            unacknowledged: Map.put(state.unacknowledged, task.task_token, true)
         }
 
       {:error, reason} ->
@@ -350,7 +378,8 @@ defmodule Hourglass.Worker do
       {token, monitors} ->
         # A runner always ships its completion before it exits normally; an executor that died
         # otherwise (killed from outside, or by a crash linked to it) could not, so report it.
-        if reason not in [:normal, :killed] do
+        # (An executor this worker killed after a cancellation was reported cancelled already.)
+        if reason != :normal and not Map.has_key?(state.cancelled, token) do
           error = %ApplicationError{
             type: "ExecutorExit",
             message: "the activity's process exited: #{inspect(reason)}"
@@ -362,8 +391,10 @@ defmodule Hourglass.Worker do
           })
         end
 
-        if reason == :killed and not Map.has_key?(state.cancelled, token) do
-          ship_cancelled(token, :killed, state)
+        # Core acknowledges each completion; one not acknowledged soon after its executor
+        # ended was lost on the way (the BridgeHolder restarted, say).
+        if Map.has_key?(state.unacknowledged, token) do
+          Process.send_after(self(), {:check_acknowledged, token}, @acknowledgement_wait)
         end
 
         %{
@@ -373,6 +404,26 @@ defmodule Hourglass.Worker do
             cancelled: Map.delete(state.cancelled, token)
         }
     end
+  end
+
+  # A lost completion would hold one of Core's activity slots forever and leave the attempt to
+  # the server's timeout; report it failed (retryable) instead, which frees the slot and lets
+  # the server retry at once.
+  defp check_acknowledged(token, state) do
+    if Map.has_key?(state.unacknowledged, token) do
+      Logger.warning(
+        "Hourglass.Worker #{inspect(state.task_queue)}: the completion of an attempt was lost; reporting it failed so that the server retries it"
+      )
+
+      error = %ApplicationError{
+        type: "CompletionLost",
+        message: "the attempt finished but its completion was lost before it reached the server"
+      }
+
+      Native.worker_complete(state.core, %{task_token: token, result: {:failed, error}}, self())
+    end
+
+    %{state | unacknowledged: Map.delete(state.unacknowledged, token)}
   end
 
   @impl true

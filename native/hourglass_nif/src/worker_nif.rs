@@ -7,7 +7,8 @@
 //! - `worker_poll/2` → `{:"$hourglass_activity_start", task}` and
 //!   `{:"$hourglass_activity_cancel", token, reason}` for each task, then
 //!   `{:"$hourglass_worker_stopped", :ok | {:error, message}}` once Core has shut down.
-//! - `worker_complete/3` → `{:"$hourglass_completion_failed", token, message}`, only on failure.
+//! - `worker_complete/3` → `{:"$hourglass_completion_accepted", token}` or
+//!   `{:"$hourglass_completion_failed", token, message}`.
 
 use crate::activity_task_term::{cancel_message, start_message};
 use crate::core_completion::decode_completion;
@@ -31,7 +32,17 @@ pub struct WorkerResource {
 }
 
 #[rustler::resource_impl]
-impl Resource for WorkerResource {}
+impl Resource for WorkerResource {
+    const IMPLEMENTS_DOWN: bool = true;
+
+    /// The worker process exited. If it died without shutting its Core worker down, stop
+    /// polling, so that no task is taken for a process that cannot run it.
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _monitor: rustler::Monitor) {
+        tracing::debug!("a worker process exited; its Core worker stops polling");
+        let _entered = runtime::io().enter();
+        self.core.worker.initiate_shutdown();
+    }
+}
 
 fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
     Atom::from_str(env, name)
@@ -94,6 +105,9 @@ fn worker_start<'a>(
 /// Starts the poll loop, which sends each task to `worker_pid` until Core shuts down.
 #[rustler::nif]
 fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalPid) -> Term {
+    if env.monitor(&worker, &worker_pid).is_none() {
+        return error(env, "the worker process is not alive");
+    }
     let core = worker.core.clone();
     runtime::io().spawn(async move {
         let mut owned = OwnedEnv::new();
@@ -133,8 +147,13 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                 }
             }
         };
-        // Core finishes shutting down once every outstanding activity has been completed.
-        core.worker.shutdown().await;
+        // Core finishes shutting down once every outstanding activity has been completed. If
+        // the worker process died, some never will be: give up after a while, and the server
+        // redelivers those attempts after their timeouts.
+        let patience = core.graceful_shutdown + std::time::Duration::from_secs(30);
+        if tokio::time::timeout(patience, core.worker.shutdown()).await.is_err() {
+            tracing::warn!("Core worker shutdown timed out with activities still outstanding");
+        }
         let _ = owned.send_and_clear(&worker_pid, |env| {
             let outcome = match &outcome {
                 Ok(()) => ok(env),
@@ -173,8 +192,9 @@ async fn fail_undecodable(
     }
 }
 
-/// Reports a completion to Core. Returns `:ok` once it is on its way; a failure to deliver is
-/// sent to `reply_to` as `{:"$hourglass_completion_failed", token, message}`.
+/// Reports a completion to Core. Returns `:ok` once it is on its way; then `reply_to` gets
+/// `{:"$hourglass_completion_accepted", token}` or
+/// `{:"$hourglass_completion_failed", token, message}`.
 #[rustler::nif]
 fn worker_complete<'a>(
     env: Env<'a>,
@@ -189,21 +209,23 @@ fn worker_complete<'a>(
     let core = worker.core.clone();
     runtime::io().spawn(async move {
         let token = completion.task_token.clone();
-        if let Err(failure) = core.worker.complete_activity_task(completion).await {
-            let message = failure.to_string();
-            let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
-                let mut binary = rustler::NewBinary::new(env, token.len());
-                binary.as_mut_slice().copy_from_slice(&token);
-                make_tuple(
+        let outcome = core.worker.complete_activity_task(completion).await;
+        let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
+            let mut binary = rustler::NewBinary::new(env, token.len());
+            binary.as_mut_slice().copy_from_slice(&token);
+            let token = Binary::from(binary).to_term(env);
+            match &outcome {
+                Ok(()) => make_tuple(env, &[atom(env, "$hourglass_completion_accepted"), token]),
+                Err(failure) => make_tuple(
                     env,
                     &[
                         atom(env, "$hourglass_completion_failed"),
-                        Binary::from(binary).to_term(env),
-                        str_to_term(env, &message),
+                        token,
+                        str_to_term(env, &failure.to_string()),
                     ],
-                )
-            });
-        }
+                ),
+            }
+        });
     });
     ok(env)
 }

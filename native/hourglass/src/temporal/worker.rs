@@ -26,6 +26,7 @@ pub struct WorkerSettings {
 pub struct CoreWorker {
     pub worker: Worker,
     pub runtime: CoreRuntimeHandle,
+    pub graceful_shutdown: Duration,
 }
 
 fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
@@ -64,5 +65,9 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
             settings.namespace
         ));
     }
-    Ok(CoreWorker { worker, runtime })
+    Ok(CoreWorker {
+        worker,
+        runtime,
+        graceful_shutdown: settings.graceful_shutdown,
+    })
 }

@@ -1,0 +1,433 @@
+defmodule Hourglass.Integration.WorkerTest do
+  use Hourglass.IntegrationCase, async: false
+
+  alias Hourglass.{ApplicationError, BridgeHolder, Client, Worker}
+  alias Hourglass.IntegrationActivities, as: A
+
+  @all [
+    A.Echo,
+    A.FailUntil,
+    A.NonRetryable,
+    A.Resume,
+    A.Silent,
+    A.Heartbeating,
+    A.Blocked,
+    A.Concurrency,
+    A.Unencodable
+  ]
+  @natives ["hourglass.echo", "hourglass.sleep", "hourglass.sha256"]
+
+  defp run(ctx, type, args, opts \\ []) do
+    Client.execute_activity(
+      ctx.client,
+      type,
+      args,
+      Keyword.merge(
+        [
+          task_queue: ctx.queue,
+          start_to_close_timeout: 10_000,
+          retry_policy: [initial_interval: 100, maximum_attempts: 1]
+        ],
+        opts
+      )
+    )
+  end
+
+  describe "with a worker" do
+    setup ctx do
+      start_worker(ctx, activities: @all, native_activities: @natives)
+      :ok
+    end
+
+    test "Elixir and native activities complete with their results", ctx do
+      value = %{
+        "list" => [1, 2.5, nil, true],
+        "big" => 123_456_789_012_345_678_901_234_567_890,
+        "text" => "zażółć"
+      }
+
+      assert {:ok, ^value} = run(ctx, "echo", [value])
+      assert {:ok, ^value} = run(ctx, "hourglass.echo", [value])
+      assert {:ok, 5} = run(ctx, "hourglass.sleep", [5])
+
+      assert {:ok, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"} =
+               run(ctx, "hourglass.sha256", [%{"data" => "abc", "rounds" => 1}])
+
+      assert {:ok, nil} = run(ctx, "echo", [nil])
+      assert {:ok, <<0, 255>>} = run(ctx, "echo", [<<0, 255>>])
+    end
+
+    test "the CLI runs a Standalone Activity on it", ctx do
+      {out, 0} =
+        cli(ctx, [
+          "activity",
+          "execute",
+          "--activity-id",
+          "cli-#{ctx.queue}",
+          "--type",
+          "echo",
+          "--task-queue",
+          ctx.queue,
+          "--start-to-close-timeout",
+          "10s",
+          "--input",
+          ~s({"from":"cli"})
+        ])
+
+      assert out =~ "COMPLETED"
+      assert out =~ ~s({"from":"cli"})
+    end
+
+    test "the server owns retries: attempts count up", ctx do
+      assert {:ok, 3} = run(ctx, "fail_until", [3], retry_policy: [initial_interval: 100])
+
+      assert {:error, {:failed, %ApplicationError{type: "Error", message: "attempt 2 fails"}}} =
+               run(ctx, "fail_until", [5],
+                 retry_policy: [initial_interval: 100, maximum_attempts: 2]
+               )
+    end
+
+    test "a non-retryable error stops retries at once", ctx do
+      {:ok, handle} =
+        Client.start_activity(ctx.client, "non_retryable", [],
+          task_queue: ctx.queue,
+          start_to_close_timeout: 10_000,
+          retry_policy: [maximum_attempts: 10]
+        )
+
+      assert {:error,
+              {:failed,
+               %ApplicationError{
+                 type: "Fatal",
+                 message: "give up",
+                 non_retryable: true,
+                 details: [%{"why" => "testing"}],
+                 stack_trace: trace
+               }}} = Client.result(ctx.client, handle)
+
+      assert trace =~ "integration_activities.ex"
+      assert {:ok, %{attempt: 1, status: :failed}} = Client.describe(ctx.client, handle)
+    end
+
+    test "heartbeat details reach the next attempt", ctx do
+      assert {:ok, [%{"done" => 41}]} =
+               run(ctx, "resume", [],
+                 heartbeat_timeout: 5_000,
+                 retry_policy: [initial_interval: 100, maximum_attempts: 2]
+               )
+    end
+
+    test "an activity that stops heartbeating times out", ctx do
+      assert {:error, {:timed_out, :heartbeat}} =
+               run(ctx, "silent", [3_000], heartbeat_timeout: 1_000)
+    end
+
+    test "a start-to-close timeout fails the attempt and stops the executor", ctx do
+      assert {:error, {:timed_out, :start_to_close}} =
+               run(ctx, "hourglass.sleep", [30_000], start_to_close_timeout: 1_000)
+
+      assert_no_live_native_tasks(10_000)
+    end
+
+    test "cancellation reaches an Elixir activity through its heartbeat", ctx do
+      test = register_test()
+
+      {:ok, handle} =
+        Client.start_activity(ctx.client, "heartbeating", [test],
+          task_queue: ctx.queue,
+          start_to_close_timeout: 60_000,
+          heartbeat_timeout: 2_000
+        )
+
+      assert_receive {:started, pid, _info}, 10_000
+      :ok = Client.cancel(ctx.client, handle, "no longer needed")
+      assert_receive {:cancelled, ^pid, :cancelled}, 10_000
+      assert {:error, {:cancelled, _details}} = Client.result(ctx.client, handle)
+
+      assert {:ok, %{status: :cancelled, canceled_reason: "no longer needed"}} =
+               Client.describe(ctx.client, handle)
+    end
+
+    test "cancellation aborts a native body", ctx do
+      {:ok, handle} =
+        Client.start_activity(ctx.client, "hourglass.sleep", [60_000],
+          task_queue: ctx.queue,
+          start_to_close_timeout: 120_000,
+          heartbeat_timeout: 1_000
+        )
+
+      eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
+      :ok = Client.cancel(ctx.client, handle)
+      assert {:error, {:cancelled, _}} = Client.result(ctx.client, handle)
+      assert_no_live_native_tasks()
+    end
+
+    test "a few hundred concurrent activities", ctx do
+      results =
+        1..300
+        |> Task.async_stream(
+          fn i -> run(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i]) end,
+          max_concurrency: 300,
+          timeout: 120_000
+        )
+        |> Enum.map(fn {:ok, result} -> result end)
+
+      assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
+    end
+
+    test "a 1 MiB payload travels both ways", ctx do
+      big = String.duplicate("x", 1024 * 1024)
+      assert {:ok, ^big} = run(ctx, "echo", [big])
+      assert {:ok, ^big} = run(ctx, "hourglass.echo", [big])
+    end
+
+    test "an unknown activity type fails the attempt with a clear message", ctx do
+      assert {:error, {:failed, %ApplicationError{type: "NotFoundError", message: message}}} =
+               run(ctx, "no_such_activity", [])
+
+      assert message =~ "no_such_activity"
+    end
+
+    test "a payload that cannot be decoded fails the attempt, non-retryable", ctx do
+      {out, _} =
+        cli(ctx, [
+          "activity",
+          "execute",
+          "--activity-id",
+          "enc-#{ctx.queue}",
+          "--type",
+          "echo",
+          "--task-queue",
+          ctx.queue,
+          "--start-to-close-timeout",
+          "10s",
+          "--input",
+          ~s("x"),
+          "--input-meta",
+          "encoding=binary/encrypted"
+        ])
+
+      assert out =~ "FAILED"
+      assert out =~ "binary/encrypted"
+
+      assert {:ok,
+              %{
+                attempt: 1,
+                last_failure:
+                  {:failed, %ApplicationError{type: "PayloadDecodingError", non_retryable: true}}
+              }} = Client.describe(ctx.client, "enc-#{ctx.queue}")
+    end
+
+    test "a result that cannot be encoded fails the attempt clearly", ctx do
+      assert {:error,
+              {:failed,
+               %ApplicationError{
+                 type: "PayloadEncodingError",
+                 message: message,
+                 non_retryable: true
+               }}} = run(ctx, "unencodable", [])
+
+      assert message =~ "tuple"
+    end
+  end
+
+  test "max_concurrent_activities is never exceeded", ctx do
+    table = :"concurrency_#{System.unique_integer([:positive])}"
+    :ets.new(table, [:named_table, :public])
+    :ets.insert(table, [{:running, 0}, {:max, 0}])
+    start_worker(ctx, activities: [A.Concurrency], max_concurrent_activities: 3)
+
+    1..30
+    |> Task.async_stream(
+      fn _ -> {:ok, nil} = run(ctx, "concurrency", [Atom.to_string(table)]) end,
+      max_concurrency: 30,
+      timeout: 120_000
+    )
+    |> Stream.run()
+
+    assert [{:max, max}] = :ets.lookup(table, :max)
+    assert max in 1..3
+  end
+
+  test "a completion lost to a BridgeHolder restart is redelivered: nothing is lost", ctx do
+    worker = start_worker(ctx, activities: [A.Blocked])
+    test = register_test()
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "blocked", [test, 60_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 30_000,
+        retry_policy: [initial_interval: 100]
+      )
+
+    assert_receive {:started, executor, %{attempt: 1}}, 10_000
+
+    # Hold the worker so it cannot register again before attempt 1 completes.
+    :sys.suspend(worker)
+    old = Process.whereis(BridgeHolder)
+    ref = Process.monitor(executor)
+    Process.exit(old, :kill)
+    eventually(fn -> Process.whereis(BridgeHolder) not in [nil, old] end)
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        send(executor, :go)
+        assert_receive {:DOWN, ^ref, :process, _, :normal}, 5_000
+      end)
+
+    assert log =~ "no worker is registered"
+    :sys.resume(worker)
+    eventually(fn -> BridgeHolder.registered?(ctx.queue) end)
+
+    assert_receive {:started, second, %{attempt: 2}}, 30_000
+    send(second, :go)
+    assert {:ok, 2} = Client.result(ctx.client, handle)
+  end
+
+  test "killing the worker does not kill in-flight activities", ctx do
+    {:ok, worker} =
+      Worker.start(task_queue: ctx.queue, address: ctx.address, activities: [A.Blocked])
+
+    test = register_test()
+
+    {:ok, _handle} =
+      Client.start_activity(ctx.client, "blocked", [test, 60_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 30_000
+      )
+
+    assert_receive {:started, executor, _}, 10_000
+    Process.exit(worker, :kill)
+    Process.sleep(100)
+    assert Process.alive?(executor)
+    send(executor, :go)
+  end
+
+  test "stopping a worker lets in-flight activities finish on their first attempt", ctx do
+    {:ok, worker} =
+      Worker.start(
+        task_queue: ctx.queue,
+        address: ctx.address,
+        activities: [A.Blocked],
+        graceful_shutdown_timeout: 10_000
+      )
+
+    test = register_test()
+
+    handles =
+      for _ <- 1..3 do
+        {:ok, handle} =
+          Client.start_activity(ctx.client, "blocked", [test, 1_000],
+            task_queue: ctx.queue,
+            start_to_close_timeout: 30_000
+          )
+
+        handle
+      end
+
+    for _ <- 1..3, do: assert_receive({:started, _, _}, 10_000)
+    :ok = Worker.stop(worker)
+
+    for handle <- handles, do: assert({:ok, 1} = Client.result(ctx.client, handle))
+    refute BridgeHolder.registered?(ctx.queue)
+  end
+
+  test "an activity still running after the graceful period is cancelled and retried elsewhere",
+       ctx do
+    {:ok, worker} =
+      Worker.start(
+        task_queue: ctx.queue,
+        address: ctx.address,
+        native_activities: ["hourglass.sleep"],
+        graceful_shutdown_timeout: 500
+      )
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "hourglass.sleep", [3_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 30_000,
+        retry_policy: [initial_interval: 100]
+      )
+
+    eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
+    :ok = Worker.stop(worker)
+    assert_no_live_native_tasks()
+
+    start_worker(ctx, native_activities: ["hourglass.sleep"])
+    assert {:ok, 3_000} = Client.result(ctx.client, handle)
+
+    assert {:ok, %{attempt: 2, last_failure: nil}} =
+             Client.describe(ctx.client, handle)
+             |> then(fn {:ok, info} -> {:ok, %{info | last_failure: nil}} end)
+  end
+
+  test "Prometheus metrics are served when asked for", ctx do
+    {:ok, _} = Application.ensure_all_started(:inets)
+    worker = start_worker(ctx, activities: [A.Echo], metrics_address: "127.0.0.1:0")
+    assert {:ok, _} = run(ctx, "echo", [1])
+    %{metrics_address: address} = Worker.info(worker)
+
+    {:ok, {{_, 200, _}, _, body}} =
+      :httpc.request(:get, {String.to_charlist("http://#{address}/metrics"), []}, [], [])
+
+    assert to_string(body) =~ "temporal_"
+  end
+
+  describe "start errors" do
+    test "bad options", _ctx do
+      assert {:error, {:invalid_option, :task_queue, _}} = Worker.start_link(activities: [A.Echo])
+
+      assert {:error, {:invalid_option, :max_concurrent_activities, message}} =
+               Worker.start_link(
+                 task_queue: "q",
+                 activities: [A.Echo],
+                 max_concurrent_activities: 0
+               )
+
+      assert message =~ "positive integer"
+
+      assert {:error, {:invalid_option, :activities, _}} =
+               Worker.start_link(task_queue: "q", activities: [String])
+
+      assert {:error, {:invalid_option, :native_activities, _}} =
+               Worker.start_link(task_queue: "q", native_activities: ["nope"])
+
+      assert {:error, {:invalid_option, :bogus, _}} =
+               Worker.start_link(task_queue: "q", activities: [A.Echo], bogus: 1)
+
+      assert {:error, {:invalid_option, :tls, _}} =
+               Worker.start_link(task_queue: "q", activities: [A.Echo], tls: [client_cert: "x"])
+
+      assert {:error, {:invalid_option, :metrics_address, _}} =
+               Worker.start_link(
+                 task_queue: "q",
+                 activities: [A.Echo],
+                 metrics_address: "nowhere"
+               )
+
+      assert {:error, {:invalid_option, :activities, _}} = Worker.start_link(task_queue: "q")
+    end
+
+    test "an unreachable server or an unknown namespace", ctx do
+      assert {:error, {:connect_failed, message}} =
+               Worker.start(
+                 task_queue: ctx.queue,
+                 activities: [A.Echo],
+                 address: "127.0.0.1:1",
+                 connect_timeout: 2_000
+               )
+
+      assert message =~ "cannot connect"
+
+      assert {:error, {:connect_failed, message}} =
+               Worker.start(
+                 task_queue: ctx.queue,
+                 activities: [A.Echo],
+                 address: ctx.address,
+                 namespace: "no-such-namespace"
+               )
+
+      assert message =~ "no-such-namespace"
+    end
+  end
+end

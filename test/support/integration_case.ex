@@ -1,0 +1,40 @@
+defmodule Hourglass.IntegrationCase do
+  @moduledoc false
+  # Tests against the run's Temporal dev server, each on a task queue of its own.
+  use ExUnit.CaseTemplate
+
+  using do
+    quote do
+      import Hourglass.IntegrationCase
+      import Hourglass.TestHelpers
+      @moduletag :integration
+      @moduletag timeout: 300_000
+    end
+  end
+
+  setup do
+    address = Application.fetch_env!(:hourglass, :test_server_address)
+    {:ok, client} = Hourglass.Client.connect(address: address)
+    %{address: address, client: client, queue: "it-#{System.unique_integer([:positive])}"}
+  end
+
+  @doc "Starts a worker for the test, stopped (gracefully) when the test ends."
+  def start_worker(context, opts) do
+    opts = Keyword.merge([task_queue: context.queue, address: context.address], opts)
+    ExUnit.Callbacks.start_supervised!({Hourglass.Worker, opts}, restart: :temporary)
+  end
+
+  @doc "Runs the temporal CLI against the run's dev server."
+  def cli(context, args) do
+    System.cmd(Hourglass.DevServer.executable(), args ++ ["--address", context.address],
+      stderr_to_stdout: true
+    )
+  end
+
+  @doc "Registers the test process under a fresh name, for activities to report to."
+  def register_test do
+    name = :"hourglass_test_#{System.unique_integer([:positive])}"
+    Process.register(self(), name)
+    Atom.to_string(name)
+  end
+end
