@@ -151,7 +151,10 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
         // the worker process died, some never will be: give up after a while, and the server
         // redelivers those attempts after their timeouts.
         let patience = core.graceful_shutdown + std::time::Duration::from_secs(30);
-        if tokio::time::timeout(patience, core.worker.shutdown()).await.is_err() {
+        if tokio::time::timeout(patience, core.worker.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("Core worker shutdown timed out with activities still outstanding");
         }
         let _ = owned.send_and_clear(&worker_pid, |env| {
