@@ -75,9 +75,9 @@ defmodule Hourglass.Worker do
 
   alias Hourglass.Worker.Options
 
-  # How long after its executor ended an attempt's completion may take to be acknowledged by
-  # Core before the worker deems it lost.
-  @acknowledgement_wait 5_000
+  # After a BridgeHolder restart, how long an ended attempt's completion may still take to be
+  # acknowledged by Core before the worker deems it lost.
+  @acknowledgement_wait 10_000
 
   @doc false
   def child_spec(opts) do
@@ -158,8 +158,12 @@ defmodule Hourglass.Worker do
         monitors: %{},
         # task tokens cancelled by the server, with why
         cancelled: %{},
-        # task tokens whose completion Core has not acknowledged yet
+        # task tokens whose completion Core has not acknowledged yet, and when the executors of
+        # those that ended ended (monotonic ms)
         unacknowledged: %{},
+        ended: %{},
+        # unacknowledged tokens whose completion may have been lost in a BridgeHolder restart
+        suspects: %{},
         bridge_holder: nil
       }
 
@@ -250,7 +254,7 @@ defmodule Hourglass.Worker do
       "Hourglass.Worker #{inspect(state.task_queue)}: the BridgeHolder went down (#{inspect(reason)}); registering again"
     )
 
-    {:noreply, register(%{state | bridge_holder: nil})}
+    {:noreply, %{state | bridge_holder: nil} |> register() |> check_after_outage()}
   end
 
   def handle_info({:DOWN, ref, :process, _pid, reason}, state),
@@ -258,14 +262,14 @@ defmodule Hourglass.Worker do
 
   def handle_info(:register, state), do: {:noreply, register(state)}
 
-  def handle_info({:"$hourglass_completion_accepted", token}, state) do
-    {:noreply, %{state | unacknowledged: Map.delete(state.unacknowledged, token)}}
-  end
+  def handle_info({:"$hourglass_completion_accepted", token}, state),
+    do: {:noreply, acknowledged(token, state)}
 
-  def handle_info({:check_acknowledged, token}, state),
-    do: {:noreply, check_acknowledged(token, state)}
+  def handle_info(:check_suspects, state), do: {:noreply, check_suspects(state)}
 
-  def handle_info({:"$hourglass_completion_failed", _token, message}, state) do
+  def handle_info({:"$hourglass_completion_failed", token, message}, state) do
+    state = acknowledged(token, state)
+
     Logger.warning(
       "Hourglass.Worker #{inspect(state.task_queue)}: Core did not accept a completion: #{message}"
     )
@@ -279,6 +283,15 @@ defmodule Hourglass.Worker do
 
   def handle_info({:EXIT, _from, reason}, state), do: {:stop, reason, state}
   def handle_info(_message, state), do: {:noreply, state}
+
+  defp acknowledged(token, state) do
+    %{
+      state
+      | unacknowledged: Map.delete(state.unacknowledged, token),
+        ended: Map.delete(state.ended, token),
+        suspects: Map.delete(state.suspects, token)
+    }
+  end
 
   defp start_activity(task, state) do
     task = with_datetimes(task)
@@ -391,39 +404,75 @@ defmodule Hourglass.Worker do
           })
         end
 
-        # Core acknowledges each completion; one not acknowledged soon after its executor
-        # ended was lost on the way (the BridgeHolder restarted, say).
-        if Map.has_key?(state.unacknowledged, token) do
-          Process.send_after(self(), {:check_acknowledged, token}, @acknowledgement_wait)
-        end
+        ended =
+          if Map.has_key?(state.unacknowledged, token),
+            do: Map.put(state.ended, token, System.monotonic_time(:millisecond)),
+            else: state.ended
 
         %{
           state
           | monitors: monitors,
             running: Map.delete(state.running, token),
-            cancelled: Map.delete(state.cancelled, token)
+            cancelled: Map.delete(state.cancelled, token),
+            ended: ended
         }
     end
   end
 
-  # A lost completion would hold one of Core's activity slots forever and leave the attempt to
-  # the server's timeout; report it failed (retryable) instead, which frees the slot and lets
-  # the server retry at once.
-  defp check_acknowledged(token, state) do
-    if Map.has_key?(state.unacknowledged, token) do
-      Logger.warning(
-        "Hourglass.Worker #{inspect(state.task_queue)}: the completion of an attempt was lost; reporting it failed so that the server retries it"
-      )
+  # Completions travel through the BridgeHolder, so when it restarts, those of attempts that
+  # end around then may be lost. A lost completion would hold one of Core's activity slots
+  # forever and leave the attempt to the server's timeout. So every attempt unacknowledged at
+  # the restart is a suspect: once it has ended and Core still has not acknowledged it after a
+  # while, it is reported failed (retryable), which frees the slot and lets the server retry
+  # at once.
+  defp check_after_outage(state) do
+    suspects = Map.merge(state.suspects, state.unacknowledged)
+    if map_size(state.suspects) == 0, do: schedule_suspect_check()
+    %{state | suspects: suspects}
+  end
 
-      error = %ApplicationError{
-        type: "CompletionLost",
-        message: "the attempt finished but its completion was lost before it reached the server"
-      }
+  defp schedule_suspect_check,
+    do: Process.send_after(self(), :check_suspects, @acknowledgement_wait)
 
-      Native.worker_complete(state.core, %{task_token: token, result: {:failed, error}}, self())
-    end
+  defp check_suspects(state) do
+    now = System.monotonic_time(:millisecond)
 
-    %{state | unacknowledged: Map.delete(state.unacknowledged, token)}
+    lost =
+      for {token, _} <- state.suspects,
+          Map.has_key?(state.unacknowledged, token),
+          ended = state.ended[token],
+          ended && now - ended >= @acknowledgement_wait,
+          do: token
+
+    Enum.each(lost, &report_lost(&1, state))
+
+    suspects =
+      state.suspects
+      |> Map.drop(lost)
+      |> Map.filter(fn {token, _} -> Map.has_key?(state.unacknowledged, token) end)
+
+    if map_size(suspects) > 0, do: schedule_suspect_check()
+
+    %{
+      state
+      | suspects: suspects,
+        unacknowledged: Map.drop(state.unacknowledged, lost),
+        ended: Map.drop(state.ended, lost)
+    }
+  end
+
+  defp report_lost(token, state) do
+    Logger.warning(
+      "Hourglass.Worker #{inspect(state.task_queue)}: the completion of an attempt was lost; " <>
+        "reporting it failed so that the server retries it"
+    )
+
+    error = %ApplicationError{
+      type: "CompletionLost",
+      message: "the attempt finished but its completion was lost before it reached the server"
+    }
+
+    Native.worker_complete(state.core, %{task_token: token, result: {:failed, error}}, self())
   end
 
   @impl true
