@@ -1,6 +1,6 @@
 """Workflows of the official Python SDK calling activities served by an Hourglass worker.
 
-Usage: python3 peer_workflows.py ADDRESS HOURGLASS_TASK_QUEUE
+Usage: python3 peer_workflows.py ADDRESS HOURGLASS_TASK_QUEUE [SCENARIO,...]
 
 Runs a Python workflow worker on a task queue of its own, executes each scenario workflow once,
 and prints one JSON object mapping scenario names to what the workflow observed.
@@ -128,6 +128,8 @@ async def main():
         "big_payload",
         "unknown_type",
     ]
+    if len(sys.argv) > 3:
+        scenarios = sys.argv[3].split(",")
     async with Worker(client, task_queue=python_queue, workflows=[Scenario]):
         results = await asyncio.gather(
             *[
