@@ -160,11 +160,12 @@ defmodule Hourglass.ActivityRunner do
     outcome = fun.({metadata, started})
     stopped = System.monotonic_time()
 
+    # A native body's completion usually goes from tokio straight to the BridgeHolder, so this
+    # process never sees how it ended.
     result =
       case outcome do
         %{result: {kind, _}} -> kind
-        :ok -> :completed
-        _ -> :failed
+        _ -> :unknown
       end
 
     Telemetry.execute(

@@ -58,7 +58,10 @@ defmodule Hourglass.Integration.VmKillTest do
     eventually(
       fn ->
         Enum.all?(handles, fn handle ->
-          match?({:ok, %{status: :running, attempt: 1, last_started_time: %DateTime{}}}, Client.describe(ctx.client, handle))
+          match?(
+            {:ok, %{status: :running, attempt: 1, last_started_time: %DateTime{}}},
+            Client.describe(ctx.client, handle)
+          )
         end)
       end,
       20_000
