@@ -70,7 +70,7 @@ defmodule Hourglass.TelemetryTest do
     assert_receive {:telemetry, [:hourglass, :activity, :start], _,
                     %{activity_type: "hourglass.echo"}}
 
-    assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :completed}}
+    assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :unknown}}
   end
 
   test "nothing is emitted without the library" do
