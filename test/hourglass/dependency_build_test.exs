@@ -8,8 +8,12 @@ defmodule Hourglass.DependencyBuildTest do
 
   @root Path.expand("../..", __DIR__)
 
-  @tag :tmp_dir
-  test "a project with {:hourglass, path: ...} compiles Hourglass and its NIF", %{tmp_dir: tmp} do
+  test "a project with {:hourglass, path: ...} compiles Hourglass and its NIF" do
+    # Outside the repository, so the copy never ends up among its own files.
+    tmp =
+      Path.join(System.tmp_dir!(), "hourglass-dependency-#{System.unique_integer([:positive])}")
+
+    on_exit(fn -> File.rm_rf!(tmp) end)
     # A copy of the tracked files, as a git or path dependency would see them.
     source = Path.join(tmp, "hourglass")
     File.mkdir_p!(source)
