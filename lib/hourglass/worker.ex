@@ -95,29 +95,21 @@ defmodule Hourglass.Worker do
 
   @doc "Starts a worker; see the module documentation for the options."
   @spec start_link(keyword()) :: GenServer.on_start()
-  def start_link(opts) do
-    with {:ok, options} <- Options.validate(opts) do
-      gen_opts = if options.name, do: [name: options.name], else: []
-
-      GenServer.start_link(
-        __MODULE__,
-        options,
-        gen_opts ++ [timeout: options.connect_timeout + 30_000]
-      )
-    end
-  end
+  def start_link(opts), do: start_with(:start_link, opts)
 
   @doc "Starts a worker outside a supervision tree, unlinked; the options of `start_link/1`."
   @spec start(keyword()) :: GenServer.on_start()
-  def start(opts) do
-    with {:ok, options} <- Options.validate(opts) do
-      gen_opts = if options.name, do: [name: options.name], else: []
+  def start(opts), do: start_with(:start, opts)
 
-      GenServer.start(
+  defp start_with(start, opts) do
+    with {:ok, options} <- Options.validate(opts) do
+      name = if options.name, do: [name: options.name], else: []
+      # init/1 waits for the connection, so the start may take the connect timeout and more.
+      apply(GenServer, start, [
         __MODULE__,
         options,
-        gen_opts ++ [timeout: options.connect_timeout + 30_000]
-      )
+        name ++ [timeout: options.connect_timeout + 30_000]
+      ])
     end
   end
 

@@ -5,10 +5,11 @@
 //! Cancel: `{:"$hourglass_activity_cancel", task_token, reason}` with reason one of `:not_found`,
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
+use crate::atoms::named as atom;
 use crate::payload_term::payloads_to_terms;
 use crate::value::str_to_term;
 use rustler::types::tuple::make_tuple;
-use rustler::{Atom, Encoder, Env, NewBinary, Term};
+use rustler::{Encoder, Env, NewBinary, Term};
 use temporalio_common::protos::coresdk::activity_task::{ActivityCancelReason, Cancel, Start};
 
 fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
@@ -23,12 +24,6 @@ fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
     } else {
         str_to_term(env, text)
     }
-}
-
-fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
-    Atom::from_str(env, name)
-        .map(|atom| atom.encode(env))
-        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
 }
 
 fn micros(timestamp: &Option<prost_wkt_types::Timestamp>) -> Option<i64> {

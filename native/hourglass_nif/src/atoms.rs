@@ -6,13 +6,8 @@ rustler::atoms! {
     nil,
     completed,
     failed,
-    cancelled,
     task_token,
     result,
-    activity_type,
-    activity_id,
-    input,
-    attempt,
     message,
     r#type = "type",
     non_retryable,
@@ -25,10 +20,6 @@ rustler::atoms! {
     hourglass_native_completion = "$hourglass_native_completion",
     hourglass_native_done = "$hourglass_native_done",
     hourglass_log = "$hourglass_log",
-    live,
-    started,
-    aborted,
-    panicked,
     io_threads,
     cpu_threads,
     cpu_nice,
@@ -41,4 +32,13 @@ rustler::atoms! {
     unknown_activity_type,
     invalid_task_queue,
     owner_not_alive,
+}
+
+/// An atom made from a name at run time, for the many message tags and map keys that are
+/// used once; `nil` if the atom table refuses it.
+pub fn named<'a>(env: rustler::Env<'a>, name: &str) -> rustler::Term<'a> {
+    use rustler::Encoder;
+    rustler::Atom::from_str(env, name)
+        .map(|atom| atom.encode(env))
+        .unwrap_or_else(|_| nil().encode(env))
 }

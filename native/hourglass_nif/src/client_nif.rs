@@ -3,6 +3,7 @@
 //! Each call returns `:ok` at once (or `{:error, message}` for a malformed request) and answers
 //! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
 
+use crate::atoms::named as atom;
 use crate::completion::{application_error_term, ApplicationErrorFields};
 use crate::payload_term::{payload_to_term, terms_to_payloads};
 use crate::term_map::TermMap;
@@ -11,7 +12,7 @@ use crate::worker_settings::decode_connect;
 use hourglass::runtime;
 use hourglass::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
 use rustler::types::tuple::make_tuple;
-use rustler::{Atom, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +27,6 @@ pub struct ClientResource {
 
 #[rustler::resource_impl]
 impl Resource for ClientResource {}
-
-fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
-    Atom::from_str(env, name)
-        .map(|atom| atom.encode(env))
-        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
-}
 
 fn nil(env: Env) -> Term {
     rustler::types::atom::nil().encode(env)

@@ -11,6 +11,7 @@
 //!   `{:"$hourglass_completion_failed", token, message}`.
 
 use crate::activity_task_term::{cancel_message, start_message};
+use crate::atoms::named as atom;
 use crate::core_completion::decode_completion;
 use crate::payload_term::terms_to_payloads;
 use crate::value::str_to_term;
@@ -19,7 +20,7 @@ use hourglass::runtime;
 use hourglass::temporal::failure::ApplicationFailure;
 use hourglass::temporal::worker::{self as core_worker, CoreWorker};
 use rustler::types::tuple::make_tuple;
-use rustler::{Atom, Binary, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use std::sync::Arc;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::activity_task;
@@ -42,12 +43,6 @@ impl Resource for WorkerResource {
         let _entered = runtime::io().enter();
         self.core.worker.initiate_shutdown();
     }
-}
-
-fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
-    Atom::from_str(env, name)
-        .map(|atom| atom.encode(env))
-        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
 }
 
 fn error<'a>(env: Env<'a>, message: &str) -> Term<'a> {
