@@ -76,4 +76,41 @@ defmodule Hourglass.Integration.VmKillTest do
       assert {:ok, %{status: :completed, attempt: 2}} = Client.describe(ctx.client, handle)
     end
   end
+
+  test "SIGTERM to the VM stops the worker gracefully: in-flight activities finish on attempt 1",
+       ctx do
+    {port, os_pid} = start_node(ctx)
+
+    handles =
+      for type <- ["silent", "hourglass.sleep", "silent"] do
+        {:ok, handle} =
+          Client.start_activity(ctx.client, type, [1_500],
+            task_queue: ctx.queue,
+            start_to_close_timeout: 30_000,
+            retry_policy: [initial_interval: 100]
+          )
+
+        handle
+      end
+
+    eventually(
+      fn ->
+        Enum.all?(handles, fn handle ->
+          match?(
+            {:ok, %{status: :running, last_started_time: %DateTime{}}},
+            Client.describe(ctx.client, handle)
+          )
+        end)
+      end,
+      20_000
+    )
+
+    System.cmd("kill", ["-TERM", "#{os_pid}"])
+    assert_receive {^port, {:exit_status, 0}}, 30_000
+
+    for handle <- handles do
+      assert {:ok, _} = Client.result(ctx.client, handle, timeout: 30_000)
+      assert {:ok, %{status: :completed, attempt: 1}} = Client.describe(ctx.client, handle)
+    end
+  end
 end
