@@ -284,6 +284,24 @@ defmodule Hourglass.Integration.WorkerTest do
     assert {:ok, 2} = Client.result(ctx.client, handle)
   end
 
+  test "an Elixir activity that ignores its cancellation is killed after the grace period", ctx do
+    start_worker(ctx, activities: [A.Blocked], cancel_grace_period: 300)
+    test = register_test()
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "blocked", [test, 60_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 1_000,
+        retry_policy: [maximum_attempts: 1]
+      )
+
+    assert_receive {:started, executor, _}, 10_000
+    ref = Process.monitor(executor)
+    # The start-to-close timeout cancels it; it only waits for :go, so it is killed.
+    assert_receive {:DOWN, ^ref, :process, _, :killed}, 10_000
+    assert {:error, {:timed_out, :start_to_close}} = Client.result(ctx.client, handle)
+  end
+
   test "killing the worker does not kill in-flight activities", ctx do
     {:ok, worker} =
       Worker.start(task_queue: ctx.queue, address: ctx.address, activities: [A.Blocked])
