@@ -33,6 +33,8 @@ defmodule Hourglass.MixProject do
   defp native_features(:test), do: ["test-activities"]
   defp native_features(_), do: []
 
-  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  # The benchmarks (bench/lib) are compiled in dev and test, never into a release.
+  defp elixirc_paths(:test), do: ["lib", "test/support", "bench/lib"]
+  defp elixirc_paths(:dev), do: ["lib", "bench/lib"]
   defp elixirc_paths(_), do: ["lib"]
 end

@@ -149,6 +149,10 @@ defmodule Hourglass.Native do
   @doc false
   def client_describe_activity(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
   @doc false
+  def bench_sha256_on_scheduler(_data, _rounds), do: not_loaded()
+  @doc false
+  def bench_sha256_dirty_cpu(_data, _rounds), do: not_loaded()
+  @doc false
   def native_activity_types, do: not_loaded()
   @doc false
   def native_stats, do: not_loaded()

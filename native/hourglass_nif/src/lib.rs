@@ -5,6 +5,7 @@
 
 mod activity_task_term;
 mod atoms;
+mod bench_baselines;
 mod client_nif;
 mod completion;
 mod core_completion;

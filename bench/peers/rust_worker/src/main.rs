@@ -33,6 +33,7 @@ struct Echo;
 impl Echo {
     /// Without `name` the SDK would register it as "Echo::echo".
     #[activity(name = "echo")]
+    #[allow(dead_code)] // the macro also emits an associated constant `Echo::echo`, unused here
     async fn echo(
         _ctx: ActivityContext,
         input: serde_json::Value,

@@ -1,7 +1,7 @@
 //! The native activities this NIF ships, found by their Temporal activity type.
 
 mod echo;
-mod sha256;
+pub mod sha256;
 mod sleep;
 #[cfg(feature = "test-activities")]
 mod test_support;

@@ -1,0 +1,84 @@
+defmodule Hourglass.Bench.EndToEnd do
+  @moduledoc """
+  End to end on one local dev server: the Hourglass worker, the official Python SDK worker and
+  the Rust SDK worker serve the same echo activity; the same driver runs `:count` (default
+  5_000) of them at `:concurrency` (default 200), driven as Standalone Activities and by
+  workflows. For each: throughput, latency, and the worker process's CPU time per activity
+  (the OS's accounting), because on such a machine the dev server is usually the bottleneck.
+  """
+
+  alias Hourglass.{Bench, DevServer}
+  alias Hourglass.Bench.Peer
+
+  @workers [:hourglass, :python, :rust]
+
+  @doc "Runs the suite."
+  def run(opts \\ []) do
+    count = Keyword.get(opts, :count, 5_000)
+    concurrency = Keyword.get(opts, :concurrency, 200)
+    Peer.build()
+    {:ok, server} = DevServer.start_link()
+    address = DevServer.address(server)
+
+    try do
+      results =
+        for mode <- ["standalone", "workflow"], worker <- rotate(@workers, mode), into: %{} do
+          {"#{worker}/#{mode}", run_one(worker, mode, address, count, concurrency)}
+        end
+
+      chart(results)
+
+      Map.merge(results, %{
+        count: count,
+        concurrency: concurrency,
+        cpu_vs_python: ratios(results, "python"),
+        cpu_vs_rust: ratios(results, "rust")
+      })
+    after
+      DevServer.stop(server)
+    end
+  end
+
+  # Alternate the order between modes, so no worker always runs first.
+  defp rotate(workers, "standalone"), do: workers
+  defp rotate(workers, _), do: Enum.reverse(workers)
+
+  defp run_one(worker, mode, address, count, concurrency) do
+    queue = "e2e-#{worker}-#{mode}-#{System.unique_integer([:positive])}"
+    peer = Peer.start(worker, address, queue, concurrency)
+    cpu_before = Peer.cpu_ms(peer.os_pid)
+    summary = Peer.drive(address, queue, mode, count, concurrency)
+    cpu_after = Peer.cpu_ms(peer.os_pid)
+    Peer.stop(peer)
+    completed = max(summary["completed"], 1)
+
+    %{
+      throughput: summary["throughput"],
+      latency_ms: summary["latency_ms"],
+      completed: summary["completed"],
+      failed: summary["failed"],
+      worker_cpu_ms: Float.round(cpu_after - cpu_before, 1),
+      worker_cpu_ms_per_activity: Float.round((cpu_after - cpu_before) / completed, 3)
+    }
+  end
+
+  defp ratios(results, peer) do
+    for mode <- ["standalone", "workflow"], into: %{} do
+      ours = results["hourglass/#{mode}"].worker_cpu_ms_per_activity
+      theirs = results["#{peer}/#{mode}"].worker_cpu_ms_per_activity
+      {mode, Float.round(ours / max(theirs, 0.001), 2)}
+    end
+  end
+
+  defp chart(results) do
+    bars =
+      for mode <- ["standalone", "workflow"], worker <- @workers do
+        {"#{worker} #{mode}", results["#{worker}/#{mode}"].worker_cpu_ms_per_activity}
+      end
+
+    Bench.chart("end_to_end", :bars, bars,
+      title: "Worker CPU time per echo activity (ms, lower is better)",
+      ylabel: "ms of CPU per activity"
+    )
+  end
+end

@@ -1,0 +1,123 @@
+defmodule Hourglass.Bench.Peer do
+  @moduledoc """
+  Worker processes for the end-to-end benchmarks — Hourglass in a VM of its own, the official
+  Python SDK worker and the Rust SDK worker (`bench/peers/`) — and the load driver
+  (`bench/peers/drive.py`), with the OS's accounting of each worker's CPU time.
+  """
+
+  alias Hourglass.Bench.JSON
+
+  @root Path.expand("../../../..", __DIR__)
+  @peers Path.join(@root, "bench/peers")
+
+  @type worker :: :hourglass | :python | :rust
+
+  @doc "Builds what the workers need (the Rust peer, in release mode)."
+  def build do
+    {out, status} =
+      System.cmd("cargo", ["build", "--release", "--quiet"],
+        cd: Path.join(@peers, "rust_worker"),
+        stderr_to_stdout: true
+      )
+
+    if status != 0, do: raise("cannot build the Rust peer worker:\n#{out}")
+    :ok
+  end
+
+  @doc "Starts a worker on `task_queue`; returns once it polls."
+  def start(worker, address, task_queue, max_concurrent) do
+    {program, args, env} = command(worker, address, task_queue, max_concurrent)
+
+    port =
+      Port.open({:spawn_executable, program}, [
+        :binary,
+        :exit_status,
+        :stderr_to_stdout,
+        args: args,
+        cd: @root,
+        env: env
+      ])
+
+    {:os_pid, os_pid} = Port.info(port, :os_pid)
+    await_ready(port, "")
+    %{worker: worker, port: port, os_pid: os_pid}
+  end
+
+  defp command(:hourglass, address, queue, max),
+    do:
+      {System.find_executable("mix"),
+       ["run", "--no-compile", "bench/worker_node.exs", address, queue, "#{max}"],
+       [{~c"MIX_ENV", ~c"dev"}]}
+
+  defp command(:python, address, queue, max),
+    do:
+      {System.find_executable("python3"),
+       [Path.join(@peers, "python_worker.py"), address, queue, "--max-concurrent", "#{max}"], []}
+
+  defp command(:rust, address, queue, max),
+    do:
+      {Path.join(@peers, "rust_worker/target/release/rust_worker"),
+       [address, queue, "--max-concurrent", "#{max}"], []}
+
+  defp await_ready(port, buffer) do
+    receive do
+      {^port, {:data, data}} ->
+        buffer = buffer <> data
+        if buffer =~ "READY", do: :ok, else: await_ready(port, buffer)
+
+      {^port, {:exit_status, status}} ->
+        raise "a benchmark worker exited with #{status}: #{buffer}"
+    after
+      120_000 -> raise "a benchmark worker did not start: #{buffer}"
+    end
+  end
+
+  @doc "Stops a worker with SIGTERM and waits for it."
+  def stop(%{port: port, os_pid: os_pid}) do
+    System.cmd("kill", ["-TERM", "#{os_pid}"], stderr_to_stdout: true)
+
+    receive do
+      {^port, {:exit_status, _}} -> :ok
+    after
+      30_000 -> System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true)
+    end
+  end
+
+  @doc "CPU time the process has used so far (user + system), in milliseconds."
+  def cpu_ms(os_pid) do
+    stat = File.read!("/proc/#{os_pid}/stat")
+    # Fields after the command name, which is in parentheses and may contain spaces.
+    [_, after_name] = String.split(stat, ") ", parts: 2)
+    fields = String.split(after_name)
+    ticks = String.to_integer(Enum.at(fields, 11)) + String.to_integer(Enum.at(fields, 12))
+    ticks * 1000 / clock_ticks()
+  end
+
+  defp clock_ticks do
+    case System.cmd("getconf", ["CLK_TCK"]) do
+      {ticks, 0} -> ticks |> String.trim() |> String.to_integer()
+      _ -> 100
+    end
+  end
+
+  @doc "Runs the load driver and returns its JSON summary as a map."
+  def drive(address, task_queue, mode, count, concurrency) do
+    args = [
+      Path.join(@peers, "drive.py"),
+      address,
+      task_queue,
+      "--mode",
+      mode,
+      "--count",
+      "#{count}",
+      "--concurrency",
+      "#{concurrency}"
+    ]
+
+    {out, status} = System.cmd("python3", args, stderr_to_stdout: true)
+    if status != 0, do: raise("the load driver failed:\n#{out}")
+    line = out |> String.split("\n", trim: true) |> Enum.find(&String.starts_with?(&1, "{"))
+    {:ok, summary} = JSON.decode(line)
+    summary
+  end
+end

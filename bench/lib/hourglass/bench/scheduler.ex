@@ -1,0 +1,170 @@
+defmodule Hourglass.Bench.Scheduler do
+  @moduledoc """
+  Scheduler responsiveness: a BEAM process measures its message round trip to another process
+  (p50, p99, max) while 2 × cores CPU-heavy hash chains (the `hourglass.sha256` body) run:
+
+    * `idle` - nothing else running, for reference;
+    * `tokio` - as native activities on Hourglass's low-priority tokio pool;
+    * `plain_nif` - as a plain NIF on a normal scheduler (what Hourglass avoids);
+    * `dirty_nif` - as a dirty CPU NIF;
+    * `elixir` - as pure Elixir calling `:crypto` in a loop.
+
+  Each variant runs for `:seconds` (default 3) with the load kept constant; the bodies are sized
+  to take about 100 ms each.
+  """
+
+  alias Hourglass.{Bench, BridgeHolder, Native}
+
+  @variants [:idle, :tokio, :plain_nif, :dirty_nif, :elixir]
+
+  @doc "Runs the suite."
+  def run(opts \\ []) do
+    seconds = Keyword.get(opts, :seconds, 3)
+    rounds = calibrate()
+    bodies = 2 * System.schedulers_online()
+
+    results =
+      Map.new(@variants, fn variant ->
+        load = start_load(variant, bodies, rounds)
+        samples = measure_round_trips(seconds * 1_000)
+        stop_load(load)
+        {variant, Map.put(Bench.percentiles(samples), :samples, length(samples))}
+      end)
+
+    Bench.chart("scheduler", :bars, Enum.map(@variants, &{"#{&1} p99", max(results[&1].p99, 1)}),
+      title: "Message round trip p99 under #{bodies} CPU-heavy bodies (µs, log scale)",
+      ylabel: "µs",
+      log: true
+    )
+
+    Map.merge(results, %{
+      bodies: bodies,
+      rounds_per_body: rounds,
+      unit: "microseconds",
+      tokio_p99_vs_plain_nif: Float.round(results.plain_nif.p99 / max(results.tokio.p99, 1), 1)
+    })
+  end
+
+  # Rounds that take about 100 ms on this machine.
+  defp calibrate do
+    probe = 200_000
+    {micros, _} = :timer.tc(fn -> Native.bench_sha256_dirty_cpu("calibrate", probe) end)
+    max(1, div(probe * 100_000, max(micros, 1)))
+  end
+
+  defp start_load(:idle, _bodies, _rounds), do: []
+
+  defp start_load(:tokio, bodies, rounds) do
+    queue = "bench-scheduler"
+    driver = spawn(fn -> tokio_driver(queue, bodies, rounds) end)
+    [driver]
+  end
+
+  defp start_load(:plain_nif, bodies, rounds),
+    do:
+      for(
+        _ <- 1..bodies,
+        do: spawn(fn -> loop(fn -> Native.bench_sha256_on_scheduler("x", rounds) end) end)
+      )
+
+  defp start_load(:dirty_nif, bodies, rounds),
+    do:
+      for(
+        _ <- 1..bodies,
+        do: spawn(fn -> loop(fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
+      )
+
+  defp start_load(:elixir, bodies, rounds),
+    do:
+      for(
+        _ <- 1..bodies,
+        do:
+          spawn(fn ->
+            loop(fn -> Enum.reduce(1..rounds, "x", fn _, d -> :crypto.hash(:sha256, d) end) end)
+          end)
+      )
+
+  defp loop(fun) do
+    fun.()
+    loop(fun)
+  end
+
+  # Keeps `bodies` native hash chains running, starting a new one as each completes.
+  defp tokio_driver(queue, bodies, rounds) do
+    :ok = BridgeHolder.register(queue, {:sink, self()})
+
+    start = fn ->
+      Native.start_child(%{
+        activity_task: %{
+          task_token: "t",
+          activity_type: "hourglass.sha256",
+          input: [%{"data" => "x", "rounds" => rounds}]
+        },
+        task_queue: queue
+      })
+    end
+
+    for _ <- 1..bodies, do: start.()
+    tokio_loop(start)
+  end
+
+  defp tokio_loop(start) do
+    receive do
+      {:hourglass_completion, _, _} ->
+        start.()
+        tokio_loop(start)
+    end
+  end
+
+  defp stop_load(pids) do
+    Enum.each(pids, &Process.exit(&1, :kill))
+    # Let the running bodies drain (native ones are aborted with their owners).
+    Process.sleep(300)
+    wait_quiet()
+  end
+
+  defp wait_quiet do
+    if Native.stats().live > 0 do
+      for {_, pid, _, _} <-
+            DynamicSupervisor.which_children(Hourglass.ActivityExecutor.DynamicSupervisor),
+          do: Process.exit(pid, :kill)
+
+      Process.sleep(50)
+      wait_quiet()
+    end
+  end
+
+  # Round trips to an echo process, one every millisecond, for `duration` ms; in microseconds.
+  defp measure_round_trips(duration) do
+    echo = spawn(fn -> echo_loop() end)
+    deadline = System.monotonic_time(:millisecond) + duration
+    samples = sample(echo, deadline, [])
+    Process.exit(echo, :kill)
+    samples
+  end
+
+  defp sample(echo, deadline, acc) do
+    if System.monotonic_time(:millisecond) >= deadline do
+      acc
+    else
+      started = System.monotonic_time(:microsecond)
+      send(echo, {:ping, self()})
+
+      receive do
+        :pong -> :ok
+      end
+
+      elapsed = System.monotonic_time(:microsecond) - started
+      Process.sleep(1)
+      sample(echo, deadline, [elapsed | acc])
+    end
+  end
+
+  defp echo_loop do
+    receive do
+      {:ping, from} ->
+        send(from, :pong)
+        echo_loop()
+    end
+  end
+end
