@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -32,20 +33,24 @@ async def main() -> None:
     parser.add_argument("--max-concurrent", type=int, default=200)
     args = parser.parse_args()
 
-    # A unique identity lets wait_until_polling find this process among the pollers.
-    identity = f"python-echo-{os.getpid()}"
-    client = await Client.connect(args.address, identity=identity)
-
+    # Catch signals first, so that one arriving while connecting still exits 0.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    # A unique identity lets wait_until_polling find this process among the pollers.
+    identity = f"python-echo-{os.getpid()}"
+    client = await Client.connect(args.address, identity=identity)
 
     worker = Worker(
         client,
         task_queue=args.task_queue,
         activities=[echo],
         max_concurrent_activities=args.max_concurrent,
+        # Let in-flight activities finish on shutdown instead of being cancelled at once
+        # (echo never blocks, so this does not delay the exit); the Rust peer does the same.
+        graceful_shutdown_timeout=timedelta(seconds=5),
     )
     async with worker:  # starts polling; leaving the block shuts the worker down
         await wait_until_polling(client, args.task_queue, identity, activity=True)

@@ -40,7 +40,8 @@ defmodule Hourglass.Native do
           failed: non_neg_integer(),
           aborted: non_neg_integer(),
           panicked: non_neg_integer(),
-          log_dropped: non_neg_integer()
+          log_dropped: non_neg_integer(),
+          rust_heap_bytes: integer()
         }
 
   @doc false

@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod failure;
+pub mod heap;
 pub mod payload;
 pub mod runtime;
 pub mod stats;

@@ -18,7 +18,10 @@ mod value;
 mod worker_nif;
 mod worker_settings;
 
-use hourglass::{activities, runtime, stats};
+use hourglass::{activities, heap, runtime, stats};
+
+#[global_allocator]
+static ALLOCATOR: heap::CountingAllocator = heap::CountingAllocator;
 use rustler::{Atom, Encoder, Env, LocalPid, Term};
 
 /// Names of the native activity types this library can run.
@@ -28,7 +31,8 @@ fn native_activity_types() -> Vec<&'static str> {
 }
 
 /// Counters of native tasks: `%{started, live, completed, failed, aborted, panicked}` plus
-/// `log_dropped`, the log records dropped because Logger could not keep up.
+/// `log_dropped`, the log records dropped because Logger could not keep up, and
+/// `rust_heap_bytes`, what the NIF has allocated right now.
 #[rustler::nif]
 fn native_stats(env: Env) -> Term {
     let stats = stats::snapshot();
@@ -41,12 +45,18 @@ fn native_stats(env: Env) -> Term {
         ("panicked", stats.panicked),
         ("log_dropped", logging::dropped()),
     ];
+    let heap_bytes = heap::allocated_bytes();
     let keys: Vec<Term> = pairs
         .iter()
         .map(|(key, _)| Atom::from_str(env, key).map(|atom| atom.encode(env)))
         .collect::<Result<_, _>>()
         .unwrap_or_default();
-    let values: Vec<Term> = pairs.iter().map(|(_, value)| value.encode(env)).collect();
+    let mut values: Vec<Term> = pairs.iter().map(|(_, value)| value.encode(env)).collect();
+    let mut keys = keys;
+    if let Ok(key) = Atom::from_str(env, "rust_heap_bytes") {
+        keys.push(key.encode(env));
+        values.push(heap_bytes.encode(env));
+    }
     Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| atoms::error().encode(env))
 }
 

@@ -4,8 +4,8 @@ defmodule Hourglass.Bench.Memory do
   sleeps, held in flight while memory is measured.
 
   The BEAM side is the growth of `:erlang.memory(:total)`; the Rust side is the growth of the
-  OS process's resident memory minus the BEAM's growth (the NIF allocates outside the BEAM's
-  allocators). Both are divided by the count.
+  NIF's own heap, which its counting allocator reports (`Hourglass.Native.stats/0`,
+  `rust_heap_bytes`). Both are divided by the count.
   """
 
   alias Hourglass.{ActivityExecutor, ActivityRegistry, Bench, BridgeHolder, Native}
@@ -55,16 +55,16 @@ defmodule Hourglass.Bench.Memory do
 
   defp measure(count, start) do
     settle()
-    {beam_before, rss_before} = {:erlang.memory(:total), rss()}
+    {beam_before, rust_before} = {:erlang.memory(:total), Native.stats().rust_heap_bytes}
     pids = for _ <- 1..count, do: elem(start.(), 1)
     Process.sleep(500)
     settle()
-    {beam_after, rss_after} = {:erlang.memory(:total), rss()}
+    {beam_after, rust_after} = {:erlang.memory(:total), Native.stats().rust_heap_bytes}
     live = Native.stats().live
     Enum.each(pids, &DynamicSupervisor.terminate_child(ActivityExecutor.DynamicSupervisor, &1))
     wait_empty()
     beam = beam_after - beam_before
-    rust = max(rss_after - rss_before - beam, 0)
+    rust = rust_after - rust_before
 
     %{
       beam_bytes: div(beam, count),
@@ -77,11 +77,6 @@ defmodule Hourglass.Bench.Memory do
   defp settle do
     for pid <- Process.list(), do: :erlang.garbage_collect(pid)
     Process.sleep(200)
-  end
-
-  defp rss do
-    [_size, resident | _] = "/proc/self/statm" |> File.read!() |> String.split()
-    String.to_integer(resident) * 4096
   end
 
   defp wait_empty do

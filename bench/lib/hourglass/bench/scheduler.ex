@@ -61,32 +61,40 @@ defmodule Hourglass.Bench.Scheduler do
   end
 
   defp start_load(:plain_nif, bodies, rounds),
-    do:
-      for(
-        _ <- 1..bodies,
-        do: spawn(fn -> loop(fn -> Native.bench_sha256_on_scheduler("x", rounds) end) end)
-      )
+    do: [
+      spawn(fn ->
+        keep_running(bodies, fn -> Native.bench_sha256_on_scheduler("x", rounds) end)
+      end)
+    ]
 
   defp start_load(:dirty_nif, bodies, rounds),
-    do:
-      for(
-        _ <- 1..bodies,
-        do: spawn(fn -> loop(fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
-      )
+    do: [
+      spawn(fn -> keep_running(bodies, fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
+    ]
 
-  defp start_load(:elixir, bodies, rounds),
-    do:
-      for(
-        _ <- 1..bodies,
-        do:
-          spawn(fn ->
-            loop(fn -> Enum.reduce(1..rounds, "x", fn _, d -> :crypto.hash(:sha256, d) end) end)
-          end)
-      )
+  defp start_load(:elixir, bodies, rounds) do
+    body = fn ->
+      Enum.reduce(1..rounds, "x", fn _, digest -> :crypto.hash(:sha256, digest) end)
+    end
 
-  defp loop(fun) do
-    fun.()
-    loop(fun)
+    [spawn(fn -> keep_running(bodies, body) end)]
+  end
+
+  # Keeps `bodies` processes each running one body, starting a new one as each finishes. One
+  # body per process, as with activities: a process that called a long NIF in a loop would keep
+  # its scheduler for thousands of calls, since a NIF call counts as a single reduction.
+  defp keep_running(bodies, body) do
+    Process.flag(:trap_exit, true)
+    for _ <- 1..bodies, do: spawn_link(body)
+    keep_running_loop(body)
+  end
+
+  defp keep_running_loop(body) do
+    receive do
+      {:EXIT, _pid, _reason} ->
+        spawn_link(body)
+        keep_running_loop(body)
+    end
   end
 
   # Keeps `bodies` native hash chains running, starting a new one as each completes.
@@ -117,6 +125,7 @@ defmodule Hourglass.Bench.Scheduler do
   end
 
   defp stop_load(pids) do
+    # Killing a driver takes its linked bodies with it (a NIF body finishes its call first).
     Enum.each(pids, &Process.exit(&1, :kill))
     # Let the running bodies drain (native ones are aborted with their owners).
     Process.sleep(300)

@@ -94,6 +94,9 @@ async fn wait_until_polling(connection: &Connection, task_queue: &str, identity:
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
+    // Catch signals first, so that one arriving while connecting still exits 0.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
     let url = if args.address.contains("://") {
         args.address.clone()
     } else {
@@ -128,8 +131,6 @@ async fn main() -> anyhow::Result<()> {
     let mut worker = Worker::new(&runtime, client, options)?;
     let shutdown = worker.shutdown_handle();
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
     // run() is not Send (workflows use a LocalSet), so it is driven here rather than spawned.
     let run = worker.run();
     tokio::pin!(run);
