@@ -125,7 +125,8 @@ async fn main() -> anyhow::Result<()> {
     let options = WorkerOptions::new(args.task_queue.clone())
         .register_activities(Echo)
         .tuner(tuner)
-        // Echo never blocks; this only bounds shutdown if the server stops answering.
+        // On shutdown, in-flight activities get this long to finish before Core cancels them
+        // (echo needs far less); without it Core would wait for them indefinitely.
         .graceful_shutdown_period(Duration::from_secs(5))
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
