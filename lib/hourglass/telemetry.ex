@@ -1,7 +1,8 @@
 defmodule Hourglass.Telemetry do
   @moduledoc """
   `:telemetry` events, emitted only when the host application has the `telemetry` library
-  loaded (checked at run time; Hourglass itself does not depend on it).
+  loaded (checked at run time with `:erlang.module_loaded/1`; Hourglass itself does not depend
+  on it).
 
   Events, all with `%{activity_type, activity_id, attempt, task_queue, workflow_id}` metadata:
 
@@ -18,7 +19,10 @@ defmodule Hourglass.Telemetry do
   @doc false
   @spec execute([atom()], map(), map()) :: :ok
   def execute(event, measurements, metadata) do
-    if Code.ensure_loaded?(:telemetry) and function_exported?(:telemetry, :execute, 3) do
+    # Only a loaded module counts: asking the code server to find one would serialise every
+    # attempt of every activity through it. Attaching a handler loads :telemetry, and without
+    # handlers there is nobody to tell.
+    if :erlang.module_loaded(:telemetry) and function_exported?(:telemetry, :execute, 3) do
       apply(:telemetry, :execute, [event, measurements, metadata])
     end
 
