@@ -8,8 +8,9 @@ defmodule Hourglass.Native.TaskOwner do
   Two ways in:
 
     * `start_link/2` — the child that `Hourglass.Native.start_child/1` puts under the shared
-      executor supervisor. The body is spawned before `start_link/2` returns, so malformed input
-      is an `{:error, reason}` from `start_child/1` and no child is left behind.
+      executor supervisor, once it has checked the task (malformed input is an
+      `{:error, reason}` from `start_child/1` and no child is started). Like a `Task`, it
+      returns at once and spawns the body in the new process.
     * `run/3` — for a process that already is an executor (`Hourglass.ActivityRunner`): it
       spawns the body, owns it and waits for it.
 
@@ -21,23 +22,25 @@ defmodule Hourglass.Native.TaskOwner do
   That keeps a long native body alive on the server and lets a cancellation reach it.
   """
 
+  require Logger
+
   alias Hourglass.{ActivityRunner, BridgeHolder, Native}
 
   @doc false
   @spec start_link(map(), String.t()) :: {:ok, pid()} | {:error, term()}
   def start_link(task, task_queue) do
-    :proc_lib.start_link(__MODULE__, :init, [self(), task, task_queue])
+    {:ok, :proc_lib.spawn_link(__MODULE__, :init, [task, task_queue])}
   end
 
   @doc false
-  def init(parent, task, task_queue) do
+  def init(task, task_queue) do
     case spawn_body(task, task_queue, &BridgeHolder.complete_activity_task/2) do
       {:ok, owned} ->
-        :proc_lib.init_ack(parent, {:ok, self()})
         await(owned)
 
       {:error, reason} ->
-        :proc_lib.init_ack(parent, {:error, reason})
+        # start_child/1 checked the task, so this is a bug, not bad input: say so loudly.
+        Logger.error("Hourglass: a checked native task could not start: #{inspect(reason)}")
     end
   end
 

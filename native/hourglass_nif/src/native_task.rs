@@ -7,10 +7,10 @@
 
 use crate::atoms;
 use crate::completion::completion_term;
-use crate::task::{decode_task, utf8_string};
+use crate::task::{decode_task, utf8_string, NativeTask};
 use crate::value::str_to_term;
 use futures::FutureExt;
-use hourglass::activities::{self, Workload};
+use hourglass::activities::{self, NativeActivity, Workload};
 use hourglass::failure::{ActivityFailure, Outcome};
 use hourglass::runtime;
 use hourglass::stats::{self, LiveGuard};
@@ -99,6 +99,45 @@ enum Delivery {
     Owner,
 }
 
+/// Checks that `task` could be spawned, without spawning it: `:ok` or the `{:error, reason}`
+/// that `native_task_spawn/3` would return.
+#[rustler::nif]
+fn native_task_check<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -> Term<'a> {
+    match check(env, task, task_queue) {
+        Ok(_) => atoms::ok().encode(env),
+        Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
+    }
+}
+
+/// The decoded task and its activity, or the error term saying why it cannot run.
+fn check<'a>(
+    env: Env<'a>,
+    task: Term<'a>,
+    task_queue: Term<'a>,
+) -> Result<(NativeTask, &'static NativeActivity, String), Term<'a>> {
+    let task_queue =
+        utf8_string(task_queue).ok_or_else(|| atoms::invalid_task_queue().encode(env))?;
+    let task = decode_task(task).map_err(|message| {
+        make_tuple(
+            env,
+            &[
+                atoms::invalid_activity_task().encode(env),
+                str_to_term(env, &message),
+            ],
+        )
+    })?;
+    let activity = activities::find(&task.activity_type).ok_or_else(|| {
+        make_tuple(
+            env,
+            &[
+                atoms::unknown_activity_type().encode(env),
+                str_to_term(env, &task.activity_type),
+            ],
+        )
+    })?;
+    Ok((task, activity, task_queue))
+}
+
 /// Starts the native body for `task`, owned by the calling process.
 ///
 /// Returns `{:ok, resource, id}`, or `{:error, reason}` with reason one of
@@ -111,33 +150,13 @@ fn native_task_spawn<'a>(
     completion_to: Term<'a>,
 ) -> Term<'a> {
     let error = |reason: Term<'a>| make_tuple(env, &[atoms::error().encode(env), reason]);
-    let Some(task_queue) = utf8_string(task_queue) else {
-        return error(atoms::invalid_task_queue().encode(env));
+    let (task, activity, task_queue) = match check(env, task, task_queue) {
+        Ok(checked) => checked,
+        Err(reason) => return error(reason),
     };
     let delivery = match completion_to.decode::<LocalPid>() {
         Ok(pid) => Delivery::Forward(pid),
         Err(_) => Delivery::Owner,
-    };
-    let task = match decode_task(task) {
-        Ok(task) => task,
-        Err(message) => {
-            return error(make_tuple(
-                env,
-                &[
-                    atoms::invalid_activity_task().encode(env),
-                    str_to_term(env, &message),
-                ],
-            ))
-        }
-    };
-    let Some(activity) = activities::find(&task.activity_type) else {
-        return error(make_tuple(
-            env,
-            &[
-                atoms::unknown_activity_type().encode(env),
-                str_to_term(env, &task.activity_type),
-            ],
-        ));
     };
 
     let owner = env.pid();
