@@ -384,7 +384,9 @@ defmodule Hourglass.Worker do
         # A runner always ships its completion before it exits normally; an executor that died
         # otherwise (killed from outside, or by a crash linked to it) could not, so report it.
         # (An executor this worker killed after a cancellation was reported cancelled already.)
-        if reason != :normal and not Map.has_key?(state.cancelled, token) do
+        # :noproc means the executor had already finished when it was monitored: fast
+        # activities do, and they shipped their completion like any other.
+        if reason not in [:normal, :noproc] and not Map.has_key?(state.cancelled, token) do
           error = %ApplicationError{
             type: "ExecutorExit",
             message: "the activity's process exited: #{inspect(reason)}"

@@ -162,17 +162,25 @@ defmodule Hourglass.Integration.WorkerTest do
       assert_no_live_native_tasks()
     end
 
-    test "a few hundred concurrent activities", ctx do
-      results =
-        1..300
-        |> Task.async_stream(
-          fn i -> run(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i]) end,
-          max_concurrency: 300,
-          timeout: 120_000
-        )
-        |> Enum.map(fn {:ok, result} -> result end)
+    test "a few hundred concurrent activities, each completed exactly once", ctx do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          results =
+            1..300
+            |> Task.async_stream(
+              fn i -> run(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i]) end,
+              max_concurrency: 300,
+              timeout: 120_000
+            )
+            |> Enum.map(fn {:ok, result} -> result end)
 
-      assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
+          assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
+          # Core would warn about a second completion of the same attempt.
+          Process.sleep(500)
+        end)
+
+      refute log =~ "not tracking"
+      refute log =~ "ExecutorExit"
     end
 
     test "a 1 MiB payload travels both ways", ctx do
