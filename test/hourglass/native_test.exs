@@ -225,9 +225,10 @@ defmodule Hourglass.NativeTest do
 
     log =
       capture_log(fn ->
-        {:ok, pid} = start(queue, "hourglass.echo", [1])
+        # A sleep, not an echo: an echo can end before the monitor is set (a :noproc DOWN).
+        {:ok, pid} = start(queue, "hourglass.sleep", [100])
         ref = Process.monitor(pid)
-        assert_receive {:DOWN, ^ref, :process, _, :normal}
+        assert_receive {:DOWN, ^ref, :process, _, :normal}, 5_000
         Process.sleep(50)
       end)
 
