@@ -14,10 +14,13 @@ defmodule Hourglass.MixProject do
       compilers: [:hourglass_native | Mix.compilers()],
       hourglass_native: [
         crate: "hourglass_nif",
-        features: native_features(Mix.env())
+        features: native_features(Mix.env()),
+        profile: native_profile(Mix.env())
       ],
       elixirc_paths: elixirc_paths(Mix.env()),
       deps: [],
+      # Benchmarks measure what users deploy: an optimised (release) NIF.
+      preferred_cli_env: ["hourglass.bench": :bench],
       test_coverage: [summary: [threshold: 0]]
     ]
   end
@@ -33,8 +36,12 @@ defmodule Hourglass.MixProject do
   defp native_features(:test), do: ["test-activities"]
   defp native_features(_), do: []
 
-  # The benchmarks (bench/lib) are compiled in dev and test, never into a release.
+  defp native_profile(env) when env in [:prod, :bench], do: :release
+  defp native_profile(_env), do: :debug
+
+  # The benchmarks (bench/lib) are compiled in their own environment (`MIX_ENV=bench`, the
+  # preferred one of `mix hourglass.bench`), in dev and in test, never into a release.
   defp elixirc_paths(:test), do: ["lib", "test/support", "bench/lib"]
-  defp elixirc_paths(:dev), do: ["lib", "bench/lib"]
+  defp elixirc_paths(env) when env in [:dev, :bench], do: ["lib", "bench/lib"]
   defp elixirc_paths(_), do: ["lib"]
 end

@@ -47,7 +47,7 @@ defmodule Hourglass.Bench.Peer do
     do:
       {System.find_executable("mix"),
        ["run", "--no-compile", "bench/worker_node.exs", address, queue, "#{max}"],
-       [{~c"MIX_ENV", ~c"dev"}]}
+       [{~c"MIX_ENV", ~c"#{Mix.env()}"}]}
 
   defp command(:python, address, queue, max),
     do:
