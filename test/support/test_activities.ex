@@ -101,4 +101,36 @@ defmodule Hourglass.TestActivities do
        |> Map.new(fn {k, v} -> {Atom.to_string(k), v} end)}
     end
   end
+
+  defmodule Counter do
+    @moduledoc false
+    use Hourglass.Activity, name: "counter"
+
+    # Counts from where the last attempt's heartbeat left off, heartbeating each step.
+    def execute(to) do
+      from =
+        case Hourglass.Activity.info().heartbeat_details do
+          [done] -> done
+          [] -> 0
+        end
+
+      Enum.each((from + 1)..to//1, &Hourglass.Activity.heartbeat/1)
+      {:ok, to}
+    end
+  end
+
+  defmodule Later do
+    @moduledoc false
+    use Hourglass.Activity, name: "later"
+
+    def execute, do: Hourglass.Activity.complete_async()
+  end
+
+  defmodule Crash do
+    @moduledoc false
+    use Hourglass.Activity, name: "crash"
+
+    # Dies without shipping a completion, as a process killed from outside would.
+    def execute, do: Process.exit(self(), :kill)
+  end
 end
