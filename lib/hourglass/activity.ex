@@ -21,6 +21,8 @@ defmodule Hourglass.Activity do
     * `{:error, %Hourglass.ApplicationError{}}` - fails it with that type, message, details,
       `non_retryable` and `next_retry_delay`; raising the error does the same.
     * `{:error, reason}` - fails it (retryable) with type `"Error"` and `reason` as message.
+    * `complete_async()` - leaves the attempt open, to be completed later by someone else
+      through `Hourglass.Client` (see `complete_async/0`).
     * Any other exception fails the attempt (retryable) with the exception module as type, its
       message, and the stack trace. Throws and exits fail it too.
 
@@ -84,6 +86,25 @@ defmodule Hourglass.Activity do
     if Code.ensure_loaded?(module) and function_exported?(module, :__hourglass_activity__, 0),
       do: module.__hourglass_activity__().name
   end
+
+  @doc """
+  The value to return from `execute` when the attempt will be completed later, by another
+  process or system, instead of by this one.
+
+  Hand `info().task_token` (or the workflow id, run id and activity id) to whoever will finish
+  the work; it then calls `Hourglass.Client.complete_activity/3`, `fail_activity/3` or
+  `report_activity_cancellation/3`, and `heartbeat_activity/3` meanwhile if the activity has a
+  heartbeat timeout. The executor process exits and frees its slot; the server keeps the
+  attempt open until it is completed or times out (`start_to_close_timeout`,
+  `heartbeat_timeout`), and retries a timed-out attempt as usual.
+
+      def execute(order) do
+        MyApp.Approvals.request(order, Hourglass.Activity.info().task_token)
+        Hourglass.Activity.complete_async()
+      end
+  """
+  @spec complete_async() :: :complete_async
+  def complete_async, do: :complete_async
 
   @doc "Information about the running attempt."
   @spec info() :: Info.t()

@@ -30,6 +30,7 @@ defmodule Hourglass.ActivityRunner do
     ActivityTask,
     ApplicationError,
     BridgeHolder,
+    PayloadCodec,
     Telemetry
   }
 
@@ -47,8 +48,10 @@ defmodule Hourglass.ActivityRunner do
   """
   @spec run(map(), String.t(), complete_fn()) :: :ok | {:error, term()}
   def run(activity_task, task_queue, complete_fn \\ &BridgeHolder.complete_activity_task/2) do
-    case ActivityTask.new(activity_task) do
+    case activity_task |> ActivityTask.new() |> decode_payloads() do
       {:ok, task} ->
+        activity_task = %{activity_task | input: task.input}
+
         case ActivityRegistry.lookup(task_queue, task.activity_type) do
           {:ok, {:elixir, module}} ->
             completion =
@@ -77,6 +80,15 @@ defmodule Hourglass.ActivityRunner do
             })
         end
 
+      {:error, {:undecodable, task, message}} ->
+        failure = %ApplicationError{
+          type: "PayloadDecodingError",
+          message: "cannot decode the payloads of activity #{task.activity_type}: #{message}",
+          non_retryable: true
+        }
+
+        ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+
       {:error, {:invalid_activity_task, message} = reason} ->
         case activity_task do
           %{task_token: token} when is_binary(token) ->
@@ -95,6 +107,21 @@ defmodule Hourglass.ActivityRunner do
     end
   end
 
+  # A task from a worker with a payload codec carries payloads: decode them here, in the
+  # executor, so a slow codec never holds up the worker.
+  defp decode_payloads({:ok, %ActivityTask{payload_codec: nil} = task}), do: {:ok, task}
+
+  defp decode_payloads({:ok, %ActivityTask{payload_codec: codec} = task}) do
+    with {:ok, input} <- PayloadCodec.decode_values(codec, task.input),
+         {:ok, details} <- PayloadCodec.decode_values(codec, task.heartbeat_details) do
+      {:ok, %{task | input: input, heartbeat_details: details, payload_codec: nil}}
+    else
+      {:error, message} -> {:error, {:undecodable, task, message}}
+    end
+  end
+
+  defp decode_payloads(error), do: error
+
   @doc """
   Asks the attempt running in executor `pid` to stop, with `details` reported in its
   `{:cancelled, details}` completion.
@@ -103,6 +130,17 @@ defmodule Hourglass.ActivityRunner do
   def cancel(pid, details \\ nil) when is_pid(pid) do
     send(pid, {:"$hourglass_cancel", details})
     :ok
+  end
+
+  @doc false
+  # The failure reported for an attempt whose executor died without shipping a completion
+  # (killed from outside, or by a crash linked to it).
+  @spec exit_failure(term()) :: ApplicationError.t()
+  def exit_failure(reason) do
+    %ApplicationError{
+      type: "ExecutorExit",
+      message: "the activity's process exited: #{inspect(reason)}"
+    }
   end
 
   @doc false
@@ -165,6 +203,7 @@ defmodule Hourglass.ActivityRunner do
     result =
       case outcome do
         %{result: {kind, _}} -> kind
+        %{result: :will_complete_async} -> :will_complete_async
         _ -> :unknown
       end
 
@@ -279,6 +318,7 @@ defmodule Hourglass.ActivityRunner do
     end
   end
 
+  defp to_result(:complete_async), do: :will_complete_async
   defp to_result({:ok, value}), do: {:completed, value}
   defp to_result(:ok), do: {:completed, nil}
   defp to_result({:error, %ApplicationError{} = error}), do: {:failed, error}
@@ -293,8 +333,8 @@ defmodule Hourglass.ActivityRunner do
      %ApplicationError{
        type: "InvalidReturnValue",
        message:
-         "execute returned #{inspect(other, limit: 10)}; expected {:ok, value}, :ok or " <>
-           "{:error, reason}"
+         "execute returned #{inspect(other, limit: 10)}; expected {:ok, value}, :ok, " <>
+           "{:error, reason} or Hourglass.Activity.complete_async()"
      }}
   end
 

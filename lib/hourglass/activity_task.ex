@@ -22,6 +22,9 @@ defmodule Hourglass.ActivityTask do
     * `:scheduled_time`, `:current_attempt_scheduled_time`, `:started_time` (`DateTime` or nil).
     * `:schedule_to_close_timeout`, `:start_to_close_timeout`, `:heartbeat_timeout`
       (non-negative integer milliseconds, or nil when unset).
+    * `:payload_codec` (`{module, options}` or nil) - set by a worker with a payload codec: the
+      input and heartbeat details are still `Hourglass.Payload`s, which the runner decodes with
+      it before the activity runs.
 
   Unknown keys are ignored, so a task may carry more than this.
   """
@@ -41,6 +44,7 @@ defmodule Hourglass.ActivityTask do
     :schedule_to_close_timeout,
     :start_to_close_timeout,
     :heartbeat_timeout,
+    :payload_codec,
     input: [],
     attempt: 1,
     heartbeat_details: []
@@ -62,7 +66,8 @@ defmodule Hourglass.ActivityTask do
           started_time: DateTime.t() | nil,
           schedule_to_close_timeout: non_neg_integer() | nil,
           start_to_close_timeout: non_neg_integer() | nil,
-          heartbeat_timeout: non_neg_integer() | nil
+          heartbeat_timeout: non_neg_integer() | nil,
+          payload_codec: {module(), term()} | nil
         }
 
   @optional_strings [
@@ -95,6 +100,13 @@ defmodule Hourglass.ActivityTask do
              @timeouts,
              &(is_nil(&1) or (is_integer(&1) and &1 >= 0)),
              "milliseconds or nil"
+           ),
+         :ok <-
+           check(
+             map,
+             :payload_codec,
+             &(is_nil(&1) or match?({module, _} when is_atom(module), &1)),
+             "{module, options} or nil"
            ) do
       fields =
         Map.take(map, Map.keys(%__MODULE__{task_token: nil, activity_type: nil, input: nil}))

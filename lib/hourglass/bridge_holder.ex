@@ -20,18 +20,27 @@ defmodule Hourglass.BridgeHolder do
   use GenServer
   require Logger
 
-  alias Hourglass.ApplicationError
+  alias Hourglass.{ApplicationError, PayloadCodec}
 
   @table __MODULE__
 
   @typedoc """
   What a task queue is backed by: a Core worker (`Hourglass.Worker` registers
-  `{:core, worker, worker_pid}`) or, in tests, a sink pid.
+  `{:core, worker, worker_pid, payload_codec}`; `{:core, worker, worker_pid}` means no codec)
+  or, in tests, a sink pid.
+
+  With a payload codec, results, heartbeat details, failure details and cancellation details
+  are encoded here, in the process that completes (see `Hourglass.PayloadCodec`).
   """
-  @type backend :: {:core, reference(), pid()} | {:sink, pid()}
+  @type backend ::
+          {:core, reference(), pid()}
+          | {:core, reference(), pid(), Hourglass.PayloadCodec.t() | nil}
+          | {:sink, pid()}
 
   @typedoc """
-  The completion of one attempt. `{:cancelled, details}` reports an attempt stopped on request.
+  The completion of one attempt. `{:cancelled, details}` reports an attempt stopped on request;
+  `:will_complete_async` one that another process will complete later by its task token (see
+  `Hourglass.Activity.complete_async/0`).
   """
   @type completion :: %{
           task_token: binary(),
@@ -39,6 +48,7 @@ defmodule Hourglass.BridgeHolder do
             {:completed, term()}
             | {:failed, ApplicationError.t()}
             | {:cancelled, term()}
+            | :will_complete_async
         }
 
   @doc false
@@ -52,9 +62,19 @@ defmodule Hourglass.BridgeHolder do
   def register(task_queue, {:sink, pid} = backend) when is_binary(task_queue) and is_pid(pid),
     do: GenServer.call(__MODULE__, {:register, task_queue, backend})
 
-  def register(task_queue, {:core, worker, pid} = backend)
-      when is_binary(task_queue) and is_reference(worker) and is_pid(pid),
-      do: GenServer.call(__MODULE__, {:register, task_queue, backend})
+  def register(task_queue, {:core, worker, pid}),
+    do: register(task_queue, {:core, worker, pid, nil})
+
+  def register(task_queue, {:core, worker, pid, codec} = backend)
+      when is_binary(task_queue) and is_reference(worker) and is_pid(pid) do
+    case Hourglass.PayloadCodec.validate(codec) do
+      {:ok, codec} ->
+        GenServer.call(__MODULE__, {:register, task_queue, {:core, worker, pid, codec}})
+
+      {:error, message} ->
+        {:error, {:invalid_registration, task_queue, backend, message}}
+    end
+  end
 
   def register(task_queue, backend), do: {:error, {:invalid_registration, task_queue, backend}}
 
@@ -113,13 +133,60 @@ defmodule Hourglass.BridgeHolder do
     :ok
   end
 
-  defp deliver({:core, worker, worker_pid}, {:hourglass_completion, _queue, completion}) do
-    Hourglass.Native.worker_complete(worker, core_completion(completion), worker_pid)
+  defp deliver({:core, worker, worker_pid, codec}, {:hourglass_completion, _queue, completion}) do
+    completion = completion |> core_completion() |> encode_completion(codec)
+    Hourglass.Native.worker_complete(worker, completion, worker_pid)
   end
 
-  defp deliver({:core, worker, _pid}, {:hourglass_heartbeat, _queue, heartbeat}) do
-    Hourglass.Native.worker_heartbeat(worker, heartbeat.task_token, heartbeat.details)
+  defp deliver({:core, worker, _pid, codec}, {:hourglass_heartbeat, _queue, heartbeat}) do
+    case PayloadCodec.encode_values(codec, heartbeat.details) do
+      {:ok, details} ->
+        Hourglass.Native.worker_heartbeat(worker, heartbeat.task_token, details)
+
+      {:error, message} ->
+        # A heartbeat that cannot be encoded is dropped, not sent in the clear; the attempt
+        # goes on, and its next heartbeat or its completion says more.
+        Logger.error("Hourglass: heartbeat details not sent: #{message}")
+        :ok
+    end
   end
+
+  # With a codec, every value the completion carries goes as an encoded payload. A value the
+  # codec cannot encode fails the attempt instead (non-retryable: it would fail again).
+  defp encode_completion(completion, nil), do: completion
+
+  defp encode_completion(%{result: result} = completion, codec) do
+    case encode_result(result, codec) do
+      {:ok, result} ->
+        %{completion | result: result}
+
+      {:error, message} ->
+        error = %ApplicationError{
+          type: "PayloadEncodingError",
+          message: "the activity's outcome cannot be encoded: #{message}",
+          non_retryable: true
+        }
+
+        %{completion | result: {:failed, error}}
+    end
+  end
+
+  defp encode_result({:completed, value}, codec) do
+    with {:ok, payload} <- PayloadCodec.encode_value(codec, value),
+         do: {:ok, {:completed, payload}}
+  end
+
+  defp encode_result({:cancelled, details}, codec) do
+    with {:ok, payload} <- PayloadCodec.encode_value(codec, details),
+         do: {:ok, {:cancelled, payload}}
+  end
+
+  defp encode_result({:failed, %ApplicationError{details: details} = error}, codec) do
+    with {:ok, details} <- PayloadCodec.encode_values(codec, details),
+         do: {:ok, {:failed, %{error | details: details}}}
+  end
+
+  defp encode_result(other, _codec), do: {:ok, other}
 
   # An attempt stopped because its worker shut down was not cancelled by the server, which
   # expects a (retryable) failure instead, so that the next attempt runs elsewhere.
@@ -139,6 +206,7 @@ defmodule Hourglass.BridgeHolder do
       {:completed, _value} -> :ok
       {:failed, %ApplicationError{}} -> :ok
       {:cancelled, _details} -> :ok
+      :will_complete_async -> :ok
       _ -> {:error, {:invalid_completion, completion}}
     end
   end
@@ -193,7 +261,7 @@ defmodule Hourglass.BridgeHolder do
   end
 
   defp backend_pid({:sink, pid}), do: pid
-  defp backend_pid({:core, _worker, pid}), do: pid
+  defp backend_pid({:core, _worker, pid, _codec}), do: pid
 
   defp drop(state, task_queue) do
     :ets.delete(@table, task_queue)

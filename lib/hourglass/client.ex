@@ -32,16 +32,17 @@ defmodule Hourglass.Client do
     * `:timeout` - no answer within the call's `:timeout`.
   """
 
-  alias Hourglass.Native
+  alias Hourglass.{ApplicationError, Native, PayloadCodec}
 
   @enforce_keys [:resource, :namespace, :address]
-  defstruct [:resource, :namespace, :address, :identity]
+  defstruct [:resource, :namespace, :address, :identity, :payload_codec]
 
   @type t :: %__MODULE__{
           resource: reference(),
           namespace: String.t(),
           address: String.t(),
-          identity: String.t()
+          identity: String.t(),
+          payload_codec: {module(), term()} | nil
         }
 
   defmodule ActivityHandle do
@@ -58,14 +59,24 @@ defmodule Hourglass.Client do
   Connects to a Temporal server.
 
   Options: `:address` (default `"localhost:7233"`), `:namespace` (default `"default"`),
-  `:identity`, `:tls`, `:api_key` and `:connect_timeout`, as for `Hourglass.Worker`.
+  `:identity`, `:tls`, `:api_key`, `:connect_timeout` and `:payload_codec`, as for
+  `Hourglass.Worker`. With a codec, arguments, results and details are encoded and decoded
+  with it; a codec error is `{:error, {:payload_codec, message}}`.
   Returns `{:error, {:unavailable, message}}` when the server cannot be reached.
   """
   @spec connect(keyword()) :: {:ok, t()} | {:error, term()}
   def connect(opts \\ []) do
     with {:ok, options} <- validate_connect(opts) do
       settings =
-        Map.take(options, [:address, :namespace, :identity, :tls, :api_key, :connect_timeout])
+        Map.take(options, [
+          :address,
+          :namespace,
+          :identity,
+          :tls,
+          :api_key,
+          :connect_timeout,
+          :payload_codec
+        ])
 
       case call(&Native.client_connect(settings, self(), &1), options.connect_timeout + 20_000) do
         {:ok, resource} ->
@@ -74,7 +85,8 @@ defmodule Hourglass.Client do
              resource: resource,
              namespace: options.namespace,
              address: options.address,
-             identity: options.identity
+             identity: options.identity,
+             payload_codec: options.payload_codec
            }}
 
         error ->
@@ -83,13 +95,23 @@ defmodule Hourglass.Client do
     end
   end
 
+  @connect_options [
+    :address,
+    :namespace,
+    :identity,
+    :tls,
+    :api_key,
+    :connect_timeout,
+    :payload_codec
+  ]
+
   defp validate_connect(opts) when is_list(opts) do
     # The worker's validation, with a placeholder activity: the connection options are shared.
     worker_opts =
       [task_queue: "client", native_activities: ["hourglass.echo"]] ++
-        Keyword.take(opts, [:address, :namespace, :identity, :tls, :api_key, :connect_timeout])
+        Keyword.take(opts, @connect_options)
 
-    case Keyword.keys(opts) -- [:address, :namespace, :identity, :tls, :api_key, :connect_timeout] do
+    case Keyword.keys(opts) -- @connect_options do
       [] -> Hourglass.Worker.Options.validate(worker_opts)
       [key | _] -> {:error, {:invalid_option, key, "#{inspect(key)} is not a client option"}}
     end
@@ -130,6 +152,8 @@ defmodule Hourglass.Client do
       when is_binary(activity_type) and is_list(args) and is_list(opts) do
     with :ok <- known_options(opts, @start_options),
          {:ok, request} <- start_request(activity_type, args, opts),
+         {:ok, input} <- encode(client, args),
+         request = %{request | input: input},
          {:ok, run_id} <-
            call(
              &Native.client_start_activity(client.resource, request, self(), &1),
@@ -214,12 +238,36 @@ defmodule Hourglass.Client do
   @spec result(t(), activity(), keyword()) :: {:ok, term()} | {:error, term()}
   def result(%__MODULE__{} = client, activity, opts \\ []) do
     with {:ok, id, run_id} <- identify(activity) do
-      call(
-        &Native.client_activity_result(client.resource, id, run_id, self(), &1),
-        Keyword.get(opts, :timeout, :infinity)
-      )
+      fetch = &Native.client_activity_result(client.resource, id, run_id, self(), &1)
+      fetch |> call(Keyword.get(opts, :timeout, :infinity)) |> decode_outcome(client)
     end
   end
+
+  defp decode_outcome({:ok, payload}, client) do
+    case PayloadCodec.decode_value(client.payload_codec, payload) do
+      {:ok, value} -> {:ok, value}
+      {:error, message} -> {:error, {:payload_codec, message}}
+    end
+  end
+
+  defp decode_outcome({:error, failure}, client), do: {:error, decode_failure(failure, client)}
+
+  # Details a codec cannot decode are left as payloads: the failure itself is still worth seeing.
+  defp decode_failure({:failed, %ApplicationError{details: details} = error}, client) do
+    case PayloadCodec.decode_values(client.payload_codec, details) do
+      {:ok, decoded} -> {:failed, %{error | details: decoded}}
+      {:error, _message} -> {:failed, error}
+    end
+  end
+
+  defp decode_failure({:cancelled, details}, client) do
+    case PayloadCodec.decode_value(client.payload_codec, details) do
+      {:ok, decoded} -> {:cancelled, decoded}
+      {:error, _message} -> {:cancelled, details}
+    end
+  end
+
+  defp decode_failure(other, _client), do: other
 
   @doc "Starts an activity and waits for its result: `start_activity/4` then `result/3`."
   @spec execute_activity(t(), String.t(), list(), keyword()) :: {:ok, term()} | {:error, term()}
@@ -255,10 +303,126 @@ defmodule Hourglass.Client do
            call(&Native.client_describe_activity(client.resource, id, run_id, self(), &1), 30_000) do
       times = [:last_heartbeat_time, :last_started_time, :schedule_time, :close_time]
 
-      {:ok,
-       Enum.reduce(times, info, fn key, info ->
-         Map.update!(info, key, &(&1 && DateTime.from_unix!(&1, :microsecond)))
-       end)}
+      info =
+        Enum.reduce(times, info, fn key, info ->
+          Map.update!(info, key, &(&1 && DateTime.from_unix!(&1, :microsecond)))
+        end)
+
+      with {:ok, details} <- decode(client, info.heartbeat_details) do
+        last_failure = info.last_failure && decode_failure(info.last_failure, client)
+        {:ok, %{info | heartbeat_details: details, last_failure: last_failure}}
+      end
+    end
+  end
+
+  @typedoc """
+  An attempt left open by `Hourglass.Activity.complete_async/0`: its task token
+  (`Hourglass.Activity.info().task_token`, a binary), or the ids of the activity as a map with
+  `:activity_id` and, for an activity of a workflow, `:workflow_id` (and `:run_id`, default: the
+  latest run), or the `ActivityHandle` of a Standalone Activity.
+  """
+  @type async_target ::
+          binary()
+          | ActivityHandle.t()
+          | %{
+              required(:activity_id) => String.t(),
+              optional(:workflow_id) => String.t(),
+              optional(:run_id) => String.t()
+            }
+
+  @doc """
+  Completes an asynchronously completed activity (see `Hourglass.Activity.complete_async/0`)
+  with `result`. Returns `{:error, {:not_found, message}}` when the server has no such open
+  attempt (an unknown token, or an attempt already completed or timed out).
+  """
+  @spec complete_activity(t(), async_target(), term()) :: :ok | {:error, term()}
+  def complete_activity(%__MODULE__{} = client, target, result) do
+    with {:ok, [payload]} <- encode(client, [result]),
+         do: respond_async(client, target, {:completed, payload})
+  end
+
+  @doc """
+  Fails an asynchronously completed activity. `error` is an `Hourglass.ApplicationError` (its
+  type, message, details, `non_retryable` and `next_retry_delay` reach the caller's retry
+  policy, as from a worker) or a message. The server retries the activity as usual.
+  """
+  @spec fail_activity(t(), async_target(), Hourglass.ApplicationError.t() | String.t()) ::
+          :ok | {:error, term()}
+  def fail_activity(%__MODULE__{} = client, target, %Hourglass.ApplicationError{} = error) do
+    with {:ok, details} <- encode(client, error.details),
+         do: respond_async(client, target, {:failed, %{error | details: details}})
+  end
+
+  def fail_activity(%__MODULE__{} = client, target, message) when is_binary(message),
+    do:
+      fail_activity(client, target, %Hourglass.ApplicationError{type: "Error", message: message})
+
+  def fail_activity(%__MODULE__{}, _target, other),
+    do: {:error, {:invalid_argument, "not an ApplicationError or a message: #{inspect(other)}"}}
+
+  @doc """
+  Reports an asynchronously completed activity cancelled, with `details`: the answer to a
+  cancellation request seen in `heartbeat_activity/3`.
+  """
+  @spec report_activity_cancellation(t(), async_target(), term()) :: :ok | {:error, term()}
+  def report_activity_cancellation(%__MODULE__{} = client, target, details \\ nil) do
+    with {:ok, [payload]} <- encode(client, [details]),
+         do: respond_async(client, target, {:cancelled, payload})
+  end
+
+  @doc """
+  Records a heartbeat for an asynchronously completed activity, with `details` if given (the
+  next attempt finds them in `info().heartbeat_details`). Returns
+  `{:ok, %{cancel_requested: boolean, paused: boolean, reset: boolean}}`: when
+  `cancel_requested` is true, stop the work and call `report_activity_cancellation/3`.
+  """
+  @spec heartbeat_activity(t(), async_target()) :: {:ok, map()} | {:error, term()}
+  @spec heartbeat_activity(t(), async_target(), term()) :: {:ok, map()} | {:error, term()}
+  def heartbeat_activity(client, target), do: heartbeat_async(client, target, [])
+
+  def heartbeat_activity(client, target, details),
+    do: heartbeat_async(client, target, [details])
+
+  defp respond_async(client, target, outcome) do
+    with {:ok, target} <- async_target(target) do
+      call(&Native.client_respond_async(client.resource, target, outcome, self(), &1), 30_000)
+    end
+  end
+
+  defp heartbeat_async(%__MODULE__{} = client, target, details) do
+    with {:ok, target} <- async_target(target),
+         {:ok, details} <- encode(client, details) do
+      call(&Native.client_heartbeat_async(client.resource, target, details, self(), &1), 30_000)
+    end
+  end
+
+  defp async_target(token) when is_binary(token) and token != "", do: {:ok, {:token, token}}
+
+  defp async_target(%ActivityHandle{activity_id: id, run_id: run_id}),
+    do: {:ok, {:ids, "", run_id, id}}
+
+  defp async_target(%{activity_id: id} = ids) when is_binary(id) and id != "" do
+    workflow_id = Map.get(ids, :workflow_id) || ""
+    run_id = Map.get(ids, :run_id) || ""
+
+    if is_binary(workflow_id) and is_binary(run_id),
+      do: {:ok, {:ids, workflow_id, run_id, id}},
+      else: {:error, {:invalid_target, ids}}
+  end
+
+  defp async_target(other), do: {:error, {:invalid_target, other}}
+
+  defp encode(client, values) do
+    case PayloadCodec.encode_values(client.payload_codec, values) do
+      {:ok, encoded} -> {:ok, encoded}
+      {:error, message} -> {:error, {:payload_codec, message}}
+    end
+  end
+
+  defp decode(client, payloads) do
+    case PayloadCodec.decode_values(client.payload_codec, payloads) do
+      {:ok, values} -> {:ok, values}
+      {:error, message} -> {:error, {:payload_codec, message}}
     end
   end
 

@@ -137,6 +137,18 @@ defmodule Hourglass.Native do
   @doc false
   def worker_start(_settings, _reply_to, _ref), do: not_loaded()
   @doc false
+  def payloads_from_values(_values), do: not_loaded()
+  @doc false
+  def payloads_to_values(_payloads), do: not_loaded()
+  @doc false
+  def payload_to_protobuf(_payload), do: not_loaded()
+  @doc false
+  def payload_from_protobuf(_bytes), do: not_loaded()
+  @doc false
+  def client_respond_async(_client, _target, _outcome, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_heartbeat_async(_client, _target, _details, _reply_to, _ref), do: not_loaded()
+  @doc false
   def worker_poll(_worker, _worker_pid), do: not_loaded()
   @doc false
   def worker_complete(_worker, _completion, _reply_to), do: not_loaded()

@@ -8,8 +8,8 @@ defmodule Hourglass.Telemetry do
 
     * `[:hourglass, :activity, :start]` - measurements `%{system_time, monotonic_time}`.
     * `[:hourglass, :activity, :stop]` - measurements `%{duration, monotonic_time}` (native
-      time units); metadata also has `:result`: `:completed`, `:failed` or `:cancelled` for an
-      Elixir activity, `:unknown` for a native one (its completion goes from tokio straight to
+      time units); metadata also has `:result`: `:completed`, `:failed`, `:cancelled` or
+      `:will_complete_async` for an Elixir activity, `:unknown` for a native one (its completion goes from tokio straight to
       the BridgeHolder, never through the executor process).
     * `[:hourglass, :activity, :exception]` - measurements `%{duration, monotonic_time}`;
       metadata also has `:kind`, `:reason` and `:stacktrace`, when `execute` raised, threw or

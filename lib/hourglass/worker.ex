@@ -43,6 +43,9 @@ defmodule Hourglass.Worker do
     * `:api_key` - sent as a bearer token (combine with `:tls` for Temporal Cloud).
     * `:metrics_address` - `"ip:port"` where Core's Prometheus metrics are served.
     * `:connect_timeout` - milliseconds (default 10_000).
+    * `:payload_codec` - an `Hourglass.PayloadCodec` (a module or `{module, options}`), e.g.
+      encryption: inputs and heartbeat details are decoded with it, results and details
+      encoded (default none).
     * `:name` - a name to register the worker under.
 
   `start_link/1` returns `{:error, {:invalid_option, key, message}}` for a bad option, and
@@ -144,6 +147,7 @@ defmodule Hourglass.Worker do
         options: options,
         task_queue: options.task_queue,
         core: core,
+        payload_codec: options.payload_codec,
         metrics_address: metrics_address,
         # task token => executor pid; monitor ref => task token
         running: %{},
@@ -183,7 +187,9 @@ defmodule Hourglass.Worker do
         :tls,
         :api_key,
         :metrics_address,
-        :connect_timeout
+        :connect_timeout,
+        # Only whether there is one matters to the NIF: then payloads reach Elixir undecoded.
+        :payload_codec
       ])
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
@@ -216,7 +222,12 @@ defmodule Hourglass.Worker do
         %{state | bridge_holder: nil}
 
       pid ->
-        :ok = BridgeHolder.register(state.task_queue, {:core, state.core, self()})
+        :ok =
+          BridgeHolder.register(
+            state.task_queue,
+            {:core, state.core, self(), state.payload_codec}
+          )
+
         %{state | bridge_holder: Process.monitor(pid)}
     end
   end
@@ -286,7 +297,9 @@ defmodule Hourglass.Worker do
   end
 
   defp start_activity(task, state) do
-    task = with_datetimes(task)
+    # With a codec, the input and heartbeat details are still payloads: the executor decodes
+    # them (in parallel, not in this process) before the activity runs.
+    task = task |> with_datetimes() |> Map.put(:payload_codec, state.payload_codec)
 
     case ActivityExecutor.DynamicSupervisor.start_child(%{
            activity_task: task,
@@ -387,14 +400,9 @@ defmodule Hourglass.Worker do
         # :noproc means the executor had already finished when it was monitored: fast
         # activities do, and they shipped their completion like any other.
         if reason not in [:normal, :noproc] and not Map.has_key?(state.cancelled, token) do
-          error = %ApplicationError{
-            type: "ExecutorExit",
-            message: "the activity's process exited: #{inspect(reason)}"
-          }
-
           BridgeHolder.complete_activity_task(state.task_queue, %{
             task_token: token,
-            result: {:failed, error}
+            result: {:failed, ActivityRunner.exit_failure(reason)}
           })
         end
 

@@ -140,4 +140,15 @@ defmodule Hourglass.IntegrationActivities do
     use Hourglass.Activity, name: "unencodable"
     def execute, do: {:ok, {:a, :tuple}}
   end
+
+  defmodule CompleteLater do
+    @moduledoc false
+    use Hourglass.Activity, name: "complete_later"
+
+    # Hands its attempt to the test process, which completes it through the client.
+    def execute(test) do
+      Hourglass.IntegrationActivities.report(test, {:complete_later, Activity.info()})
+      Activity.complete_async()
+    end
+  end
 end

@@ -48,7 +48,7 @@ defmodule Hourglass.Activity.Info do
   @doc false
   @spec from_task(Hourglass.ActivityTask.t(), String.t()) :: t()
   def from_task(%Hourglass.ActivityTask{} = task, task_queue) do
-    fields = task |> Map.from_struct() |> Map.delete(:input)
+    fields = task |> Map.from_struct() |> Map.drop([:input, :payload_codec])
     struct!(__MODULE__, Map.put(fields, :task_queue, task_queue))
   end
 end

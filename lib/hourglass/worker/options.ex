@@ -20,6 +20,7 @@ defmodule Hourglass.Worker.Options do
           api_key: String.t() | nil,
           metrics_address: String.t() | nil,
           connect_timeout: pos_integer(),
+          payload_codec: {module(), term()} | nil,
           name: GenServer.name() | nil
         }
 
@@ -39,6 +40,7 @@ defmodule Hourglass.Worker.Options do
     :api_key,
     :metrics_address,
     :connect_timeout,
+    :payload_codec,
     :name
   ]
 
@@ -158,7 +160,8 @@ defmodule Hourglass.Worker.Options do
              10_000,
              &pos_integer?/1,
              "must be a positive integer of milliseconds"
-           ) do
+           ),
+         {:ok, codec} <- payload_codec(opts) do
       {:ok,
        %{
          task_queue: task_queue,
@@ -176,8 +179,16 @@ defmodule Hourglass.Worker.Options do
          api_key: api_key,
          metrics_address: metrics,
          connect_timeout: connect_timeout,
+         payload_codec: codec,
          name: Keyword.get(opts, :name)
        }}
+    end
+  end
+
+  defp payload_codec(opts) do
+    case Hourglass.PayloadCodec.validate(Keyword.get(opts, :payload_codec)) do
+      {:ok, codec} -> {:ok, codec}
+      {:error, message} -> invalid(:payload_codec, message, Keyword.get(opts, :payload_codec))
     end
   end
 

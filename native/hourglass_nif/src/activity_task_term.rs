@@ -6,7 +6,7 @@
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
 use crate::atoms::named as atom;
-use crate::payload_term::payloads_to_terms;
+use crate::payload_term::{payloads_terms, Form};
 use crate::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, NewBinary, Term};
@@ -38,14 +38,16 @@ fn millis(duration: &Option<prost_wkt_types::Duration>) -> Option<i64> {
         .map(|duration| duration.seconds * 1_000 + i64::from(duration.nanos) / 1_000_000)
 }
 
-/// The Start message, or the reason its payloads cannot be decoded.
+/// The Start message, or the reason its payloads cannot be decoded. With [`Form::Raw`] (a
+/// worker with a payload codec) the input and heartbeat details stay payloads, for the codec.
 pub fn start_message<'a>(
     env: Env<'a>,
     task_token: &[u8],
     start: &Start,
+    form: Form,
 ) -> Result<Term<'a>, String> {
-    let input = payloads_to_terms(env, &start.input)?;
-    let heartbeat_details = payloads_to_terms(env, &start.heartbeat_details)
+    let input = payloads_terms(env, &start.input, form)?;
+    let heartbeat_details = payloads_terms(env, &start.heartbeat_details, form)
         .map_err(|error| format!("heartbeat details: {error}"))?;
     let nil = rustler::types::atom::nil().encode(env);
     let execution = start.workflow_execution.as_ref();

@@ -5,7 +5,7 @@
 
 use crate::atoms::named as atom;
 use crate::completion::{application_error_term, ApplicationErrorFields};
-use crate::payload_term::{payload_to_term, terms_to_payloads};
+use crate::payload_term::{payload_term, terms_to_payloads, Form};
 use crate::term_map::TermMap;
 use crate::value::str_to_term;
 use crate::worker_settings::decode_connect;
@@ -22,7 +22,9 @@ use temporalio_common::protos::temporal::api::enums::v1::{ActivityExecutionStatu
 use temporalio_common::protos::temporal::api::failure::v1::{failure::FailureInfo, Failure};
 
 pub struct ClientResource {
-    client: Arc<ActivityClient>,
+    pub(crate) client: Arc<ActivityClient>,
+    /// Results, details and heartbeat details reach Elixir as payloads, for the client's codec.
+    payload_form: Form,
 }
 
 #[rustler::resource_impl]
@@ -32,7 +34,7 @@ fn nil(env: Env) -> Term {
     rustler::types::atom::nil().encode(env)
 }
 
-fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
+pub(crate) fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
     make_tuple(
         env,
         &[
@@ -46,7 +48,7 @@ fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
 }
 
 /// Runs `work` on the io runtime and sends its answer, built by `answer`, to `reply_to`.
-fn reply_later<T, F, A>(reply_to: LocalPid, reference: Term, work: F, answer: A)
+pub(crate) fn reply_later<T, F, A>(reply_to: LocalPid, reference: Term, work: F, answer: A)
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
@@ -77,9 +79,15 @@ fn client_connect<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
-    let decoded = TermMap::new(settings, "client settings")
-        .and_then(|map| Ok((decode_connect(&map)?, map.string("namespace")?)));
-    let (config, namespace) = match decoded {
+    let decoded = TermMap::new(settings, "client settings").and_then(|map| {
+        let form = if map.get("payload_codec").is_some() {
+            Form::Raw
+        } else {
+            Form::Value
+        };
+        Ok((decode_connect(&map)?, map.string("namespace")?, form))
+    });
+    let (config, namespace, payload_form) = match decoded {
         Ok(decoded) => decoded,
         Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
     };
@@ -87,13 +95,14 @@ fn client_connect<'a>(
         reply_to,
         reference,
         async move { ActivityClient::connect(&config, namespace).await },
-        |env, connected| match connected {
+        move |env, connected| match connected {
             Ok(client) => make_tuple(
                 env,
                 &[
                     atom(env, "ok"),
                     ResourceArc::new(ClientResource {
                         client: Arc::new(client),
+                        payload_form,
                     })
                     .encode(env),
                 ],
@@ -182,14 +191,15 @@ fn client_activity_result<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
         reply_to,
         reference,
         async move { client.result(&activity_id, &run_id).await },
-        |env, outcome| match outcome {
+        move |env, outcome| match outcome {
             Ok(ActivityOutcome::Completed(payloads)) => {
-                match payloads.first().map(|p| payload_to_term(env, p)) {
+                match payloads.first().map(|p| payload_term(env, p, form)) {
                     None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
                     Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
                     Some(Err(message)) => make_tuple(
@@ -204,9 +214,10 @@ fn client_activity_result<'a>(
                     ),
                 }
             }
-            Ok(ActivityOutcome::Failed(failure)) => {
-                make_tuple(env, &[atom(env, "error"), failure_term(env, &failure)])
-            }
+            Ok(ActivityOutcome::Failed(failure)) => make_tuple(
+                env,
+                &[atom(env, "error"), failure_term(env, &failure, form)],
+            ),
             Err(error) => error_term(env, &error),
         },
     );
@@ -260,25 +271,27 @@ fn client_describe_activity<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
         reply_to,
         reference,
         async move { client.describe(&activity_id, &run_id).await },
-        |env, described| match described {
-            Ok(info) => make_tuple(env, &[atom(env, "ok"), info_term(env, &info)]),
+        move |env, described| match described {
+            Ok(info) => make_tuple(env, &[atom(env, "ok"), info_term(env, &info, form)]),
             Err(error) => error_term(env, &error),
         },
     );
     atom(env, "ok")
 }
 
-fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>) -> Term<'a> {
+/// Details as a list of terms; one that cannot be decoded shows as the message saying why.
+fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>, form: Form) -> Term<'a> {
     let terms: Vec<Term<'a>> = payloads
         .iter()
         .flat_map(|payloads| payloads.payloads.iter())
         .map(|payload| {
-            payload_to_term(env, payload).unwrap_or_else(|message| str_to_term(env, &message))
+            payload_term(env, payload, form).unwrap_or_else(|message| str_to_term(env, &message))
         })
         .collect();
     terms.encode(env)
@@ -286,10 +299,10 @@ fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>) -> Term<'a> {
 
 /// A closed activity's failure: `{:failed, %ApplicationError{}}`, `{:cancelled, details}`,
 /// `{:terminated, reason}` or `{:timed_out, type}`.
-pub fn failure_term<'a>(env: Env<'a>, failure: &Failure) -> Term<'a> {
+pub fn failure_term<'a>(env: Env<'a>, failure: &Failure, form: Form) -> Term<'a> {
     match &failure.failure_info {
         Some(FailureInfo::CanceledFailureInfo(info)) => {
-            let details = payloads_term(env, &info.details);
+            let details = payloads_term(env, &info.details, form);
             let first = details
                 .into_list_iterator()
                 .ok()
@@ -312,7 +325,7 @@ pub fn failure_term<'a>(env: Env<'a>, failure: &Failure) -> Term<'a> {
             make_tuple(env, &[atom(env, "timed_out"), atom(env, kind)])
         }
         Some(FailureInfo::ApplicationFailureInfo(info)) => {
-            let details = payloads_term(env, &info.details);
+            let details = payloads_term(env, &info.details, form);
             let error = application_error_term(
                 env,
                 ApplicationErrorFields {
@@ -353,7 +366,7 @@ fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'
         .unwrap_or_else(|| nil(env))
 }
 
-fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo) -> Term<'a> {
+fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo, form: Form) -> Term<'a> {
     let status = match info.status() {
         ActivityExecutionStatus::Running => "running",
         ActivityExecutionStatus::Completed => "completed",
@@ -378,7 +391,7 @@ fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo) -> Term<'a> {
         ("attempt", info.attempt.encode(env)),
         (
             "heartbeat_details",
-            payloads_term(env, &info.heartbeat_details),
+            payloads_term(env, &info.heartbeat_details, form),
         ),
         (
             "last_heartbeat_time",
@@ -391,7 +404,7 @@ fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo) -> Term<'a> {
             "last_failure",
             info.last_failure
                 .as_ref()
-                .map(|f| failure_term(env, f))
+                .map(|f| failure_term(env, f, form))
                 .unwrap_or_else(|| nil(env)),
         ),
         (

@@ -67,7 +67,8 @@ fn unencodable(what: &str, error: &str) -> ActivityExecutionResult {
     )
 }
 
-fn decode_failure(error: Term) -> Result<ApplicationFailure, String> {
+/// An `Hourglass.ApplicationError` as the failure Core and the server take.
+pub fn decode_failure(error: Term) -> Result<ApplicationFailure, String> {
     let map = TermMap::new(error, "the failure")?;
     let details = match map.get("details") {
         None => Vec::new(),

@@ -4,6 +4,7 @@
 //! [`runtime`] and answers come back as messages sent from tokio threads.
 
 mod activity_task_term;
+mod async_completion_nif;
 mod atoms;
 mod bench_baselines;
 mod client_nif;
@@ -11,6 +12,7 @@ mod completion;
 mod core_completion;
 mod logging;
 mod native_task;
+mod payload_nif;
 mod payload_term;
 mod task;
 mod term_map;

@@ -13,7 +13,7 @@
 use crate::activity_task_term::{cancel_message, start_message};
 use crate::atoms::named as atom;
 use crate::core_completion::decode_completion;
-use crate::payload_term::terms_to_payloads;
+use crate::payload_term::{terms_to_payloads, Form};
 use crate::value::str_to_term;
 use crate::worker_settings::decode_worker_settings;
 use hourglass::runtime;
@@ -30,6 +30,8 @@ use temporalio_sdk_core::PollError;
 /// A Core worker, shared by the worker process and every completion in flight.
 pub struct WorkerResource {
     core: Arc<CoreWorker>,
+    /// Payloads of Start tasks reach Elixir as payloads, for the worker's payload codec.
+    payload_form: Form,
 }
 
 #[rustler::resource_impl]
@@ -61,6 +63,13 @@ fn worker_start<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let payload_form = match settings.map_get(atom(env, "payload_codec")) {
+        Ok(codec) if codec.is_atom() && codec.atom_to_string().ok().as_deref() == Some("nil") => {
+            Form::Value
+        }
+        Ok(_) => Form::Raw,
+        Err(_) => Form::Value,
+    };
     let settings = match decode_worker_settings(settings) {
         Ok(settings) => settings,
         Err(message) => return error(env, &message),
@@ -79,6 +88,7 @@ fn worker_start<'a>(
                         .unwrap_or_else(|| rustler::types::atom::nil().encode(env));
                     let resource = ResourceArc::new(WorkerResource {
                         core: Arc::new(core),
+                        payload_form,
                     });
                     make_tuple(env, &[ok(env), resource.encode(env), metrics])
                 }
@@ -104,6 +114,7 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
         return error(env, "the worker process is not alive");
     }
     let core = worker.core.clone();
+    let form = worker.payload_form;
     runtime::io().spawn(async move {
         let mut owned = OwnedEnv::new();
         let outcome = loop {
@@ -114,7 +125,7 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                         Some(activity_task::Variant::Start(start)) => {
                             let mut undecodable = None;
                             let _ = owned.send_and_clear(&worker_pid, |env| {
-                                match start_message(env, &token, &start) {
+                                match start_message(env, &token, &start, form) {
                                     Ok(message) => message,
                                     Err(problem) => {
                                         undecodable = Some(problem);

@@ -106,6 +106,21 @@ class Scenario:
             if scenario == "big_payload":
                 big = "x" * (1024 * 1024)
                 return (await call("echo", big)) == big
+            if scenario.startswith("async_"):
+                # An Elixir process completes these through Hourglass.Client (async_test.exs);
+                # the argument is the name the test registered under.
+                test, _, case = scenario.partition(":")
+                timeouts = {
+                    "async_completed": dict(heartbeat_timeout=timedelta(seconds=2)),
+                    "async_failed": {},
+                    "async_heartbeat_timeout": dict(heartbeat_timeout=timedelta(seconds=1)),
+                }[test]
+                return await call(
+                    "complete_later",
+                    case,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                    **timeouts,
+                )
             if scenario == "unknown_type":
                 return await call("no_such_activity", retry_policy=RetryPolicy(maximum_attempts=1))
             raise ApplicationError(f"unknown scenario {scenario}", non_retryable=True)

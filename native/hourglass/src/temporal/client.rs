@@ -32,7 +32,7 @@ pub struct ClientError {
 }
 
 impl ClientError {
-    fn local(message: impl Into<String>) -> Self {
+    pub(super) fn local(message: impl Into<String>) -> Self {
         ClientError {
             code: "invalid_argument",
             message: message.into(),
@@ -114,8 +114,16 @@ impl ActivityClient {
         })
     }
 
-    fn service(&self) -> Box<dyn WorkflowService> {
+    pub(super) fn service(&self) -> Box<dyn WorkflowService> {
         self.connection.workflow_service()
+    }
+
+    pub(super) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub(super) fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// Starts an activity; returns its run id.

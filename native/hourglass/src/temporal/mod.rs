@@ -1,5 +1,6 @@
 //! The Temporal side: connections, Core workers, failures, on the runtimes of [`crate::runtime`].
 
+pub mod async_completion;
 pub mod client;
 pub mod connection;
 pub mod core_runtime;
