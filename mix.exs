@@ -39,9 +39,10 @@ defmodule Hourglass.MixProject do
   defp native_profile(env) when env in [:prod, :bench], do: :release
   defp native_profile(_env), do: :debug
 
-  # The benchmarks (bench/lib) are compiled in their own environment (`MIX_ENV=bench`, the
-  # preferred one of `mix hourglass.bench`), in dev and in test, never into a release.
-  defp elixirc_paths(:test), do: ["lib", "test/support", "bench/lib"]
-  defp elixirc_paths(env) when env in [:dev, :bench], do: ["lib", "bench/lib"]
+  # The benchmarks (bench/lib) and the fault suite (faults/lib) are compiled in dev, in test
+  # and in the benchmarks' own environment (`MIX_ENV=bench`, the preferred one of
+  # `mix hourglass.bench`), never into a release.
+  defp elixirc_paths(:test), do: ["lib", "test/support", "bench/lib", "faults/lib"]
+  defp elixirc_paths(env) when env in [:dev, :bench], do: ["lib", "bench/lib", "faults/lib"]
   defp elixirc_paths(_), do: ["lib"]
 end

@@ -34,7 +34,7 @@ defmodule Hourglass.BridgeHolder do
   """
   @type backend ::
           {:core, reference(), pid()}
-          | {:core, reference(), pid(), Hourglass.PayloadCodec.t() | nil}
+          | {:core, reference(), pid(), PayloadCodec.t() | nil}
           | {:sink, pid()}
 
   @typedoc """
@@ -67,7 +67,7 @@ defmodule Hourglass.BridgeHolder do
 
   def register(task_queue, {:core, worker, pid, codec} = backend)
       when is_binary(task_queue) and is_reference(worker) and is_pid(pid) do
-    case Hourglass.PayloadCodec.validate(codec) do
+    case PayloadCodec.validate(codec) do
       {:ok, codec} ->
         GenServer.call(__MODULE__, {:register, task_queue, {:core, worker, pid, codec}})
 

@@ -55,6 +55,16 @@ defmodule Hourglass.Client do
   @typedoc "An activity to act on: a handle, or an activity id (its latest run)."
   @type activity :: ActivityHandle.t() | String.t()
 
+  @connect_options [
+    :address,
+    :namespace,
+    :identity,
+    :tls,
+    :api_key,
+    :connect_timeout,
+    :payload_codec
+  ]
+
   @doc """
   Connects to a Temporal server.
 
@@ -67,16 +77,7 @@ defmodule Hourglass.Client do
   @spec connect(keyword()) :: {:ok, t()} | {:error, term()}
   def connect(opts \\ []) do
     with {:ok, options} <- validate_connect(opts) do
-      settings =
-        Map.take(options, [
-          :address,
-          :namespace,
-          :identity,
-          :tls,
-          :api_key,
-          :connect_timeout,
-          :payload_codec
-        ])
+      settings = Map.take(options, @connect_options)
 
       case call(&Native.client_connect(settings, self(), &1), options.connect_timeout + 20_000) do
         {:ok, resource} ->
@@ -95,17 +96,16 @@ defmodule Hourglass.Client do
     end
   end
 
-  @connect_options [
-    :address,
-    :namespace,
-    :identity,
-    :tls,
-    :api_key,
-    :connect_timeout,
-    :payload_codec
-  ]
-
   defp validate_connect(opts) when is_list(opts) do
+    if Keyword.keyword?(opts),
+      do: validate_connect_keywords(opts),
+      else: {:error, {:invalid_option, :options, "must be a keyword list, got: #{inspect(opts)}"}}
+  end
+
+  defp validate_connect(other),
+    do: {:error, {:invalid_option, :options, "must be a keyword list, got: #{inspect(other)}"}}
+
+  defp validate_connect_keywords(opts) do
     # The worker's validation, with a placeholder activity: the connection options are shared.
     worker_opts =
       [task_queue: "client", native_activities: ["hourglass.echo"]] ++
@@ -116,9 +116,6 @@ defmodule Hourglass.Client do
       [key | _] -> {:error, {:invalid_option, key, "#{inspect(key)} is not a client option"}}
     end
   end
-
-  defp validate_connect(other),
-    do: {:error, {:invalid_option, :options, "must be a keyword list, got: #{inspect(other)}"}}
 
   @start_options [
     :task_queue,
@@ -426,9 +423,20 @@ defmodule Hourglass.Client do
     end
   end
 
-  defp identify(%ActivityHandle{activity_id: id, run_id: run_id}), do: {:ok, id, run_id}
-  defp identify(id) when is_binary(id) and id != "", do: {:ok, id, ""}
+  # Ids reach the NIF as strings: anything else is refused here, clearly.
+  defp identify(%ActivityHandle{activity_id: id, run_id: run_id} = handle) do
+    if text?(id) and id != "" and text?(run_id),
+      do: {:ok, id, run_id},
+      else: {:error, {:invalid_activity, handle}}
+  end
+
+  defp identify(id) when is_binary(id) and id != "" do
+    if text?(id), do: {:ok, id, ""}, else: {:error, {:invalid_activity, id}}
+  end
+
   defp identify(other), do: {:error, {:invalid_activity, other}}
+
+  defp text?(value), do: is_binary(value) and String.valid?(value)
 
   defp known_options(opts, known) do
     case Keyword.keys(opts) -- known do

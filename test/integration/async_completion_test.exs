@@ -70,7 +70,7 @@ defmodule Hourglass.Integration.AsyncCompletionTest do
     Task.await(completer, 30_000)
     {out, status} = Task.await(python, 120_000)
     assert status == 0, out
-    results = out |> String.split("\n", trim: true) |> List.last() |> decode_term()
+    results = python_results(out)
 
     assert results["async_completed:#{test}"] == %{"approved" => true}
 
@@ -143,11 +143,5 @@ defmodule Hourglass.Integration.AsyncCompletionTest do
 
     assert {:error, {code, _}} = Client.heartbeat_activity(ctx.client, "not a real token")
     assert code in [:invalid_argument, :not_found]
-  end
-
-  defp decode_term(line) do
-    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(line))
-    {:ok, term} = :erl_parse.parse_term(tokens)
-    term
   end
 end

@@ -23,7 +23,7 @@ defmodule Hourglass.Integration.PayloadCodecTest do
       )
 
     assert status == 0, out
-    results = out |> String.split("\n", trim: true) |> List.last() |> decode_term()
+    results = python_results(out)
 
     # Encrypted by Python, decrypted and echoed by Hourglass, encrypted again, decrypted by Python.
     assert results["echo"] == %{"secret" => "swordfish", "n" => [1, 2]}
@@ -85,11 +85,5 @@ defmodule Hourglass.Integration.PayloadCodecTest do
     @behaviour Hourglass.PayloadCodec
     def encode(_payloads, _opts), do: raise("no key today")
     def decode(payloads, _opts), do: {:ok, payloads}
-  end
-
-  defp decode_term(line) do
-    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(line))
-    {:ok, term} = :erl_parse.parse_term(tokens)
-    term
   end
 end

@@ -17,7 +17,7 @@ defmodule Hourglass.Integration.PythonPeerTest do
       System.cmd("python3", [@script, ctx.address, ctx.queue], stderr_to_stdout: true)
 
     assert status == 0, out
-    results = out |> String.split("\n", trim: true) |> List.last() |> decode_term()
+    results = python_results(out)
 
     assert results["retries"] == 3
 
@@ -47,12 +47,5 @@ defmodule Hourglass.Integration.PythonPeerTest do
 
     assert %{"failed" => %{"kind" => "application", "type" => "NotFoundError"}} =
              results["unknown_type"]
-  end
-
-  # The script's last line is its results as an Erlang term.
-  defp decode_term(line) do
-    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(line))
-    {:ok, term} = :erl_parse.parse_term(tokens)
-    term
   end
 end

@@ -37,4 +37,15 @@ defmodule Hourglass.IntegrationCase do
     Process.register(self(), name)
     Atom.to_string(name)
   end
+
+  @doc """
+  The results a Python peer script printed as an Erlang term on its last line (Elixir 1.14 has
+  no JSON module, and Hourglass uses no hex package).
+  """
+  def python_results(output) do
+    line = output |> String.split("\n", trim: true) |> List.last()
+    {:ok, tokens, _} = :erl_scan.string(String.to_charlist(line))
+    {:ok, term} = :erl_parse.parse_term(tokens)
+    term
+  end
 end

@@ -73,22 +73,9 @@ defmodule Hourglass.Testing.ActivityEnvironment do
           heartbeats: [[term()]]
         }
 
-  @task_fields [
-    :task_token,
-    :activity_id,
-    :attempt,
-    :heartbeat_details,
-    :workflow_id,
-    :workflow_run_id,
-    :workflow_type,
-    :workflow_namespace,
-    :scheduled_time,
-    :current_attempt_scheduled_time,
-    :started_time,
-    :schedule_to_close_timeout,
-    :start_to_close_timeout,
-    :heartbeat_timeout
-  ]
+  # Every field of a task but those the environment sets itself.
+  @task_fields Map.keys(Hourglass.ActivityTask.__struct__()) --
+                 [:__struct__, :activity_type, :input, :payload_codec]
 
   @doc """
   Runs `activity` with `args` and waits for its outcome. Raises `ArgumentError` for an

@@ -43,6 +43,17 @@ pub struct HeartbeatAnswer {
     pub reset: bool,
 }
 
+/// The answer of either heartbeat call (two response types with the same fields).
+macro_rules! heartbeat_answer {
+    ($response:expr) => {
+        HeartbeatAnswer {
+            cancel_requested: $response.cancel_requested,
+            paused: $response.activity_paused,
+            reset: $response.activity_reset,
+        }
+    };
+}
+
 fn payloads(payload: Payload) -> Option<Payloads> {
     Some(Payloads {
         payloads: vec![payload],
@@ -200,11 +211,7 @@ impl ActivityClient {
                     .record_activity_task_heartbeat(request.into_request())
                     .await?
                     .into_inner();
-                HeartbeatAnswer {
-                    cancel_requested: answer.cancel_requested,
-                    paused: answer.activity_paused,
-                    reset: answer.activity_reset,
-                }
+                heartbeat_answer!(answer)
             }
             AsyncTarget::Ids {
                 workflow_id,
@@ -224,11 +231,7 @@ impl ActivityClient {
                     .record_activity_task_heartbeat_by_id(request.into_request())
                     .await?
                     .into_inner();
-                HeartbeatAnswer {
-                    cancel_requested: answer.cancel_requested,
-                    paused: answer.activity_paused,
-                    reset: answer.activity_reset,
-                }
+                heartbeat_answer!(answer)
             }
         })
     }

@@ -1,0 +1,44 @@
+defmodule Hourglass.Faults.Activities do
+  @moduledoc "The activities the fault scenarios run."
+
+  defmodule Work do
+    @moduledoc """
+    Works for `ms` milliseconds, heartbeating, and returns which attempt and which OS process
+    ran it. While it runs it counts itself in the `#{inspect(__MODULE__)}` ETS table, when
+    that exists, so a scenario can see the most that ever ran at once from inside.
+    """
+    use Hourglass.Activity, name: "faults.work"
+
+    @table __MODULE__
+
+    @doc false
+    def table, do: @table
+
+    def execute(ms) do
+      counted? = :ets.whereis(@table) != :undefined
+
+      if counted? do
+        now = :ets.update_counter(@table, :in_flight, 1)
+        # Raise the recorded maximum to `now`, atomically, if it is lower.
+        :ets.select_replace(@table, [{{:max, :"$1"}, [{:<, :"$1", now}], [{{:max, now}}]}])
+      end
+
+      try do
+        work(ms)
+      after
+        if counted?, do: :ets.update_counter(@table, :in_flight, -1)
+      end
+
+      info = Hourglass.Activity.info()
+      {:ok, %{"attempt" => info.attempt, "os_pid" => System.pid()}}
+    end
+
+    defp work(ms) when ms <= 0, do: :ok
+
+    defp work(ms) do
+      Process.sleep(min(ms, 200))
+      Hourglass.Activity.heartbeat()
+      work(ms - 200)
+    end
+  end
+end

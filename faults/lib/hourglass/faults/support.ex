@@ -1,0 +1,166 @@
+defmodule Hourglass.Faults.Support do
+  @moduledoc """
+  What the fault scenarios share: a worker on a fresh task queue, batches of Standalone
+  Activities started and awaited through `Hourglass.Client`, worker VMs of their own, and
+  waiting for a condition.
+  """
+
+  alias Hourglass.Client
+
+  @root Path.expand("../../../..", __DIR__)
+
+  @doc "A fresh task queue name."
+  @spec queue(String.t()) :: String.t()
+  def queue(scenario), do: "faults-#{scenario}-#{System.unique_integer([:positive])}"
+
+  @doc "Starts an `Hourglass.Worker` (not linked to the caller); returns its pid."
+  @spec start_worker(keyword()) :: pid()
+  def start_worker(opts) do
+    {:ok, pid} =
+      Supervisor.start_child(Hourglass.Supervisor, %{
+        id: {Hourglass.Worker, opts[:task_queue]},
+        start: {Hourglass.Worker, :start_link, [opts]},
+        restart: :temporary
+      })
+
+    pid
+  end
+
+  @doc "Stops a worker started by `start_worker/1`, gracefully."
+  @spec stop_worker(pid()) :: :ok
+  def stop_worker(pid) do
+    ref = Process.monitor(pid)
+    Process.exit(pid, :shutdown)
+
+    receive do
+      {:DOWN, ^ref, :process, _, _} -> :ok
+    after
+      60_000 -> Process.exit(pid, :kill)
+    end
+
+    :ok
+  end
+
+  @doc """
+  Starts `count` Standalone Activities of `type` with `args` (a list, or a function of the
+  index returning one) on `queue`, at most `in_flight` starts at once; returns their handles.
+  """
+  @spec start_batch(Client.t(), String.t(), String.t(), pos_integer(), term(), keyword()) ::
+          [Client.ActivityHandle.t()]
+  def start_batch(client, queue, type, count, args, opts \\ []) do
+    start_opts =
+      Keyword.merge(
+        [task_queue: queue, start_to_close_timeout: 30_000, retry_policy: [initial_interval: 100]],
+        Keyword.drop(opts, [:in_flight])
+      )
+
+    1..count
+    |> Task.async_stream(
+      fn index ->
+        args = if is_function(args, 1), do: args.(index), else: args
+        {:ok, handle} = retrying(fn -> Client.start_activity(client, type, args, start_opts) end)
+        handle
+      end,
+      max_concurrency: Keyword.get(opts, :in_flight, 50),
+      timeout: :infinity
+    )
+    |> Enum.map(fn {:ok, handle} -> handle end)
+  end
+
+  @doc "Waits for every handle's result; returns the results in order."
+  @spec await_all(Client.t(), [Client.ActivityHandle.t()], pos_integer()) :: [term()]
+  def await_all(client, handles, in_flight \\ 200) do
+    handles
+    |> Task.async_stream(fn handle -> retrying(fn -> Client.result(client, handle) end) end,
+      max_concurrency: in_flight,
+      timeout: :infinity
+    )
+    |> Enum.map(fn {:ok, result} -> result end)
+  end
+
+  # A call that meets an unavailable server (restarting, say) is tried again, as a client
+  # application would.
+  defp retrying(fun, tries \\ 60) do
+    case fun.() do
+      {:error, {code, _message}} when code in [:unavailable, :rpc_error] and tries > 0 ->
+        Process.sleep(500)
+        retrying(fun, tries - 1)
+
+      other ->
+        other
+    end
+  end
+
+  @doc "Polls `fun` every 50 ms until it returns true; false after `timeout` ms."
+  @spec wait_until((-> boolean()), pos_integer()) :: boolean()
+  def wait_until(fun, timeout \\ 30_000) do
+    deadline = System.monotonic_time(:millisecond) + timeout
+    poll(fun, deadline)
+  end
+
+  defp poll(fun, deadline) do
+    cond do
+      fun.() ->
+        true
+
+      System.monotonic_time(:millisecond) > deadline ->
+        false
+
+      true ->
+        Process.sleep(50)
+        poll(fun, deadline)
+    end
+  end
+
+  @doc """
+  Starts a worker for `queue` in a VM of its own (`faults/worker_node.exs`) and returns
+  `%{port: port, os_pid: os_pid}` once it polls.
+  """
+  @spec start_node(String.t(), String.t()) :: %{port: port(), os_pid: non_neg_integer()}
+  def start_node(address, queue) do
+    port =
+      Port.open({:spawn_executable, System.find_executable("mix")}, [
+        :binary,
+        :exit_status,
+        :stderr_to_stdout,
+        args: ["run", "--no-compile", "faults/worker_node.exs", address, queue],
+        cd: @root,
+        env: [{~c"MIX_ENV", String.to_charlist(to_string(Mix.env()))}]
+      ])
+
+    {:os_pid, os_pid} = Port.info(port, :os_pid)
+    await_ready(port, "")
+    %{port: port, os_pid: os_pid}
+  end
+
+  defp await_ready(port, buffer) do
+    receive do
+      {^port, {:data, data}} ->
+        buffer = buffer <> data
+        if buffer =~ "READY", do: :ok, else: await_ready(port, buffer)
+
+      {^port, {:exit_status, status}} ->
+        raise "a worker VM exited with #{status}: #{buffer}"
+    after
+      120_000 -> raise "a worker VM did not start: #{buffer}"
+    end
+  end
+
+  @doc "Kills a worker VM with SIGKILL."
+  @spec kill_node(%{os_pid: non_neg_integer()}) :: :ok
+  def kill_node(%{os_pid: os_pid}) do
+    System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true)
+    :ok
+  end
+
+  @doc "Counts results by outcome: completed, failed, cancelled, other."
+  @spec tally([term()]) :: map()
+  def tally(results) do
+    Enum.reduce(results, %{completed: 0, failed: 0, cancelled: 0, other: 0}, fn
+      {:ok, _}, acc -> Map.update!(acc, :completed, &(&1 + 1))
+      {:error, {:failed, _}}, acc -> Map.update!(acc, :failed, &(&1 + 1))
+      {:error, {:cancelled, _}}, acc -> Map.update!(acc, :cancelled, &(&1 + 1))
+      _, acc -> Map.update!(acc, :other, &(&1 + 1))
+    end)
+  end
+end
