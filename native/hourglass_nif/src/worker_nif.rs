@@ -14,6 +14,7 @@ use crate::activity_task_term::{cancel_message, start_message};
 use crate::atoms::named as atom;
 use crate::core_completion::decode_completion;
 use crate::payload_term::{terms_to_payloads, Form};
+use crate::term_map::TermMap;
 use crate::value::str_to_term;
 use crate::worker_settings::decode_worker_settings;
 use hourglass::runtime;
@@ -63,13 +64,11 @@ fn worker_start<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
-    let payload_form = match settings.map_get(atom(env, "payload_codec")) {
-        Ok(codec) if codec.is_atom() && codec.atom_to_string().ok().as_deref() == Some("nil") => {
-            Form::Value
-        }
-        Ok(_) => Form::Raw,
-        Err(_) => Form::Value,
-    };
+    // Only whether the worker has a codec matters here: the codec itself runs in Elixir.
+    let has_codec = TermMap::new(settings, "worker settings")
+        .map(|map| map.get("payload_codec").is_some())
+        .unwrap_or(false);
+    let payload_form = if has_codec { Form::Raw } else { Form::Value };
     let settings = match decode_worker_settings(settings) {
         Ok(settings) => settings,
         Err(message) => return error(env, &message),
