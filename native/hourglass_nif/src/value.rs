@@ -1,205 +1,76 @@
-//! Conversion between Erlang terms and JSON values, with real errors.
+//! Erlang terms ⇄ JSON values.
 //!
-//! Native activity arguments and results are JSON values, because that is what a Temporal
-//! `json/plain` payload carries. Terms come from users and from the network, so decoding never
-//! panics: an unsupported term, an over-deep or oversized value yields a [`ValueError`] that names
-//! the problem and where it was found.
+//! Decoding (term to value) is `hourglass_values::term`'s decoder, which reads terms through
+//! [`TermView`]; this module implements that trait for rustler's `Term`. Encoding is here.
 
+use hourglass_values::term::{Integer, TermKind, TermView, ValueError};
+use rustler::types::list::ListIterator;
+use rustler::types::map::MapIterator;
 use rustler::types::tuple::make_tuple;
 use rustler::{BigInt, Binary, Encoder, Env, NewBinary, Term, TermType};
-use serde_json::{Map, Number, Value};
-use std::fmt;
+use serde_json::{Number, Value};
 
-/// Deepest nesting accepted, both ways. serde_json refuses more than 128 levels when it parses
-/// a payload, so anything deeper could never travel as `json/plain` anyway.
-pub const MAX_DEPTH: usize = 100;
-
-/// Largest value accepted, counted roughly as string bytes plus a few bytes per node.
-pub const MAX_BYTES: usize = 16 * 1024 * 1024;
-
-/// Why a term could not become a JSON value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueError {
-    /// Where in the value the problem sits, e.g. `$[0]["data"]`.
-    pub path: String,
-    pub problem: String,
-}
-
-impl fmt::Display for ValueError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {}", self.problem, self.path)
-    }
-}
-
-impl std::error::Error for ValueError {}
-
-struct Decoder {
-    bytes: usize,
-}
-
-/// Decodes a term into a JSON value.
-///
-/// Accepted: maps with string or atom keys, proper lists, integers of any size, floats,
-/// UTF-8 binaries, `true`, `false`, `nil`, and other atoms (as strings, like Jason does).
+/// Decodes a term into a JSON value; see [`hourglass_values::term::term_to_value`].
 pub fn term_to_value(term: Term) -> Result<Value, ValueError> {
-    Decoder { bytes: 0 }.decode(term, &mut String::from("$"), 0)
+    hourglass_values::term::term_to_value(BeamTerm(term))
 }
 
-impl Decoder {
-    fn fail(path: &str, problem: impl Into<String>) -> ValueError {
-        ValueError {
-            path: path.to_owned(),
-            problem: problem.into(),
-        }
-    }
+/// A BEAM term, as the term-free decoder reads it.
+#[derive(Clone, Copy)]
+struct BeamTerm<'a>(Term<'a>);
 
-    fn charge(&mut self, path: &str, bytes: usize) -> Result<(), ValueError> {
-        self.bytes = self.bytes.saturating_add(bytes);
-        if self.bytes > MAX_BYTES {
-            Err(Self::fail(
-                path,
-                format!("value larger than {MAX_BYTES} bytes"),
-            ))
-        } else {
-            Ok(())
-        }
-    }
+type Entry<'a> = (Term<'a>, Term<'a>);
 
-    fn decode(&mut self, term: Term, path: &mut String, depth: usize) -> Result<Value, ValueError> {
-        if depth > MAX_DEPTH {
-            return Err(Self::fail(
-                path,
-                format!("value nested deeper than {MAX_DEPTH} levels"),
-            ));
-        }
-        self.charge(path, 8)?;
+impl<'a> TermView<'a> for BeamTerm<'a> {
+    type Items = std::iter::Map<ListIterator<'a>, fn(Term<'a>) -> BeamTerm<'a>>;
+    type Entries = std::iter::Map<MapIterator<'a>, fn(Entry<'a>) -> (BeamTerm<'a>, BeamTerm<'a>)>;
+
+    fn kind(self) -> TermKind<'a> {
+        let BeamTerm(term) = self;
         match term.get_type() {
-            TermType::Atom => {
-                let name = term
-                    .atom_to_string()
-                    .map_err(|_| Self::fail(path, "unreadable atom"))?;
-                Ok(match name.as_str() {
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    "nil" => Value::Null,
-                    _ => Value::String(name),
-                })
-            }
-            TermType::Binary => {
-                let text = binary_to_str(term, path)?;
-                self.charge(path, text.len())?;
-                Ok(Value::String(text.to_owned()))
-            }
-            TermType::Integer => integer_to_value(term, path),
-            TermType::Float => {
-                let float: f64 = term
-                    .decode()
-                    .map_err(|_| Self::fail(path, "unreadable float"))?;
-                Number::from_f64(float)
-                    .map(Value::Number)
-                    .ok_or_else(|| Self::fail(path, "float is not finite"))
-            }
-            TermType::List => {
-                // Check the length first: rustler's list iterator panics on an improper tail.
-                let length = term
-                    .list_length()
-                    .map_err(|_| Self::fail(path, "improper list"))?;
-                let items = term
-                    .into_list_iterator()
-                    .map_err(|_| Self::fail(path, "improper list"))?;
-                let mut values = Vec::with_capacity(length.min(MAX_BYTES / 8));
-                for (index, item) in items.enumerate() {
-                    let mark = path.len();
-                    path.push_str(&format!("[{index}]"));
-                    values.push(self.decode(item, path, depth + 1)?);
-                    path.truncate(mark);
-                }
-                Ok(Value::Array(values))
-            }
-            TermType::Map => {
-                let entries = rustler::types::map::MapIterator::new(term)
-                    .ok_or_else(|| Self::fail(path, "unreadable map"))?;
-                let mut object = Map::new();
-                for (key, value) in entries {
-                    let key = map_key(key, path)?;
-                    self.charge(path, key.len())?;
-                    let mark = path.len();
-                    path.push_str(&format!("[{key:?}]"));
-                    let value = self.decode(value, path, depth + 1)?;
-                    path.truncate(mark);
-                    if object.insert(key.clone(), value).is_some() {
-                        return Err(Self::fail(
-                            path,
-                            format!(
-                                "duplicate key {key:?} (an atom and a string with the same name)"
-                            ),
-                        ));
-                    }
-                }
-                Ok(Value::Object(object))
-            }
-            other => Err(Self::fail(
-                path,
-                format!("{} cannot be converted to JSON", type_name(other)),
-            )),
+            TermType::Atom => TermKind::Atom(term.atom_to_string().ok()),
+            TermType::Binary => match Binary::from_term(term) {
+                Ok(binary) => TermKind::Binary(binary.as_slice()),
+                Err(_) => TermKind::Bitstring,
+            },
+            TermType::Integer => TermKind::Integer(integer(term)),
+            TermType::Float => match term.decode::<f64>() {
+                Ok(float) => TermKind::Float(float),
+                Err(_) => TermKind::Other("an unreadable float"),
+            },
+            TermType::List => TermKind::List,
+            TermType::Map => TermKind::Map,
+            TermType::Fun => TermKind::Other("a function"),
+            TermType::Pid => TermKind::Other("a pid"),
+            TermType::Port => TermKind::Other("a port"),
+            TermType::Ref => TermKind::Other("a reference"),
+            TermType::Tuple => TermKind::Other("a tuple"),
+            TermType::Unknown => TermKind::Other("an unknown term"),
         }
     }
-}
 
-fn binary_to_str<'a>(term: Term<'a>, path: &str) -> Result<&'a str, ValueError> {
-    let binary = Binary::from_term(term)
-        .map_err(|_| Decoder::fail(path, "bitstring that is not a binary"))?;
-    std::str::from_utf8(binary.as_slice())
-        .map_err(|_| Decoder::fail(path, "binary is not valid UTF-8"))
-}
+    fn list_items(self) -> Option<(usize, Self::Items)> {
+        // The length first: rustler's list iterator panics on an improper tail.
+        let length = self.0.list_length().ok()?;
+        let items = self.0.into_list_iterator().ok()?;
+        Some((length, items.map(BeamTerm as fn(Term<'a>) -> BeamTerm<'a>)))
+    }
 
-fn map_key(key: Term, path: &str) -> Result<String, ValueError> {
-    match key.get_type() {
-        TermType::Binary => binary_to_str(key, path).map(str::to_owned),
-        TermType::Atom => key
-            .atom_to_string()
-            .map_err(|_| Decoder::fail(path, "unreadable atom key")),
-        other => Err(Decoder::fail(
-            path,
-            format!(
-                "map key of type {} (keys must be strings or atoms)",
-                type_name(other)
-            ),
-        )),
+    fn map_entries(self) -> Option<Self::Entries> {
+        let entries = MapIterator::new(self.0)?;
+        Some(entries.map(|(key, value)| (BeamTerm(key), BeamTerm(value))))
     }
 }
 
-fn integer_to_value(term: Term, path: &str) -> Result<Value, ValueError> {
+fn integer(term: Term) -> Integer {
     if let Ok(small) = term.decode::<i64>() {
-        return Ok(Value::Number(small.into()));
-    }
-    if let Ok(unsigned) = term.decode::<u64>() {
-        return Ok(Value::Number(unsigned.into()));
-    }
-    let big: BigInt = term
-        .decode()
-        .map_err(|_| Decoder::fail(path, "unreadable integer"))?;
-    // With serde_json's arbitrary_precision, a Number keeps every digit of its source text.
-    big.to_string()
-        .parse::<Number>()
-        .map(Value::Number)
-        .map_err(|_| Decoder::fail(path, "integer cannot be represented"))
-}
-
-fn type_name(term_type: TermType) -> &'static str {
-    match term_type {
-        TermType::Atom => "an atom",
-        TermType::Binary => "a binary",
-        TermType::Fun => "a function",
-        TermType::List => "a list",
-        TermType::Map => "a map",
-        TermType::Integer => "an integer",
-        TermType::Float => "a float",
-        TermType::Pid => "a pid",
-        TermType::Port => "a port",
-        TermType::Ref => "a reference",
-        TermType::Tuple => "a tuple",
-        TermType::Unknown => "an unknown term",
+        Integer::Small(small)
+    } else if let Ok(unsigned) = term.decode::<u64>() {
+        Integer::Unsigned(unsigned)
+    } else {
+        term.decode::<BigInt>()
+            .map(|big| Integer::Big(big.to_string()))
+            .unwrap_or(Integer::Unreadable)
     }
 }
 

@@ -1,0 +1,10 @@
+//! The conversions at Hourglass's edges that take untrusted input — Erlang terms from users and
+//! payloads from the network — kept free of the BEAM and of Temporal's crates, so that they can
+//! be unit tested and fuzzed (`fuzz/`) on their own.
+//!
+//! - [`term`]: a term, seen through the [`term::TermView`] trait, to a JSON value.
+//! - [`payload`]: a payload's encoding and data to a value and back, the way the official SDKs'
+//!   default data converter does it.
+
+pub mod payload;
+pub mod term;
