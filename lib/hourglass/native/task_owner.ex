@@ -14,12 +14,15 @@ defmodule Hourglass.Native.TaskOwner do
     * `run/3` — for a process that already is an executor (`Hourglass.ActivityRunner`): it
       spawns the body, owns it and waits for it.
 
-  While it waits, the owner accepts `Hourglass.ActivityRunner.cancel/2`: it aborts the body and
-  reports the attempt cancelled, unless the body finished first (then its completion stands).
+  While it waits, the owner accepts `Hourglass.ActivityRunner.cancel/2`: it trips the body's
+  cancellation token and reports the attempt cancelled — at once for a body without a cancel
+  grace (it is aborted), or when a body with one ends or its grace runs out — unless the body
+  finished first (then its completion stands).
 
-  A native body cannot heartbeat by itself, so when the task has a heartbeat timeout the owner
-  heartbeats for it (through `Hourglass.BridgeHolder`) every half timeout while the body runs.
-  That keeps a long native body alive on the server and lets a cancellation reach it.
+  The body's own heartbeats (`ActivityContext::heartbeat` in Rust) come here and go on to
+  `Hourglass.BridgeHolder`. Besides, when the task has a heartbeat timeout, the owner heartbeats
+  for the body every half timeout while it runs, so that a long body that never heartbeats
+  stays alive on the server and a cancellation can reach it.
   """
 
   require Logger
@@ -97,17 +100,29 @@ defmodule Hourglass.Native.TaskOwner do
       {:"$hourglass_native_completion", ^id, completion} ->
         ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
 
+      {:"$hourglass_native_heartbeat", ^id, details} ->
+        BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, details)
+        await(owned)
+
       {:"$hourglass_cancel", details} ->
-        if Native.native_task_cancel(owned.resource) do
-          completion = %{task_token: owned.task_token, result: {:cancelled, details}}
-          ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
-        else
-          await(owned)
+        case Native.native_task_cancel(owned.resource) do
+          true -> ship_cancelled(owned, details)
+          false -> await(owned)
+          # The body has a cancel grace: it reports back when it ends or the grace runs out.
+          :pending -> await(Map.put(owned, :cancel_details, details))
         end
+
+      {:"$hourglass_native_cancelled", ^id} ->
+        ship_cancelled(owned, Map.get(owned, :cancel_details, []))
     after
       owned.heartbeat_every ->
         BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, [])
         await(owned)
     end
+  end
+
+  defp ship_cancelled(owned, details) do
+    completion = %{task_token: owned.task_token, result: {:cancelled, details}}
+    ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
   end
 end

@@ -34,6 +34,32 @@ impl ActivityFailure {
             ..Self::new(error_type, message)
         }
     }
+
+    /// What [`crate::ActivityContext::heartbeat`] returns once cancellation was requested. A
+    /// body that returns it (or anything else) after the request is reported cancelled.
+    pub fn cancelled() -> Self {
+        Self::non_retryable("Cancelled", "the activity was cancelled")
+    }
+
+    /// Adds details to the failure, as the values a workflow's failure handler receives.
+    pub fn with_details(mut self, details: impl IntoIterator<Item = Value>) -> Self {
+        self.details.extend(details);
+        self
+    }
+
+    /// Asks the server to wait this long before the next attempt, instead of the retry policy's
+    /// interval.
+    pub fn with_next_retry_delay(mut self, delay: Duration) -> Self {
+        self.next_retry_delay = Some(delay);
+        self
+    }
+}
+
+impl From<std::io::Error> for ActivityFailure {
+    /// An IO error is worth retrying: its type is the error kind, e.g. `"NotFound"`.
+    fn from(error: std::io::Error) -> Self {
+        ActivityFailure::new(format!("{:?}", error.kind()), error.to_string())
+    }
 }
 
 /// How a body ended. Cancellation is not here: it is decided and reported by whoever aborts the

@@ -1,31 +1,28 @@
 //! `hourglass.sha256`: a CPU-heavy body. Given `%{"data" => string, "rounds" => n}` with n >= 1:
 //! d0 = the UTF-8 bytes of data, d_i = sha256(d_{i-1}) as raw 32 bytes; returns hex(d_n).
 
-use super::{argument, BodyFuture, NativeActivity, Workload};
+use crate::activity::{argument, NativeActivity, Workload};
+use crate::context::ActivityContext;
 use crate::failure::ActivityFailure;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub const ACTIVITY: NativeActivity = NativeActivity {
-    name: "hourglass.sha256",
-    workload: Workload::Cpu,
-    body,
-};
+pub fn activity() -> NativeActivity {
+    NativeActivity::with_arguments("hourglass.sha256", Workload::Cpu, body)
+}
 
 /// Rounds between two yields to the scheduler: about 0.2 ms of work, so an abort lands quickly
 /// and other tasks on the pool get their turn.
 const ROUNDS_PER_SLICE: u64 = 512;
 
-fn body(arguments: Vec<Value>) -> BodyFuture {
-    Box::pin(async move {
-        let (data, rounds) = parse(&arguments)?;
-        let mut chain = HashChain::new(&data);
-        while chain.done < rounds {
-            chain.advance(ROUNDS_PER_SLICE.min(rounds - chain.done));
-            tokio::task::yield_now().await;
-        }
-        Ok(Value::from(chain.hex()))
-    })
+async fn body(_context: ActivityContext, arguments: Vec<Value>) -> Result<Value, ActivityFailure> {
+    let (data, rounds) = parse(&arguments)?;
+    let mut chain = HashChain::new(&data);
+    while chain.done < rounds {
+        chain.advance(ROUNDS_PER_SLICE.min(rounds - chain.done));
+        tokio::task::yield_now().await;
+    }
+    Ok(Value::from(chain.hex()))
 }
 
 /// The hash chain itself, also run in one go by the benchmark's scheduler baselines.
@@ -94,10 +91,12 @@ mod tests {
     use serde_json::json;
 
     fn run(arguments: Vec<Value>) -> Result<Value, ActivityFailure> {
+        let (context, _) =
+            ActivityContext::detached(crate::ActivityInfo::for_type("hourglass.sha256"));
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(body(arguments))
+            .block_on(body(context, arguments))
     }
 
     #[test]

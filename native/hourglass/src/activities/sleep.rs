@@ -1,43 +1,42 @@
 //! `hourglass.sleep`: waits the given milliseconds on a tokio timer and returns them.
 //! Cancelling it drops the timer.
 
-use super::{argument, BodyFuture, NativeActivity, Workload};
+use crate::activity::{argument, NativeActivity, Workload};
+use crate::context::ActivityContext;
 use crate::failure::ActivityFailure;
 use serde_json::Value;
 use std::time::Duration;
 
-pub const ACTIVITY: NativeActivity = NativeActivity {
-    name: "hourglass.sleep",
-    workload: Workload::Io,
-    body,
-};
+pub fn activity() -> NativeActivity {
+    NativeActivity::with_arguments("hourglass.sleep", Workload::Io, body)
+}
 
-fn body(arguments: Vec<Value>) -> BodyFuture {
-    Box::pin(async move {
-        let millis = argument(&arguments, 0, "milliseconds to sleep")?
-            .as_u64()
-            .ok_or_else(|| {
-                ActivityFailure::non_retryable(
-                    "InvalidArgument",
-                    "hourglass.sleep takes a non-negative integer of milliseconds",
-                )
-            })?;
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        Ok(Value::from(millis))
-    })
+async fn body(_context: ActivityContext, arguments: Vec<Value>) -> Result<Value, ActivityFailure> {
+    let millis = argument(&arguments, 0, "milliseconds to sleep")?
+        .as_u64()
+        .ok_or_else(|| {
+            ActivityFailure::non_retryable(
+                "InvalidArgument",
+                "hourglass.sleep takes a non-negative integer of milliseconds",
+            )
+        })?;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+    Ok(Value::from(millis))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::ActivityInfo;
 
     fn run(arguments: Vec<Value>) -> Result<Value, ActivityFailure> {
+        let (context, _) = ActivityContext::detached(ActivityInfo::for_type("hourglass.sleep"));
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
             .unwrap()
-            .block_on(body(arguments))
+            .block_on(body(context, arguments))
     }
 
     #[test]

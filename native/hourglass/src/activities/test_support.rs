@@ -1,22 +1,65 @@
 //! Activities that exist only in test builds (cargo feature `test-activities`), to prove how
-//! the executor treats misbehaving bodies.
+//! the executor treats misbehaving bodies and what a body sees through its context.
 
-use super::{BodyFuture, NativeActivity, Workload};
-use serde_json::Value;
+use crate::activity::{NativeActivity, Workload};
+use crate::failure::ActivityFailure;
+use serde_json::{json, Value};
+use std::time::Duration;
 
-pub const ACTIVITIES: &[NativeActivity] = &[NativeActivity {
-    name: "hourglass.test.panic",
-    workload: Workload::Io,
-    body: panic_body,
-}];
-
-fn panic_body(arguments: Vec<Value>) -> BodyFuture {
-    Box::pin(async move {
-        let message = arguments
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or("boom")
-            .to_owned();
-        panic!("{message}")
-    })
+pub fn activities() -> Vec<NativeActivity> {
+    vec![
+        NativeActivity::with_arguments(
+            "hourglass.test.panic",
+            Workload::Io,
+            |_, arguments| async move {
+                let message = arguments
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or("boom")
+                    .to_owned();
+                panic!("{message}")
+            },
+        ),
+        // Heartbeats `count` times, `every` ms apart, with its progress; resumes from the last
+        // heartbeat of an earlier attempt; returns what it saw of its info.
+        NativeActivity::new(
+            "hourglass.test.heartbeats",
+            Workload::Io,
+            |context, (count, every): (u32, u64)| async move {
+                let start = context.last_heartbeat::<u32>().unwrap_or(0);
+                for done in start..count {
+                    context.heartbeat(done + 1)?;
+                    tokio::time::sleep(Duration::from_millis(every)).await;
+                }
+                let info = context.info();
+                Ok::<_, ActivityFailure>(json!({
+                    "resumed_from": start,
+                    "attempt": info.attempt,
+                    "activity_id": info.activity_id,
+                    "task_queue": info.task_queue,
+                }))
+            },
+        ),
+        // Waits for cancellation, then takes `cleanup` ms to clean up (within its grace of
+        // 1 s, or beyond it) and writes `marker` when done.
+        NativeActivity::new(
+            "hourglass.test.cleanup",
+            Workload::Io,
+            |context, (cleanup, marker): (u64, String)| async move {
+                context.cancelled().await;
+                tokio::time::sleep(Duration::from_millis(cleanup)).await;
+                std::fs::write(marker, "cleaned up")?;
+                Err::<Value, _>(ActivityFailure::cancelled())
+            },
+        )
+        .cancel_grace(Duration::from_secs(1)),
+        // Fails with every field of a failure set.
+        NativeActivity::new("hourglass.test.fail", Workload::Io, |_, (): ()| async {
+            Err::<Value, _>(
+                ActivityFailure::non_retryable("PaymentDeclined", "card expired")
+                    .with_details([json!({"card": "visa"}), json!(42)])
+                    .with_next_retry_delay(Duration::from_secs(7)),
+            )
+        }),
+    ]
 }

@@ -1,6 +1,6 @@
 //! Reading fields of an Elixir map with atom keys, with errors that name the field.
 
-use crate::task::utf8_string;
+use crate::nif::task::utf8_string;
 use rustler::{Atom, Binary, Term, TermType};
 
 pub struct TermMap<'a> {

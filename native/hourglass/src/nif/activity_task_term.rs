@@ -5,9 +5,9 @@
 //! Cancel: `{:"$hourglass_activity_cancel", task_token, reason}` with reason one of `:not_found`,
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
-use crate::atoms::named as atom;
-use crate::payload_term::{payloads_terms, Form};
-use crate::value::str_to_term;
+use crate::nif::atoms::named as atom;
+use crate::nif::payload_term::{payloads_terms, Form};
+use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, NewBinary, Term};
 use temporalio_common::protos::coresdk::activity_task::{ActivityCancelReason, Cancel, Start};

@@ -3,7 +3,7 @@
 //! side. Never use these for real work: the first holds a normal scheduler for the whole
 //! computation, the second a dirty CPU scheduler.
 
-use hourglass::activities::sha256::hash_chain;
+use crate::activities::sha256::hash_chain;
 
 /// Runs on the calling (normal) scheduler until done.
 #[rustler::nif]

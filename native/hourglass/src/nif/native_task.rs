@@ -4,18 +4,27 @@
 //! resource for the task and is monitored by it: when the owner dies for any reason the task is
 //! aborted and sends nothing. Exactly one of "the body finished" and "the task was aborted" wins
 //! the right to settle the attempt, so a completion is shipped at most once.
+//!
+//! The body gets an [`ActivityContext`]: its heartbeats go to the owner as
+//! `{:"$hourglass_native_heartbeat", id, details}`, and a cancellation request trips its token.
+//! An activity with a cancel grace keeps running for that long to clean up; once cancellation
+//! was requested, the attempt is reported cancelled whatever the body returns, and the owner
+//! learns it from `{:"$hourglass_native_cancelled", id}`.
 
-use crate::atoms;
-use crate::completion::completion_term;
-use crate::task::{decode_task, utf8_string, NativeTask};
-use crate::value::str_to_term;
+use crate::activity::{NativeActivity, Workload};
+use crate::context::{ActivityContext, CancellationToken};
+use crate::failure::{ActivityFailure, Outcome};
+use crate::nif::atoms;
+use crate::nif::completion::completion_term;
+use crate::nif::task::{decode_task, utf8_string, NativeTask};
+use crate::nif::value::{str_to_term, value_to_term};
+use crate::registry;
+use crate::runtime;
+use crate::stats::{self, LiveGuard};
 use futures::FutureExt;
-use hourglass::activities::{self, NativeActivity, Workload};
-use hourglass::failure::{ActivityFailure, Outcome};
-use hourglass::runtime;
-use hourglass::stats::{self, LiveGuard};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, Resource, ResourceArc, Term};
+use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +42,7 @@ enum AbortState {
 struct Control {
     settled: AtomicBool,
     abort: Mutex<AbortState>,
+    cancellation: CancellationToken,
 }
 
 impl Control {
@@ -73,6 +83,8 @@ impl Control {
 /// The resource an owner holds for its native task.
 pub struct NativeTaskResource {
     control: Arc<Control>,
+    id: u64,
+    cancel_grace: std::time::Duration,
 }
 
 #[rustler::resource_impl]
@@ -126,12 +138,12 @@ fn check<'a>(
             ],
         )
     })?;
-    let activity = activities::find(&task.activity_type).ok_or_else(|| {
+    let activity = registry::find(&task.info.activity_type).ok_or_else(|| {
         make_tuple(
             env,
             &[
                 atoms::unknown_activity_type().encode(env),
-                str_to_term(env, &task.activity_type),
+                str_to_term(env, &task.info.activity_type),
             ],
         )
     })?;
@@ -164,33 +176,31 @@ fn native_task_spawn<'a>(
     let control = Arc::new(Control {
         settled: AtomicBool::new(false),
         abort: Mutex::new(AbortState::NotSpawned),
+        cancellation: CancellationToken::new(),
     });
     let resource = ResourceArc::new(NativeTaskResource {
         control: control.clone(),
+        id,
+        cancel_grace: activity.grace(),
     });
     if env.monitor(&resource, &owner).is_none() {
         return error(atoms::owner_not_alive().encode(env));
     }
 
     let live = LiveGuard::start();
-    let body = activity.body;
-    let input = task.input;
-    let activity_type = task.activity_type;
-    let task_token = task.task_token;
+    let NativeTask { mut info, input } = task;
+    info.task_queue = task_queue.clone();
+    let activity_type = info.activity_type.clone();
+    let task_token = info.task_token.clone();
+    let context = ActivityContext::new(info, control.cancellation.clone(), move |details| {
+        send_heartbeat(owner, id, details)
+    });
+    let body = activity.start(context, input);
     let future = async move {
         let _live = live;
-        let outcome = match AssertUnwindSafe(async move { body(input).await })
-            .catch_unwind()
-            .await
-        {
-            Ok(Ok(value)) => {
-                stats::count_completed();
-                Outcome::Completed(value)
-            }
-            Ok(Err(failure)) => {
-                stats::count_failed();
-                Outcome::Failed(failure)
-            }
+        let outcome = match AssertUnwindSafe(body).catch_unwind().await {
+            Ok(Ok(value)) => Outcome::Completed(value),
+            Ok(Err(failure)) => Outcome::Failed(failure),
             Err(panic) => {
                 stats::count_panicked();
                 let message = panic_message(panic.as_ref());
@@ -201,11 +211,21 @@ fn native_task_spawn<'a>(
                 ))
             }
         };
-        if control.settle() {
+        if control.cancellation.is_cancelled() {
+            // Cancellation was requested while the body ran: it ended within its grace, and the
+            // attempt is reported cancelled whatever it returned.
+            if control.abort() {
+                send_cancelled(owner, id);
+            }
+        } else if control.settle() {
+            match &outcome {
+                Outcome::Completed(_) => stats::count_completed(),
+                Outcome::Failed(_) => stats::count_failed(),
+            }
             deliver(&delivery, owner, id, &task_queue, &task_token, &outcome);
         }
     };
-    let handle = match activity.workload {
+    let handle = match activity.workload() {
         Workload::Io => runtime::io().spawn(future),
         Workload::Cpu => runtime::cpu().spawn(future),
     };
@@ -221,11 +241,62 @@ fn native_task_spawn<'a>(
     )
 }
 
-/// Aborts the task unless its body already finished. True when the abort won, in which case no
-/// completion will come from the body and the caller reports the cancellation itself.
+/// Requests cancellation of the task, unless its body already finished (then `false`: its
+/// completion stands). Without a cancel grace the body is aborted at once: `true`, and the
+/// caller reports the cancellation itself. With one, the body's token trips and `:pending` is
+/// returned; `{:"$hourglass_native_cancelled", id}` follows when the body ends or its grace
+/// runs out, and the caller reports the cancellation then.
 #[rustler::nif]
-fn native_task_cancel(resource: ResourceArc<NativeTaskResource>) -> bool {
-    resource.control.abort()
+fn native_task_cancel(env: Env, resource: ResourceArc<NativeTaskResource>) -> Term {
+    let control = &resource.control;
+    if control.settled.load(Ordering::Acquire) {
+        return false.encode(env);
+    }
+    control.cancellation.cancel();
+    if resource.cancel_grace.is_zero() {
+        return control.abort().encode(env);
+    }
+    let (control, grace, owner, id) = (
+        control.clone(),
+        resource.cancel_grace,
+        env.pid(),
+        resource.id,
+    );
+    runtime::io().spawn(async move {
+        tokio::time::sleep(grace).await;
+        if control.abort() {
+            send_cancelled(owner, id);
+        }
+    });
+    atoms::pending().encode(env)
+}
+
+/// `{:"$hourglass_native_heartbeat", id, details}` to the owner, which records it.
+fn send_heartbeat(owner: LocalPid, id: u64, details: Vec<Value>) {
+    let details = Value::Array(details);
+    let _ = OwnedEnv::new().send_and_clear(&owner, |env| {
+        make_tuple(
+            env,
+            &[
+                atoms::hourglass_native_heartbeat().encode(env),
+                id.encode(env),
+                value_to_term(env, &details),
+            ],
+        )
+    });
+}
+
+/// `{:"$hourglass_native_cancelled", id}` to the owner, which reports the attempt cancelled.
+fn send_cancelled(owner: LocalPid, id: u64) {
+    let _ = OwnedEnv::new().send_and_clear(&owner, |env| {
+        make_tuple(
+            env,
+            &[
+                atoms::hourglass_native_cancelled().encode(env),
+                id.encode(env),
+            ],
+        )
+    });
 }
 
 fn deliver(

@@ -10,16 +10,16 @@
 //! - `worker_complete/3` → `{:"$hourglass_completion_accepted", token}` or
 //!   `{:"$hourglass_completion_failed", token, message}`.
 
-use crate::activity_task_term::{cancel_message, start_message};
-use crate::atoms::named as atom;
-use crate::core_completion::decode_completion;
-use crate::payload_term::{terms_to_payloads, Form};
-use crate::term_map::TermMap;
-use crate::value::str_to_term;
-use crate::worker_settings::decode_worker_settings;
-use hourglass::runtime;
-use hourglass::temporal::failure::ApplicationFailure;
-use hourglass::temporal::worker::{self as core_worker, CoreWorker};
+use crate::nif::activity_task_term::{cancel_message, start_message};
+use crate::nif::atoms::named as atom;
+use crate::nif::core_completion::decode_completion;
+use crate::nif::payload_term::{terms_to_payloads, Form};
+use crate::nif::term_map::TermMap;
+use crate::nif::value::str_to_term;
+use crate::nif::worker_settings::decode_worker_settings;
+use crate::runtime;
+use crate::temporal::failure::ApplicationFailure;
+use crate::temporal::worker::{self as core_worker, CoreWorker};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 //! `%{task_token: binary, result: {:completed, term} | {:failed, %Hourglass.ApplicationError{}}}`
 //! (`{:cancelled, details}` is built in Elixir by the owner that aborted the body).
 
-use crate::atoms;
-use crate::value::{str_to_term, value_to_term};
-use hourglass::failure::{ActivityFailure, Outcome};
+use crate::failure::{ActivityFailure, Outcome};
+use crate::nif::atoms;
+use crate::nif::value::{str_to_term, value_to_term};
 use rustler::types::tuple::make_tuple;
 use rustler::{Atom, Encoder, Env, Term};
 

@@ -6,8 +6,8 @@
 //! payload, such a struct is taken as it is (already encoded); where a payload becomes a term,
 //! the caller chooses [`Form::Raw`] to get the struct instead of its value.
 
-use crate::value::{term_to_value, value_to_term};
-use hourglass::payload::{self, PayloadValue};
+use crate::nif::value::{term_to_value, value_to_term};
+use crate::payload::{self, PayloadValue};
 use rustler::types::map::map_new;
 use rustler::{Binary, Encoder, Env, NewBinary, Term, TermType};
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ pub fn payload_struct<'a>(env: Env<'a>, payload: &Payload) -> Term<'a> {
             metadata = with;
         }
     }
-    let atom = |name: &str| crate::atoms::named(env, name);
+    let atom = |name: &str| crate::nif::atoms::named(env, name);
     Term::map_from_term_arrays(
         env,
         &[atom("__struct__"), atom("metadata"), atom("data")],
@@ -77,7 +77,7 @@ fn payload_from_fields(metadata: Option<Term>, data: Option<Term>) -> Result<Pay
         .decode::<rustler::MapIterator>()
         .map_err(|_| "a Hourglass.Payload's :metadata must be a map")?
     {
-        let key = crate::task::utf8_string(key)
+        let key = crate::nif::task::utf8_string(key)
             .ok_or("a Hourglass.Payload's metadata keys must be UTF-8 strings")?;
         let value = Binary::from_term(value).map_err(|_| {
             format!("the Hourglass.Payload metadata value of {key:?} must be a binary")

@@ -1,8 +1,8 @@
 //! The settings map `Hourglass.Worker` passes to the NIF, decoded into [`WorkerSettings`].
 
-use crate::term_map::TermMap;
-use hourglass::temporal::connection::{ConnectConfig, TlsConfig};
-use hourglass::temporal::worker::WorkerSettings;
+use crate::nif::term_map::TermMap;
+use crate::temporal::connection::{ConnectConfig, TlsConfig};
+use crate::temporal::worker::WorkerSettings;
 use rustler::Term;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 //! A result that cannot be encoded as a payload does not lose the attempt: it becomes a failed
 //! completion, non-retryable (the same value would fail again), whose message says why.
 
-use crate::payload_term::{term_to_payload, terms_to_payloads};
-use crate::term_map::TermMap;
-use hourglass::temporal::failure::ApplicationFailure;
+use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
+use crate::nif::term_map::TermMap;
+use crate::temporal::failure::ApplicationFailure;
 use rustler::{Binary, Term};
 use std::time::Duration;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;

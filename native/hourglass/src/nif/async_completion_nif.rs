@@ -4,12 +4,12 @@
 //! Like the other client NIFs, each returns `:ok` at once (or `{:error, message}` for a
 //! malformed request) and answers `reply_to` with `{:"$hourglass_client_reply", ref, answer}`.
 
-use crate::atoms::named as atom;
-use crate::client_nif::{error_term, reply_later, ClientResource};
-use crate::core_completion::decode_failure;
-use crate::payload_term::term_to_payload;
-use crate::value::str_to_term;
-use hourglass::temporal::async_completion::{AsyncOutcome, AsyncTarget};
+use crate::nif::atoms::named as atom;
+use crate::nif::client_nif::{error_term, reply_later, ClientResource};
+use crate::nif::core_completion::decode_failure;
+use crate::nif::payload_term::term_to_payload;
+use crate::nif::value::str_to_term;
+use crate::temporal::async_completion::{AsyncOutcome, AsyncTarget};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, ResourceArc, Term};
 

@@ -2,11 +2,11 @@
 //! the default converter, and a payload ⇄ its protobuf bytes (what the official SDKs' codecs
 //! encrypt or compress whole).
 
-use crate::atoms::named as atom;
-use crate::payload_term::{
+use crate::nif::atoms::named as atom;
+use crate::nif::payload_term::{
     decode_payload_struct, payload_struct, payload_to_term, term_to_payload,
 };
-use crate::value::str_to_term;
+use crate::nif::value::str_to_term;
 use prost::Message;
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, NewBinary, Term};

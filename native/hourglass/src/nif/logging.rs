@@ -6,8 +6,8 @@
 //! receiver (`Hourglass.Native.LogForwarder`). When the queue is full, records are dropped and
 //! counted rather than blocking the thread that logged.
 
-use crate::atoms;
-use crate::value::str_to_term;
+use crate::nif::atoms;
+use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Atom, Encoder, LocalPid, OwnedEnv};
 use std::fmt::Write;

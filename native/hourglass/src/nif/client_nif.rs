@@ -3,14 +3,14 @@
 //! Each call returns `:ok` at once (or `{:error, message}` for a malformed request) and answers
 //! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
 
-use crate::atoms::named as atom;
-use crate::completion::{application_error_term, ApplicationErrorFields};
-use crate::payload_term::{payload_term, terms_to_payloads, Form};
-use crate::term_map::TermMap;
-use crate::value::str_to_term;
-use crate::worker_settings::decode_connect;
-use hourglass::runtime;
-use hourglass::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
+use crate::nif::atoms::named as atom;
+use crate::nif::completion::{application_error_term, ApplicationErrorFields};
+use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
+use crate::nif::term_map::TermMap;
+use crate::nif::value::str_to_term;
+use crate::nif::worker_settings::decode_connect;
+use crate::runtime;
+use crate::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use std::future::Future;
