@@ -4,7 +4,7 @@ defmodule Hourglass.Application do
 
   @impl true
   def start(_type, _args) do
-    with :ok <- Hourglass.Native.loaded() do
+    with :ok <- Hourglass.Native.ensure_loaded() do
       children = [
         Hourglass.Native.LogForwarder,
         Hourglass.ActivityRegistry,

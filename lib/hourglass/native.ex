@@ -26,6 +26,16 @@ defmodule Hourglass.Native do
         log_level: :warning   # most verbose Rust log event sent to Logger
 
   These are read once, when the NIF loads.
+
+  ## Native activities of your own
+
+  An application can write native activities in Rust (the `hourglass` crate's
+  `NativeActivity` and `ActivityContext`) and build them, with the built-ins, into a NIF of its
+  own, which this module then loads instead of Hourglass's:
+
+      config :hourglass, :native, otp_app: :my_app, crate: "my_activities"
+
+  See the README's guide and `examples/native_activities`.
   """
 
   alias Hourglass.ActivityExecutor
@@ -60,10 +70,25 @@ defmodule Hourglass.Native do
     end
   end
 
-  @doc "The path of the NIF library this module loads."
+  @doc """
+  The path of the NIF library this module loads (without its `.so`): Hourglass's own, or the
+  one an application builds with native activities of its own, named in its config:
+
+      config :hourglass, :native, otp_app: :my_app, crate: "my_activities"
+  """
   @spec nif_path() :: Path.t()
   def nif_path do
-    Path.join([:code.priv_dir(:hourglass) |> List.to_string(), "native", "libhourglass_nif"])
+    native = Application.get_env(:hourglass, :native, [])
+    otp_app = Keyword.get(native, :otp_app, :hourglass)
+    crate = Keyword.get(native, :crate, "hourglass_nif")
+
+    priv =
+      case :code.priv_dir(otp_app) do
+        {:error, :bad_name} -> "(#{inspect(otp_app)} is not a known application)/priv"
+        dir -> to_string(dir)
+      end
+
+    Path.join([priv, "native", "lib#{crate}"])
   end
 
   @doc """
@@ -75,6 +100,21 @@ defmodule Hourglass.Native do
     case :persistent_term.get({__MODULE__, :load_error}, nil) do
       nil -> :ok
       {path, reason, text} -> {:error, {:nif_not_loaded, path <> ".so", "#{reason}: #{text}"}}
+    end
+  end
+
+  @doc false
+  # The module may have been loaded (and its NIF load attempted) while it was being compiled,
+  # before an application's own NIF was built or its priv/ was on the code path: a failed load
+  # is tried once more, by reloading the module, when the application starts.
+  @spec ensure_loaded() :: :ok | {:error, {:nif_not_loaded, Path.t(), String.t()}}
+  def ensure_loaded do
+    with {:error, _} <- loaded() do
+      :persistent_term.erase({__MODULE__, :load_error})
+      # Loading the module again runs its @on_load; the failed version becomes old code.
+      :code.purge(__MODULE__)
+      {:module, __MODULE__} = :code.load_file(__MODULE__)
+      loaded()
     end
   end
 

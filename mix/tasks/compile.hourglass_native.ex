@@ -9,10 +9,26 @@ defmodule Mix.Tasks.Compile.HourglassNative do
       compilers: [:hourglass_native | Mix.compilers()],
       hourglass_native: [crate: "hourglass_nif", features: []]
 
+  ## An application's own NIF
+
+  An application with native activities of its own (a crate that declares its NIF with
+  `hourglass::nif!`) adds the compiler to its project and names its crate in its config:
+
+      # mix.exs
+      compilers: [:hourglass_native | Mix.compilers()]
+
+      # config/config.exs
+      config :hourglass, :native, otp_app: :my_app, crate: "my_activities"
+
+  The compiler then builds `my_activities` (found in the cargo workspace at the project root,
+  or at `native/my_activities/Cargo.toml`) into `my_app`'s `priv/native/`, `Hourglass.Native`
+  loads it from there, and Hourglass, compiled as a dependency, skips building its own NIF.
+
   Options under `:hourglass_native`:
 
-    * `:crate` (required) - the cargo package name of the NIF crate; cargo finds it in the
-      workspace at the project root.
+    * `:crate` - the cargo package name of the NIF crate; cargo finds it in the workspace at the
+      project root, or at `native/<crate>/Cargo.toml`. Defaults to the `:crate` of the
+      `:hourglass, :native` config when its `:otp_app` is this project's application.
     * `:features` - cargo features to enable (default `[]`).
     * `:profile` - `:release` or `:debug`; defaults to `:release` in the `:prod` environment and
       `:debug` elsewhere (the workspace optimises dependencies even in debug builds).
@@ -28,29 +44,86 @@ defmodule Mix.Tasks.Compile.HourglassNative do
   @impl Mix.Task.Compiler
   def run(_args) do
     config = Mix.Project.config()
-    options = Keyword.get(config, :hourglass_native) || Mix.raise(":hourglass_native is not set")
+    native = Application.get_env(:hourglass, :native, [])
+    options = Keyword.get(config, :hourglass_native) || app_nif_options(config[:app], native)
+
+    cond do
+      options == nil ->
+        Mix.raise(
+          ":hourglass_native is not set in the project, and config :hourglass, :native does " <>
+            "not name this application (otp_app: #{inspect(config[:app])}) and its crate"
+        )
+
+      # Hourglass itself, compiled for an application that brings its own NIF.
+      config[:app] == :hourglass and Keyword.get(native, :otp_app, :hourglass) != :hourglass ->
+        {:noop, []}
+
+      true ->
+        build(options)
+    end
+  end
+
+  defp app_nif_options(app, native) do
+    if Keyword.get(native, :otp_app) == app do
+      crate =
+        Keyword.get(native, :crate) ||
+          Mix.raise("config :hourglass, :native names otp_app #{inspect(app)} but no :crate")
+
+      [crate: crate]
+    end
+  end
+
+  defp build(options) do
     crate = Keyword.get(options, :crate) || Mix.raise(":hourglass_native needs :crate")
     features = Keyword.get(options, :features, [])
     profile = Keyword.get(options, :profile, default_profile())
 
     root = File.cwd!()
     cargo = System.find_executable("cargo") || Mix.raise("cargo not found in PATH; run bin/setup")
+    location = location(root, crate)
 
     args =
-      ["build", "--quiet", "--package", crate] ++
+      ["build", "--quiet"] ++
+        location_args(location) ++
         if(profile == :release, do: ["--release"], else: []) ++
         if(features == [], do: [], else: ["--features", Enum.join(features, ",")])
 
     case System.cmd(cargo, args, cd: root, stderr_to_stdout: true, into: IO.stream(:stdio, :line)) do
-      {_, 0} -> install(root, crate, profile)
+      {_, 0} -> install(root, target_dir(cargo, root, location), crate, profile)
       {_, status} -> Mix.raise("cargo #{Enum.join(args, " ")} failed with status #{status}")
     end
   end
 
+  # The crate is a package of the cargo workspace at the project root, or a crate of its own
+  # under native/.
+  defp location(root, crate) do
+    manifest = Path.join([root, "native", crate, "Cargo.toml"])
+
+    if File.exists?(Path.join(root, "Cargo.toml")) or not File.exists?(manifest),
+      do: {:package, crate},
+      else: {:manifest, manifest}
+  end
+
+  defp location_args({:package, crate}), do: ["--package", crate]
+  defp location_args({:manifest, manifest}), do: ["--manifest-path", manifest]
+
   defp default_profile, do: if(Mix.env() == :prod, do: :release, else: :debug)
 
-  defp install(root, crate, profile) do
-    target_dir = System.get_env("CARGO_TARGET_DIR") || Path.join(root, "target")
+  # Where cargo put the library: its target directory, which a workspace further up or
+  # CARGO_TARGET_DIR may have moved.
+  defp target_dir(cargo, root, location) do
+    manifest = with {:manifest, path} <- location, do: ["--manifest-path", path], else: (_ -> [])
+    args = ["metadata", "--format-version", "1", "--no-deps", "--offline"] ++ manifest
+
+    with {json, 0} <- System.cmd(cargo, args, cd: root),
+         [_, dir] <- Regex.run(~r/"target_directory":"([^"]+)"/, json) do
+      dir
+    else
+      _ -> System.get_env("CARGO_TARGET_DIR") || Path.join(root, "target")
+    end
+  end
+
+  defp install(root, target_dir, crate, profile) do
     built = Path.join([target_dir, Atom.to_string(profile), "lib#{crate}.#{extension()}"])
     # The BEAM loads NIFs by the ".so" name on every unix, macOS included.
     installed = Path.join([root, "priv", "native", "lib#{crate}.so"])
@@ -68,6 +141,9 @@ defmodule Mix.Tasks.Compile.HourglassNative do
         tmp = installed <> ".tmp"
         File.cp!(built, tmp)
         File.rename!(tmp, installed)
+        # Mix links priv/ into the build only if it existed before the compilers ran; on a
+        # first build it did not.
+        Mix.Project.build_structure()
         {:ok, []}
     end
   end

@@ -39,6 +39,9 @@ pub mod temporal;
 pub use activity::{NativeActivity, Workload};
 pub use context::{ActivityContext, ActivityInfo, CancellationToken, ContextProbe};
 pub use failure::ActivityFailure;
+/// The tokio that bodies run on (timers, `yield_now`, `spawn_blocking`), so that a crate of
+/// activities uses the same one without naming a version of its own.
+pub use tokio;
 
 /// Declares the crate's Hourglass NIF, with the native activities it adds to the built-ins.
 ///
