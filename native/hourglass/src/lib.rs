@@ -22,7 +22,7 @@
 //!   [`ActivityContext`] (info, heartbeats, cancellation); [`failure`]: [`ActivityFailure`].
 //! - [`registry`] and [`activities`] (the built-ins); [`runtime`]: the two tokio pools.
 //! - [`temporal`]: Temporal's Core SDK workers and clients; [`payload`]: payloads ⇄ values.
-//! - [`nif`]: the NIF itself — terms, resources and messages; [`nif!`] declares it.
+//! - [`mod@nif`]: the NIF itself — terms, resources and messages; [`nif!`] declares it.
 
 pub mod activities;
 pub mod activity;
