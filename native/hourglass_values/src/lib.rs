@@ -5,6 +5,8 @@
 //! - [`term`]: a term, seen through the [`term::TermView`] trait, to a JSON value.
 //! - [`payload`]: a payload's encoding and data to a value and back, the way the official SDKs'
 //!   default data converter does it.
+//! - [`tree`]: terms as a plain Rust tree, for tests and fuzzing.
 
 pub mod payload;
 pub mod term;
+pub mod tree;
