@@ -50,8 +50,6 @@ defmodule Hourglass.ActivityRunner do
   def run(activity_task, task_queue, complete_fn \\ &BridgeHolder.complete_activity_task/2) do
     case activity_task |> ActivityTask.new() |> decode_payloads() do
       {:ok, task} ->
-        activity_task = %{activity_task | input: task.input}
-
         case ActivityRegistry.lookup(task_queue, task.activity_type) do
           {:ok, {:elixir, module}} ->
             completion =
@@ -63,7 +61,8 @@ defmodule Hourglass.ActivityRunner do
 
           {:ok, :native} ->
             instrument(task, task_queue, fn _telemetry ->
-              run_native(activity_task, task, task_queue, complete_fn)
+              # The checked task, with its payloads decoded by the codec if there is one.
+              run_native(task, task_queue, complete_fn)
             end)
 
           :error ->
@@ -229,8 +228,8 @@ defmodule Hourglass.ActivityRunner do
 
   defp safe_types(task_queue), do: ActivityRegistry.activity_types(task_queue)
 
-  defp run_native(raw_task, task, task_queue, complete_fn) do
-    case TaskOwner.run(raw_task, task_queue, complete_fn) do
+  defp run_native(task, task_queue, complete_fn) do
+    case TaskOwner.run(task, task_queue, complete_fn) do
       {:error, {:invalid_activity_task, message}} ->
         failure = %ApplicationError{
           type: "InvalidActivityTask",

@@ -6,6 +6,7 @@
 use crate::nif::atoms::named as atom;
 use crate::nif::completion::{application_error_term, ApplicationErrorFields};
 use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
+use crate::nif::task::utf8_string;
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
 use crate::nif::worker_settings::decode_connect;
@@ -186,11 +187,15 @@ fn client_start_activity<'a>(
 fn client_activity_result<'a>(
     env: Env<'a>,
     client: ResourceArc<ClientResource>,
-    activity_id: String,
-    run_id: String,
+    activity_id: Term<'a>,
+    run_id: Term<'a>,
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let (activity_id, run_id) = match activity_ids(activity_id, run_id) {
+        Ok(ids) => ids,
+        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+    };
     let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
@@ -266,11 +271,15 @@ fn client_cancel_activity<'a>(
 fn client_describe_activity<'a>(
     env: Env<'a>,
     client: ResourceArc<ClientResource>,
-    activity_id: String,
-    run_id: String,
+    activity_id: Term<'a>,
+    run_id: Term<'a>,
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
+    let (activity_id, run_id) = match activity_ids(activity_id, run_id) {
+        Ok(ids) => ids,
+        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+    };
     let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
@@ -283,6 +292,15 @@ fn client_describe_activity<'a>(
         },
     );
     atom(env, "ok")
+}
+
+/// An activity id and a run id (empty for the latest run), both UTF-8 binaries.
+fn activity_ids(activity_id: Term, run_id: Term) -> Result<(String, String), String> {
+    let activity_id = utf8_string(activity_id)
+        .filter(|id| !id.is_empty())
+        .ok_or("the activity id must be a non-empty UTF-8 string")?;
+    let run_id = utf8_string(run_id).ok_or("the run id must be a UTF-8 string")?;
+    Ok((activity_id, run_id))
 }
 
 /// Details as a list of terms; one that cannot be decoded shows as the message saying why.
