@@ -1,18 +1,33 @@
-# A worker in a VM of its own, for the fault scenarios that kill whole VMs. Run from the
-# project root:
-#   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE
-# Prints "READY" once the worker polls.
-[address, task_queue] = System.argv()
+# A worker in a VM of its own, for what kills, stops or measures whole VMs (Hourglass.WorkerNode
+# starts it). Run from the project root:
+#   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE [KEY=VALUE ...]
+# with keys activities=Mod1,Mod2, native_activities=type1,type2, max_concurrent_activities=N,
+# graceful_shutdown_timeout=MS. Prints "READY <os pid>" once the worker polls.
+[address, task_queue | options] = System.argv()
 
+worker_opts =
+  Enum.map(options, fn option ->
+    case String.split(option, "=", parts: 2) do
+      ["activities", modules] ->
+        {:activities, for(name <- String.split(modules, ","), do: Module.concat([name]))}
+
+      ["native_activities", types] ->
+        {:native_activities, String.split(types, ",")}
+
+      [key, value] when key in ["max_concurrent_activities", "graceful_shutdown_timeout"] ->
+        {String.to_atom(key), String.to_integer(value)}
+
+      _ ->
+        raise ArgumentError, "unknown worker node option: #{option}"
+    end
+  end)
+
+# Under the application's supervisor, as in a user's tree: SIGTERM stops the VM through
+# init:stop/0, which stops the application and so shuts the worker down gracefully.
 {:ok, _} =
   Supervisor.start_child(
     Hourglass.Supervisor,
-    {Hourglass.Worker,
-     task_queue: task_queue,
-     address: address,
-     activities: [Hourglass.Faults.Activities.Work],
-     native_activities: ["hourglass.sleep"],
-     max_concurrent_activities: 500}
+    {Hourglass.Worker, [task_queue: task_queue, address: address] ++ worker_opts}
   )
 
 IO.puts("READY #{System.pid()}")

@@ -2,43 +2,23 @@ defmodule Hourglass.Integration.VmKillTest do
   # The worker's whole VM (its OS process) dies with SIGKILL mid-activity; a new one takes over.
   use Hourglass.IntegrationCase, async: false
 
-  alias Hourglass.Client
+  alias Hourglass.{Client, WorkerNode}
 
-  @root Path.expand("../..", __DIR__)
+  @worker [
+    activities: [Hourglass.IntegrationActivities.Silent, Hourglass.IntegrationActivities.Echo],
+    native_activities: ["hourglass.sleep"],
+    graceful_shutdown_timeout: 10_000
+  ]
 
   defp start_node(ctx) do
-    port =
-      Port.open({:spawn_executable, System.find_executable("mix")}, [
-        :binary,
-        :exit_status,
-        :stderr_to_stdout,
-        args: ["run", "--no-compile", "test/support/worker_node.exs", ctx.address, ctx.queue],
-        cd: @root,
-        env: [{~c"MIX_ENV", ~c"test"}]
-      ])
-
-    {:os_pid, os_pid} = Port.info(port, :os_pid)
+    node = WorkerNode.start(ctx.address, ctx.queue, @worker)
     # A VM started here does not stop with the port: kill it when the test ends.
-    on_exit(fn -> System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true) end)
-    await_ready(port, "")
-    {port, os_pid}
-  end
-
-  defp await_ready(port, buffer) do
-    receive do
-      {^port, {:data, data}} ->
-        buffer = buffer <> data
-        if buffer =~ "READY", do: :ok, else: await_ready(port, buffer)
-
-      {^port, {:exit_status, status}} ->
-        flunk("the worker VM exited with #{status}: #{buffer}")
-    after
-      60_000 -> flunk("the worker VM did not start: #{buffer}")
-    end
+    on_exit(fn -> WorkerNode.kill(node) end)
+    node
   end
 
   test "activities in flight when the VM is killed complete after redelivery", ctx do
-    {_port, os_pid} = start_node(ctx)
+    node = start_node(ctx)
 
     handles =
       for i <- 1..5 do
@@ -68,7 +48,7 @@ defmodule Hourglass.Integration.VmKillTest do
     )
 
     # ...when that VM dies.
-    System.cmd("kill", ["-KILL", "#{os_pid}"])
+    WorkerNode.kill(node)
     start_node(ctx)
 
     for handle <- handles do
@@ -79,7 +59,7 @@ defmodule Hourglass.Integration.VmKillTest do
 
   test "SIGTERM to the VM stops the worker gracefully: in-flight activities finish on attempt 1",
        ctx do
-    {port, os_pid} = start_node(ctx)
+    node = start_node(ctx)
 
     handles =
       for type <- ["silent", "hourglass.sleep", "silent"] do
@@ -105,12 +85,16 @@ defmodule Hourglass.Integration.VmKillTest do
       20_000
     )
 
-    System.cmd("kill", ["-TERM", "#{os_pid}"])
-    assert_receive {^port, {:exit_status, 0}}, 30_000
+    assert WorkerNode.stop(node) == 0
+    # What the VM said on its way out, for when an attempt did not complete.
+    said = WorkerNode.output(node)
 
     for handle <- handles do
-      assert {:ok, _} = Client.result(ctx.client, handle, timeout: 30_000)
-      assert {:ok, %{status: :completed, attempt: 1}} = Client.describe(ctx.client, handle)
+      result = Client.result(ctx.client, handle, timeout: 30_000)
+      described = Client.describe(ctx.client, handle)
+      diagnosis = "#{inspect(result)}\n#{inspect(described)}\nthe worker VM said:\n#{said}"
+      assert {:ok, _} = result, diagnosis
+      assert {:ok, %{status: :completed, attempt: 1}} = described, diagnosis
     end
   end
 end

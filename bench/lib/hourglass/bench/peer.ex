@@ -6,6 +6,7 @@ defmodule Hourglass.Bench.Peer do
   """
 
   alias Hourglass.Bench.JSON
+  alias Hourglass.WorkerNode
 
   @root Path.expand("../../../..", __DIR__)
   @peers Path.join(@root, "bench/peers")
@@ -25,63 +26,30 @@ defmodule Hourglass.Bench.Peer do
   end
 
   @doc "Starts a worker on `task_queue`; returns once it polls."
-  def start(worker, address, task_queue, max_concurrent) do
-    {program, args, env} = command(worker, address, task_queue, max_concurrent)
-
-    port =
-      Port.open({:spawn_executable, program}, [
-        :binary,
-        :exit_status,
-        :stderr_to_stdout,
-        args: args,
-        cd: @root,
-        env: env
-      ])
-
-    {:os_pid, os_pid} = Port.info(port, :os_pid)
-    await_ready(port, "")
-    %{worker: worker, port: port, os_pid: os_pid}
+  def start(:hourglass, address, task_queue, max_concurrent) do
+    address
+    |> WorkerNode.start(task_queue,
+      activities: [Hourglass.Bench.Activities.Echo],
+      native_activities: ["hourglass.echo"],
+      max_concurrent_activities: max_concurrent
+    )
+    |> Map.put(:worker, :hourglass)
   end
 
-  defp command(:hourglass, address, queue, max),
-    do:
-      {System.find_executable("mix"),
-       ["run", "--no-compile", "bench/worker_node.exs", address, queue, "#{max}"],
-       [{~c"MIX_ENV", ~c"#{Mix.env()}"}]}
+  def start(:python, address, queue, max) do
+    python = System.find_executable("python3")
+    args = [Path.join(@peers, "python_worker.py"), address, queue, "--max-concurrent", "#{max}"]
+    python |> WorkerNode.start_program(args) |> Map.put(:worker, :python)
+  end
 
-  defp command(:python, address, queue, max),
-    do:
-      {System.find_executable("python3"),
-       [Path.join(@peers, "python_worker.py"), address, queue, "--max-concurrent", "#{max}"], []}
-
-  defp command(:rust, address, queue, max),
-    do:
-      {Path.join(@peers, "rust_worker/target/release/rust_worker"),
-       [address, queue, "--max-concurrent", "#{max}"], []}
-
-  defp await_ready(port, buffer) do
-    receive do
-      {^port, {:data, data}} ->
-        buffer = buffer <> data
-        if buffer =~ "READY", do: :ok, else: await_ready(port, buffer)
-
-      {^port, {:exit_status, status}} ->
-        raise "a benchmark worker exited with #{status}: #{buffer}"
-    after
-      120_000 -> raise "a benchmark worker did not start: #{buffer}"
-    end
+  def start(:rust, address, queue, max) do
+    program = Path.join(@peers, "rust_worker/target/release/rust_worker")
+    args = [address, queue, "--max-concurrent", "#{max}"]
+    program |> WorkerNode.start_program(args) |> Map.put(:worker, :rust)
   end
 
   @doc "Stops a worker with SIGTERM and waits for it."
-  def stop(%{port: port, os_pid: os_pid}) do
-    System.cmd("kill", ["-TERM", "#{os_pid}"], stderr_to_stdout: true)
-
-    receive do
-      {^port, {:exit_status, _}} -> :ok
-    after
-      30_000 -> System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true)
-    end
-  end
+  def stop(peer), do: WorkerNode.stop(peer)
 
   @doc "CPU time the process has used so far (user + system), in milliseconds."
   def cpu_ms(os_pid) do

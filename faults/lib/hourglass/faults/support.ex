@@ -7,7 +7,6 @@ defmodule Hourglass.Faults.Support do
 
   alias Hourglass.Client
 
-  @root Path.expand("../../../..", __DIR__)
 
   @doc "A fresh task queue name."
   @spec queue(String.t()) :: String.t()
@@ -110,47 +109,6 @@ defmodule Hourglass.Faults.Support do
         Process.sleep(50)
         poll(fun, deadline)
     end
-  end
-
-  @doc """
-  Starts a worker for `queue` in a VM of its own (`faults/worker_node.exs`) and returns
-  `%{port: port, os_pid: os_pid}` once it polls.
-  """
-  @spec start_node(String.t(), String.t()) :: %{port: port(), os_pid: non_neg_integer()}
-  def start_node(address, queue) do
-    port =
-      Port.open({:spawn_executable, System.find_executable("mix")}, [
-        :binary,
-        :exit_status,
-        :stderr_to_stdout,
-        args: ["run", "--no-compile", "faults/worker_node.exs", address, queue],
-        cd: @root,
-        env: [{~c"MIX_ENV", String.to_charlist(to_string(Mix.env()))}]
-      ])
-
-    {:os_pid, os_pid} = Port.info(port, :os_pid)
-    await_ready(port, "")
-    %{port: port, os_pid: os_pid}
-  end
-
-  defp await_ready(port, buffer) do
-    receive do
-      {^port, {:data, data}} ->
-        buffer = buffer <> data
-        if buffer =~ "READY", do: :ok, else: await_ready(port, buffer)
-
-      {^port, {:exit_status, status}} ->
-        raise "a worker VM exited with #{status}: #{buffer}"
-    after
-      120_000 -> raise "a worker VM did not start: #{buffer}"
-    end
-  end
-
-  @doc "Kills a worker VM with SIGKILL."
-  @spec kill_node(%{os_pid: non_neg_integer()}) :: :ok
-  def kill_node(%{os_pid: os_pid}) do
-    System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true)
-    :ok
   end
 
   @doc "Counts results by outcome: completed, failed, cancelled, other."

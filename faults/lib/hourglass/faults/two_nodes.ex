@@ -6,14 +6,20 @@ defmodule Hourglass.Faults.TwoNodes do
   recorded.
   """
 
-  alias Hourglass.Client
+  alias Hourglass.{Client, WorkerNode}
   alias Hourglass.Faults.Support
+
+  @worker [
+    activities: [Hourglass.Faults.Activities.Work],
+    native_activities: ["hourglass.sleep"],
+    max_concurrent_activities: 500
+  ]
 
   @doc "Runs the scenario with `count` activities."
   def run(%{address: address, client: client}, count) do
     queue = Support.queue("nodes")
-    doomed = Support.start_node(address, queue)
-    survivor = Support.start_node(address, queue)
+    doomed = WorkerNode.start(address, queue, @worker)
+    survivor = WorkerNode.start(address, queue, @worker)
 
     handles =
       Support.start_batch(client, queue, "faults.work", count, [2_000],
@@ -22,9 +28,9 @@ defmodule Hourglass.Faults.TwoNodes do
       )
 
     Process.sleep(1_000)
-    Support.kill_node(doomed)
+    WorkerNode.kill(doomed)
     results = Support.await_all(client, handles)
-    Support.kill_node(survivor)
+    WorkerNode.kill(survivor)
     tally = Support.tally(results)
 
     by_node =

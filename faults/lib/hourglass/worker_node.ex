@@ -1,0 +1,104 @@
+defmodule Hourglass.WorkerNode do
+  @moduledoc """
+  A worker in an OS process of its own, for what must kill, stop or measure a whole worker: the
+  fault suite, the VM-kill tests and the end-to-end benchmarks (compiled in dev, test and bench,
+  never into a release).
+
+  `start/3` runs `faults/worker_node.exs` in a new VM (`mix run`, the current Mix env) with an
+  `Hourglass.Worker` under the application's supervisor, as in a user's tree;
+  `start_program/3` runs any program that prints `READY` once it polls (the benchmarks' Python
+  and Rust peers). Both return once `READY` is printed, and raise with the process's output if
+  it exits or stays silent first.
+  """
+
+  @root Path.expand("../../..", __DIR__)
+
+  @type t :: %{port: port(), os_pid: non_neg_integer()}
+
+  @doc """
+  Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities`
+  (modules), `:native_activities`, `:max_concurrent_activities`, `:graceful_shutdown_timeout`.
+  """
+  @spec start(String.t(), String.t(), keyword()) :: t()
+  def start(address, task_queue, opts \\ []) do
+    args =
+      Enum.map(opts, fn
+        {:activities, modules} -> "activities=" <> Enum.map_join(modules, ",", &inspect/1)
+        {:native_activities, types} -> "native_activities=" <> Enum.join(types, ",")
+        {key, value} when is_integer(value) -> "#{key}=#{value}"
+      end)
+
+    start_program(
+      System.find_executable("mix"),
+      ["run", "--no-compile", "faults/worker_node.exs", address, task_queue | args],
+      [{~c"MIX_ENV", ~c"#{Mix.env()}"}]
+    )
+  end
+
+  @doc "Starts `program` with `args` and `env` in the project root; returns once it says READY."
+  @spec start_program(String.t(), [String.t()], [{charlist(), charlist()}]) :: t()
+  def start_program(program, args, env \\ []) do
+    port =
+      Port.open({:spawn_executable, program}, [
+        :binary,
+        :exit_status,
+        :stderr_to_stdout,
+        args: args,
+        cd: @root,
+        env: env
+      ])
+
+    {:os_pid, os_pid} = Port.info(port, :os_pid)
+    await_ready(port, os_pid, "")
+    %{port: port, os_pid: os_pid}
+  end
+
+  defp await_ready(port, os_pid, buffer) do
+    receive do
+      {^port, {:data, data}} ->
+        buffer = buffer <> data
+        if buffer =~ "READY", do: :ok, else: await_ready(port, os_pid, buffer)
+
+      {^port, {:exit_status, status}} ->
+        raise "worker process #{os_pid} exited with #{status}: #{buffer}"
+    after
+      120_000 ->
+        kill(%{os_pid: os_pid})
+        raise "worker process #{os_pid} did not start within 120 s: #{buffer}"
+    end
+  end
+
+  @doc "What the process printed since it started (or since the last call), without waiting."
+  @spec output(t()) :: String.t()
+  def output(%{port: port}) do
+    receive do
+      {^port, {:data, data}} -> data <> output(%{port: port})
+    after
+      0 -> ""
+    end
+  end
+
+  @doc "Kills the process with SIGKILL."
+  @spec kill(%{os_pid: non_neg_integer()}) :: :ok
+  def kill(%{os_pid: os_pid}) do
+    System.cmd("kill", ["-KILL", "#{os_pid}"], stderr_to_stdout: true)
+    :ok
+  end
+
+  @doc """
+  Stops the process with SIGTERM and waits up to `timeout` for it to exit; kills it after that.
+  Returns its exit status, or `:killed`.
+  """
+  @spec stop(t(), timeout()) :: non_neg_integer() | :killed
+  def stop(%{port: port} = node, timeout \\ 30_000) do
+    System.cmd("kill", ["-TERM", "#{node.os_pid}"], stderr_to_stdout: true)
+
+    receive do
+      {^port, {:exit_status, status}} -> status
+    after
+      timeout ->
+        kill(node)
+        :killed
+    end
+  end
+end
