@@ -136,12 +136,12 @@ defmodule Hourglass.Native do
   @spec start_child(ActivityExecutor.DynamicSupervisor.child_args()) ::
           DynamicSupervisor.on_start_child()
   def start_child(%{activity_task: task, task_queue: task_queue}) do
-    # Checked here, in the caller, so that the supervisor (one process for the whole VM) starts
-    # the owner without waiting for it; the owner then cannot fail to spawn the body.
-    with :ok <- native_task_check(task, task_queue) do
+    # Checked and decoded here, in the caller, so that the supervisor (one process for the whole
+    # VM) starts the owner without waiting for it; the owner then cannot fail to spawn the body.
+    with {:ok, prepared} <- native_task_prepare(task, task_queue) do
       spec = %{
         id: Hourglass.Native.TaskOwner,
-        start: {Hourglass.Native.TaskOwner, :start_link, [task, task_queue]},
+        start: {Hourglass.Native.TaskOwner, :start_link, [prepared, task, task_queue]},
         restart: :temporary
       }
 
@@ -169,7 +169,9 @@ defmodule Hourglass.Native do
   # NIF stubs, replaced when the library loads.
 
   @doc false
-  def native_task_check(_task, _task_queue), do: not_loaded()
+  def native_task_prepare(_task, _task_queue), do: not_loaded()
+  @doc false
+  def native_task_spawn_prepared(_prepared, _completion_to), do: not_loaded()
   @doc false
   def native_task_spawn(_task, _task_queue, _completion_to), do: not_loaded()
   @doc false

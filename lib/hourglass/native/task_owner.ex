@@ -7,8 +7,8 @@ defmodule Hourglass.Native.TaskOwner do
 
   Two ways in:
 
-    * `start_link/2` — the child that `Hourglass.Native.start_child/1` puts under the shared
-      executor supervisor, once it has checked the task (malformed input is an
+    * `start_link/3` — the child that `Hourglass.Native.start_child/1` puts under the shared
+      executor supervisor, once it has checked and decoded the task (malformed input is an
       `{:error, reason}` from `start_child/1` and no child is started). Like a `Task`, it
       returns at once and spawns the body in the new process.
     * `run/3` — for a process that already is an executor (`Hourglass.ActivityRunner`): it
@@ -30,14 +30,19 @@ defmodule Hourglass.Native.TaskOwner do
   alias Hourglass.{ActivityRunner, BridgeHolder, Native}
 
   @doc false
-  @spec start_link(map(), String.t()) :: {:ok, pid()} | {:error, term()}
-  def start_link(task, task_queue) do
-    {:ok, :proc_lib.spawn_link(__MODULE__, :init, [task, task_queue])}
+  @spec start_link(reference(), map(), String.t()) :: {:ok, pid()} | {:error, term()}
+  def start_link(prepared, task, task_queue) do
+    {:ok, :proc_lib.spawn_link(__MODULE__, :init, [prepared, task, task_queue])}
   end
 
   @doc false
-  def init(task, task_queue) do
-    case spawn_body(task, task_queue, &BridgeHolder.complete_activity_task/2) do
+  def init(prepared, task, task_queue) do
+    case spawn_body(
+           {:prepared, prepared},
+           task,
+           task_queue,
+           &BridgeHolder.complete_activity_task/2
+         ) do
       {:ok, owned} ->
         await(owned)
 
@@ -55,10 +60,12 @@ defmodule Hourglass.Native.TaskOwner do
   """
   @spec run(map(), String.t(), ActivityRunner.complete_fn()) :: :ok | {:error, term()}
   def run(task, task_queue, complete_fn) do
-    with {:ok, owned} <- spawn_body(task, task_queue, complete_fn), do: await(owned)
+    with {:ok, owned} <- spawn_body(:decode, task, task_queue, complete_fn), do: await(owned)
   end
 
-  defp spawn_body(task, task_queue, complete_fn) do
+  # `how` is `{:prepared, resource}` when `Hourglass.Native.start_child/1` already decoded the
+  # task, `:decode` when the NIF decodes it now.
+  defp spawn_body(how, task, task_queue, complete_fn) do
     # The default path needs no hop through this process: the tokio thread sends the completion
     # straight to the BridgeHolder. If the BridgeHolder is down right now, the completion comes
     # here instead and `complete_fn` reports `{:error, :worker_not_registered}`.
@@ -66,7 +73,13 @@ defmodule Hourglass.Native.TaskOwner do
       if complete_fn == (&BridgeHolder.complete_activity_task/2),
         do: Process.whereis(BridgeHolder)
 
-    case Native.native_task_spawn(task, task_queue, direct_to) do
+    spawned =
+      case how do
+        {:prepared, prepared} -> Native.native_task_spawn_prepared(prepared, direct_to)
+        :decode -> Native.native_task_spawn(task, task_queue, direct_to)
+      end
+
+    case spawned do
       {:ok, resource, id} ->
         {:ok,
          %{

@@ -35,6 +35,19 @@ rustler::atoms! {
     unknown_activity_type,
     invalid_task_queue,
     owner_not_alive,
+    already_spawned,
+    // The fields of an activity task a native body reads, made once instead of per task.
+    activity_type,
+    activity_id,
+    attempt,
+    input,
+    heartbeat_details,
+    workflow_id,
+    workflow_run_id,
+    workflow_type,
+    workflow_namespace,
+    heartbeat_timeout,
+    start_to_close_timeout,
 }
 
 /// An atom made from a name at run time, for the many message tags and map keys that are

@@ -111,22 +111,61 @@ enum Delivery {
     Owner,
 }
 
-/// Checks that `task` could be spawned, without spawning it: `:ok` or the `{:error, reason}`
-/// that `native_task_spawn/3` would return.
+/// A task checked and decoded by `native_task_prepare/2` in the caller of
+/// `Hourglass.Native.start_child/1`, spawned later by its owner: decoded once, and the
+/// supervisor that starts the owner never waits for the decoding.
+pub struct PreparedTaskResource {
+    prepared: Mutex<Option<Prepared>>,
+}
+
+#[rustler::resource_impl]
+impl Resource for PreparedTaskResource {}
+
+/// What spawning needs: the decoded task, its activity and its task queue.
+type Prepared = (NativeTask, &'static NativeActivity, String);
+
+/// Checks and decodes `task`: `{:ok, prepared}` for `native_task_spawn_prepared/2`, or the
+/// `{:error, reason}` that `native_task_spawn/3` would return.
 #[rustler::nif]
-fn native_task_check<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -> Term<'a> {
+fn native_task_prepare<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -> Term<'a> {
     match check(env, task, task_queue) {
-        Ok(_) => atoms::ok().encode(env),
+        Ok(prepared) => {
+            let resource = ResourceArc::new(PreparedTaskResource {
+                prepared: Mutex::new(Some(prepared)),
+            });
+            make_tuple(env, &[atoms::ok().encode(env), resource.encode(env)])
+        }
         Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
     }
 }
 
-/// The decoded task and its activity, or the error term saying why it cannot run.
-fn check<'a>(
+/// Spawns a prepared task, owned by the calling process; see `native_task_spawn/3`. A prepared
+/// task spawns once: `{:error, :already_spawned}` after that.
+#[rustler::nif]
+fn native_task_spawn_prepared<'a>(
     env: Env<'a>,
-    task: Term<'a>,
-    task_queue: Term<'a>,
-) -> Result<(NativeTask, &'static NativeActivity, String), Term<'a>> {
+    prepared: ResourceArc<PreparedTaskResource>,
+    completion_to: Term<'a>,
+) -> Term<'a> {
+    let taken = prepared
+        .prepared
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .take();
+    match taken {
+        Some(prepared) => spawn(env, prepared, completion_to),
+        None => make_tuple(
+            env,
+            &[
+                atoms::error().encode(env),
+                atoms::already_spawned().encode(env),
+            ],
+        ),
+    }
+}
+
+/// The decoded task and its activity, or the error term saying why it cannot run.
+fn check<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -> Result<Prepared, Term<'a>> {
     let task_queue =
         utf8_string(task_queue).ok_or_else(|| atoms::invalid_task_queue().encode(env))?;
     let task = decode_task(task).map_err(|message| {
@@ -161,11 +200,15 @@ fn native_task_spawn<'a>(
     task_queue: Term<'a>,
     completion_to: Term<'a>,
 ) -> Term<'a> {
+    match check(env, task, task_queue) {
+        Ok(prepared) => spawn(env, prepared, completion_to),
+        Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
+    }
+}
+
+fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<'a> {
+    let (task, activity, task_queue) = prepared;
     let error = |reason: Term<'a>| make_tuple(env, &[atoms::error().encode(env), reason]);
-    let (task, activity, task_queue) = match check(env, task, task_queue) {
-        Ok(checked) => checked,
-        Err(reason) => return error(reason),
-    };
     let delivery = match completion_to.decode::<LocalPid>() {
         Ok(pid) => Delivery::Forward(pid),
         Err(_) => Delivery::Owner,

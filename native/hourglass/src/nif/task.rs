@@ -4,8 +4,9 @@
 //! [`ActivityInfo`] are read here, and any other key is left alone.
 
 use crate::context::ActivityInfo;
+use crate::nif::atoms;
 use crate::nif::value::term_to_value;
-use rustler::{Binary, Term, TermType};
+use rustler::{Atom, Binary, Term, TermType};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -22,23 +23,20 @@ pub fn decode_task(term: Term) -> Result<NativeTask, String> {
     if term.get_type() != TermType::Map {
         return Err("the activity task must be a map".into());
     }
-    let field = |name: &str| -> Option<Term> {
-        let key = rustler::Atom::from_str(term.get_env(), name).ok()?;
-        term.map_get(key).ok()
-    };
-    let task_token = match field("task_token") {
+    let field = |key: Atom| -> Option<Term> { term.map_get(key).ok() };
+    let task_token = match field(atoms::task_token()) {
         Some(token) if token.is_binary() => Binary::from_term(token)
             .map(|binary| binary.as_slice().to_vec())
             .map_err(|_| "task_token must be a binary".to_string())?,
         Some(_) => return Err("task_token must be a binary".into()),
         None => return Err("missing required key :task_token".into()),
     };
-    let activity_type = match field("activity_type") {
+    let activity_type = match field(atoms::activity_type()) {
         Some(name) => utf8_string(name).ok_or("activity_type must be a UTF-8 string")?,
         None => return Err("missing required key :activity_type".into()),
     };
-    let optional_string = |name: &str| -> Result<Option<String>, String> {
-        match field(name) {
+    let optional_string = |key: Atom, name: &str| -> Result<Option<String>, String> {
+        match field(key) {
             None => Ok(None),
             Some(value) if is_nil(value) => Ok(None),
             Some(value) => utf8_string(value)
@@ -46,8 +44,8 @@ pub fn decode_task(term: Term) -> Result<NativeTask, String> {
                 .ok_or_else(|| format!("{name} must be a UTF-8 string or nil")),
         }
     };
-    let milliseconds = |name: &str| -> Result<Option<Duration>, String> {
-        match field(name) {
+    let milliseconds = |key: Atom, name: &str| -> Result<Option<Duration>, String> {
+        match field(key) {
             None => Ok(None),
             Some(value) if is_nil(value) => Ok(None),
             Some(value) => value
@@ -58,34 +56,37 @@ pub fn decode_task(term: Term) -> Result<NativeTask, String> {
                 }),
         }
     };
-    let attempt = match field("attempt") {
+    let attempt = match field(atoms::attempt()) {
         None => 1,
         Some(attempt) => match attempt.decode::<u32>() {
             Ok(attempt) if attempt >= 1 => attempt,
             _ => return Err("attempt must be a positive integer".into()),
         },
     };
-    let heartbeat_details = match field("heartbeat_details") {
+    let heartbeat_details = match field(atoms::heartbeat_details()) {
         None => Vec::new(),
         Some(details) => values(details, "heartbeat_details")?,
     };
-    let input = match field("input") {
+    let input = match field(atoms::input()) {
         None => return Err("missing required key :input".into()),
         Some(input) => values(input, "input")?,
     };
     Ok(NativeTask {
         info: ActivityInfo {
             activity_type,
-            activity_id: optional_string("activity_id")?,
+            activity_id: optional_string(atoms::activity_id(), "activity_id")?,
             task_queue: String::new(),
             task_token,
-            workflow_id: optional_string("workflow_id")?,
-            workflow_run_id: optional_string("workflow_run_id")?,
-            workflow_type: optional_string("workflow_type")?,
-            workflow_namespace: optional_string("workflow_namespace")?,
+            workflow_id: optional_string(atoms::workflow_id(), "workflow_id")?,
+            workflow_run_id: optional_string(atoms::workflow_run_id(), "workflow_run_id")?,
+            workflow_type: optional_string(atoms::workflow_type(), "workflow_type")?,
+            workflow_namespace: optional_string(atoms::workflow_namespace(), "workflow_namespace")?,
             attempt,
-            heartbeat_timeout: milliseconds("heartbeat_timeout")?,
-            start_to_close_timeout: milliseconds("start_to_close_timeout")?,
+            heartbeat_timeout: milliseconds(atoms::heartbeat_timeout(), "heartbeat_timeout")?,
+            start_to_close_timeout: milliseconds(
+                atoms::start_to_close_timeout(),
+                "start_to_close_timeout",
+            )?,
             heartbeat_details,
         },
         input,
@@ -105,7 +106,7 @@ fn values(list: Term, name: &str) -> Result<Vec<Value>, String> {
 }
 
 fn is_nil(term: Term) -> bool {
-    term.is_atom() && term.atom_to_string().ok().as_deref() == Some("nil")
+    term.decode::<Atom>().ok() == Some(atoms::nil())
 }
 
 /// Reads a UTF-8 binary term.
