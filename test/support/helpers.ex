@@ -13,22 +13,8 @@ defmodule Hourglass.TestHelpers do
 
   @doc "Waits until `fun` returns true, polling; fails after `timeout` ms."
   def eventually(fun, timeout \\ 5_000) do
-    deadline = System.monotonic_time(:millisecond) + timeout
-    do_eventually(fun, deadline)
-  end
-
-  defp do_eventually(fun, deadline) do
-    cond do
-      fun.() ->
-        :ok
-
-      System.monotonic_time(:millisecond) > deadline ->
-        flunk("condition not met in time")
-
-      true ->
-        Process.sleep(10)
-        do_eventually(fun, deadline)
-    end
+    Hourglass.Faults.Support.wait_until(fun, timeout) || flunk("condition not met in time")
+    :ok
   end
 
   @doc "Waits until no native task is live."
