@@ -238,9 +238,11 @@ fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<
     let context = ActivityContext::new(info, control.cancellation.clone(), move |details| {
         send_heartbeat(owner, id, details)
     });
-    let body = activity.start(context, input);
     let future = async move {
         let _live = live;
+        // The body is made here, on tokio, not in the NIF: whatever a body's constructor does
+        // (and any panic in it) stays off the BEAM's schedulers.
+        let body = async move { activity.start(context, input).await };
         let outcome = match AssertUnwindSafe(body).catch_unwind().await {
             Ok(Ok(value)) => Outcome::Completed(value),
             Ok(Err(failure)) => Outcome::Failed(failure),
