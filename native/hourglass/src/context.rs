@@ -104,8 +104,9 @@ impl ActivityContext {
     }
 
     /// Tells the server the attempt is alive and records `details`, which the next attempt
-    /// finds in [`ActivityContext::last_heartbeat`]. Heartbeats are throttled on their way to
-    /// the server, so calling this often is cheap.
+    /// finds in [`ActivityContext::last_heartbeat`]. Core throttles heartbeats on their way to
+    /// the server, but each call is still a message to the owning BEAM process: heartbeat per
+    /// unit of progress (a file, a chunk), not per byte.
     ///
     /// Fails once cancellation was requested (so `ctx.heartbeat(progress)?` stops the body,
     /// like `Hourglass.Activity.heartbeat/1` raising), or when `details` cannot be serialised.
