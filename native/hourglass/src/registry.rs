@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 
 static REGISTERED: OnceLock<Vec<NativeActivity>> = OnceLock::new();
 
-/// Registers `extra` next to the built-ins. Only the first call has an effect (the NIF loads
-/// once per VM). Fails, registering nothing, when two activities share a type.
+/// Registers `extra` next to the built-ins. Only the first call, made when the NIF loads and so
+/// before any lookup, has an effect (a lookup before it fixes the built-ins alone). Fails,
+/// registering nothing, when two activities share a type.
 pub fn install(extra: Vec<NativeActivity>) -> Result<(), String> {
     let mut all = activities::built_ins();
     all.extend(extra);
