@@ -15,7 +15,7 @@
 //!     if order.lines == 0 {
 //!         return Err(ActivityFailure::non_retryable("EmptyOrder", "an order without lines"));
 //!     }
-//!     ctx.heartbeat(order.lines);
+//!     ctx.heartbeat(order.lines)?;
 //!     Ok(Invoice { order_id: order.id, total_cents: 250 * u64::from(order.lines) })
 //! }
 //!
