@@ -17,10 +17,13 @@ defmodule Hourglass.WorkerNode do
 
   @doc """
   Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities`
-  (modules), `:native_activities`, `:max_concurrent_activities`, `:graceful_shutdown_timeout`.
+  (modules), `:native_activities`, `:max_concurrent_activities`, `:graceful_shutdown_timeout`,
+  and `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none).
   """
   @spec start(String.t(), String.t(), keyword()) :: t()
   def start(address, task_queue, opts \\ []) do
+    {erl_flags, opts} = Keyword.pop(opts, :erl_flags, "")
+
     args =
       Enum.map(opts, fn
         {:activities, modules} -> "activities=" <> Enum.map_join(modules, ",", &inspect/1)
@@ -31,7 +34,8 @@ defmodule Hourglass.WorkerNode do
     start_program(
       System.find_executable("mix"),
       ["run", "--no-compile", "faults/worker_node.exs", address, task_queue | args],
-      [{~c"MIX_ENV", ~c"#{Mix.env()}"}]
+      # ERL_FLAGS is set either way, so that the new VM never inherits this one's.
+      [{~c"MIX_ENV", ~c"#{Mix.env()}"}, {~c"ERL_FLAGS", String.to_charlist(erl_flags)}]
     )
   end
 

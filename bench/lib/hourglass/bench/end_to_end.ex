@@ -1,16 +1,19 @@
 defmodule Hourglass.Bench.EndToEnd do
   @moduledoc """
-  End to end on one local dev server: the Hourglass worker, the official Python SDK worker and
-  the Rust SDK worker serve the same echo activity; the same driver runs `:count` (default
-  5_000) of them at `:concurrency` (default 200), driven as Standalone Activities and by
-  workflows. For each: throughput, latency, and the worker process's CPU time per activity
-  (the OS's accounting), because on such a machine the dev server is usually the bottleneck.
+  End to end on one local dev server: the Hourglass worker (twice: with the VM's default flags,
+  and with idle schedulers that do not busy-wait, `Hourglass.Bench.Peer.no_spin_flags/0`), the
+  official Python SDK worker and the Rust SDK worker serve the same echo activity; the same
+  driver runs `:count` (default 5_000) of them at `:concurrency` (default 200), driven as
+  Standalone Activities and by workflows. For each: throughput, latency, and the worker
+  process's CPU time per activity (the OS's accounting), because on such a machine the dev
+  server is usually the bottleneck.
   """
 
   alias Hourglass.{Bench, DevServer}
   alias Hourglass.Bench.Peer
 
-  @workers [:hourglass, :python, :rust]
+  @workers [:hourglass, :hourglass_no_spin, :python, :rust]
+  @ours [:hourglass, :hourglass_no_spin]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -31,6 +34,7 @@ defmodule Hourglass.Bench.EndToEnd do
       Map.merge(results, %{
         count: count,
         concurrency: concurrency,
+        no_spin_flags: Peer.no_spin_flags(),
         cpu_vs_python: ratios(results, "python"),
         cpu_vs_rust: ratios(results, "rust")
       })
@@ -62,18 +66,19 @@ defmodule Hourglass.Bench.EndToEnd do
     }
   end
 
+  # Hourglass's CPU per activity over the peer's, per Hourglass worker and mode.
   defp ratios(results, peer) do
-    for mode <- ["standalone", "workflow"], into: %{} do
-      ours = results["hourglass/#{mode}"].worker_cpu_ms_per_activity
+    for ours <- @ours, mode <- ["standalone", "workflow"], into: %{} do
+      mine = results["#{ours}/#{mode}"].worker_cpu_ms_per_activity
       theirs = results["#{peer}/#{mode}"].worker_cpu_ms_per_activity
-      {mode, Float.round(ours / max(theirs, 0.001), 2)}
+      {"#{ours}/#{mode}", Float.round(mine / max(theirs, 0.001), 2)}
     end
   end
 
   defp chart(results) do
     bars =
       for mode <- ["standalone", "workflow"], worker <- @workers do
-        {"#{worker} #{mode}", results["#{worker}/#{mode}"].worker_cpu_ms_per_activity}
+        {"#{label(worker)} #{mode}", results["#{worker}/#{mode}"].worker_cpu_ms_per_activity}
       end
 
     Bench.chart("end_to_end", :bars, bars,
@@ -81,4 +86,7 @@ defmodule Hourglass.Bench.EndToEnd do
       ylabel: "ms of CPU per activity"
     )
   end
+
+  defp label(:hourglass_no_spin), do: "hourglass (no spin)"
+  defp label(worker), do: Atom.to_string(worker)
 end

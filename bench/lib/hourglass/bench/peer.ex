@@ -11,7 +11,16 @@ defmodule Hourglass.Bench.Peer do
   @root Path.expand("../../../..", __DIR__)
   @peers Path.join(@root, "bench/peers")
 
-  @type worker :: :hourglass | :python | :rust
+  @type worker :: :hourglass | :hourglass_no_spin | :python | :rust
+
+  # Emulator flags that stop idle schedulers from busy-waiting before they sleep (the default
+  # keeps them spinning for a while after every wake-up, which at a few hundred wake-ups a
+  # second costs more CPU than the work itself). A choice for the user's VM, measured here as a
+  # worker of its own beside the default one.
+  @no_spin "+sbwt none +sbwtdcpu none +sbwtdio none"
+
+  @doc "The emulator flags of the `:hourglass_no_spin` worker."
+  def no_spin_flags, do: @no_spin
 
   @doc "Builds what the workers need (the Rust peer, in release mode)."
   def build do
@@ -26,14 +35,16 @@ defmodule Hourglass.Bench.Peer do
   end
 
   @doc "Starts a worker on `task_queue`; returns once it polls."
-  def start(:hourglass, address, task_queue, max_concurrent) do
+  def start(worker, address, task_queue, max_concurrent)
+      when worker in [:hourglass, :hourglass_no_spin] do
     address
     |> WorkerNode.start(task_queue,
       activities: [Hourglass.Bench.Activities.Echo],
       native_activities: ["hourglass.echo"],
-      max_concurrent_activities: max_concurrent
+      max_concurrent_activities: max_concurrent,
+      erl_flags: if(worker == :hourglass_no_spin, do: @no_spin, else: "")
     )
-    |> Map.put(:worker, :hourglass)
+    |> Map.put(:worker, worker)
   end
 
   def start(:python, address, queue, max) do
