@@ -8,10 +8,17 @@ defmodule Hourglass.Bench.Executor do
     * Elixir no-ops through `Hourglass.ActivityExecutor.DynamicSupervisor.start_child/1`;
     * the baseline: a bare `Task.Supervisor` child sending one message.
 
-  The three alternate for several rounds; each reports its median rate.
+  Between the baseline and the native path, the steps of a native attempt one at a time (its
+  owner under the executor supervisor; its completion routed by
+  `Hourglass.BridgeHolder.complete_activity_task/2`; the task checked by the NIF in the caller;
+  the body on tokio, its completion sent back to the owner), to show where the cost goes.
+
+  The variants alternate for several rounds; each reports its median rate.
   """
 
   alias Hourglass.{ActivityExecutor, ActivityRegistry, Bench, BridgeHolder, Native}
+
+  @native_task %{task_token: "t", activity_type: "hourglass.echo", input: [nil]}
 
   @doc "Runs the suite; `:count` activities per round (default 100_000), `:rounds` (default 3)."
   def run(opts \\ []) do
@@ -24,7 +31,7 @@ defmodule Hourglass.Bench.Executor do
     variants = [
       native: fn ->
         Native.start_child(%{
-          activity_task: %{task_token: "t", activity_type: "hourglass.echo", input: [nil]},
+          activity_task: @native_task,
           task_queue: queue
         })
       end,
@@ -38,7 +45,14 @@ defmodule Hourglass.Bench.Executor do
         Task.Supervisor.start_child(task_sup, fn ->
           send(sink, {:hourglass_completion, queue, %{}})
         end)
-      end
+      end,
+      step_owner: fn sink -> start_owner(:send_to_sink, [sink, queue]) end,
+      step_routed: fn _sink -> start_owner(:route, [queue]) end,
+      step_checked: fn _sink ->
+        {:ok, _prepared} = Native.native_task_prepare(@native_task, queue)
+        start_owner(:route, [queue])
+      end,
+      step_tokio: fn _sink -> start_owner(:run_native, [queue]) end
     ]
 
     rates =
@@ -69,9 +83,13 @@ defmodule Hourglass.Bench.Executor do
       "executor",
       :bars,
       [
-        {"native (tokio)", Bench.median(rates.native)},
-        {"Elixir", Bench.median(rates.elixir)},
-        {"Task.Supervisor baseline", Bench.median(rates.baseline)}
+        {"Task.Supervisor baseline", Bench.median(rates.baseline)},
+        {"step: owner child", Bench.median(rates.step_owner)},
+        {"step: + routed", Bench.median(rates.step_routed)},
+        {"step: + checked", Bench.median(rates.step_checked)},
+        {"step: + tokio body", Bench.median(rates.step_tokio)},
+        {"native (via BridgeHolder)", Bench.median(rates.native)},
+        {"Elixir", Bench.median(rates.elixir)}
       ],
       title: "Executor throughput, no server (#{System.schedulers_online()} cores)",
       ylabel: "activities per second"
@@ -79,6 +97,38 @@ defmodule Hourglass.Bench.Executor do
 
     result
   end
+
+  # The steps: a proc_lib child of the executor supervisor, like a native owner, that does one
+  # more part of a native attempt's work each time.
+  defp start_owner(what, args) do
+    DynamicSupervisor.start_child(ActivityExecutor.DynamicSupervisor, %{
+      id: :step,
+      start: {__MODULE__, :start_step, [what, args]},
+      restart: :temporary
+    })
+  end
+
+  @doc false
+  def start_step(what, args), do: {:ok, :proc_lib.spawn_link(__MODULE__, what, args)}
+
+  @doc false
+  def send_to_sink(sink, queue), do: send(sink, {:hourglass_completion, queue, %{}})
+
+  @doc false
+  def route(queue) do
+    :ok =
+      BridgeHolder.complete_activity_task(queue, %{task_token: "t", result: {:completed, nil}})
+  end
+
+  @doc false
+  # The body on tokio, its completion sent back to this process (a completion function other
+  # than the BridgeHolder's own), which then routes it: no hop through the BridgeHolder.
+  def run_native(queue) do
+    :ok = Native.TaskOwner.run(@native_task, queue, &route_completion/2)
+  end
+
+  defp route_completion(queue, completion),
+    do: BridgeHolder.complete_activity_task(queue, completion)
 
   # Starts `count` activities from one producer per scheduler and times them until the sink
   # has every completion.
