@@ -423,7 +423,8 @@ defmodule Hourglass.Client do
     end
   end
 
-  # Ids reach the NIF as strings: anything else is refused here, clearly.
+  # Ids reach the NIF as strings: anything else is refused here, with the caller's own value in
+  # the error. The NIF checks them again only so that a direct call never raises.
   defp identify(%ActivityHandle{activity_id: id, run_id: run_id} = handle) do
     if text?(id) and id != "" and text?(run_id),
       do: {:ok, id, run_id},

@@ -5,17 +5,12 @@
 //! malformed request) and answers `reply_to` with `{:"$hourglass_client_reply", ref, answer}`.
 
 use crate::nif::atoms::named as atom;
-use crate::nif::client_nif::{error_term, reply_later, ClientResource};
+use crate::nif::client_nif::{error_message, error_term, reply_later, ClientResource};
 use crate::nif::core_completion::decode_failure;
 use crate::nif::payload_term::term_to_payload;
-use crate::nif::value::str_to_term;
 use crate::temporal::async_completion::{AsyncOutcome, AsyncTarget};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, ResourceArc, Term};
-
-fn refuse<'a>(env: Env<'a>, message: &str) -> Term<'a> {
-    make_tuple(env, &[atom(env, "error"), str_to_term(env, message)])
-}
 
 fn tag(term: Term) -> Option<String> {
     term.atom_to_string().ok()
@@ -82,7 +77,7 @@ fn client_respond_async<'a>(
         .and_then(|target| decode_outcome(outcome).map(|outcome| (target, outcome)))
     {
         Ok(decoded) => decoded,
-        Err(message) => return refuse(env, &message),
+        Err(message) => return error_message(env, &message),
     };
     let client = client.client.clone();
     reply_later(
@@ -109,20 +104,20 @@ fn client_heartbeat_async<'a>(
 ) -> Term<'a> {
     let target = match decode_target(target) {
         Ok(target) => target,
-        Err(message) => return refuse(env, &message),
+        Err(message) => return error_message(env, &message),
     };
     let details = match details.decode::<Vec<Term>>().as_deref() {
         Ok([]) => None,
         Ok([single]) => match term_to_payload(*single) {
             Ok(payload) => Some(payload),
             Err(error) => {
-                return refuse(
+                return error_message(
                     env,
                     &format!("the details cannot be encoded as a payload: {error}"),
                 )
             }
         },
-        _ => return refuse(env, "the details must be [] or [term]"),
+        _ => return error_message(env, "the details must be [] or [term]"),
     };
     let client = client.client.clone();
     reply_later(

@@ -35,6 +35,11 @@ fn nil(env: Env) -> Term {
     rustler::types::atom::nil().encode(env)
 }
 
+/// `{:error, message}`: the answer to a request that is refused before it is sent.
+pub(crate) fn error_message<'a>(env: Env<'a>, message: &str) -> Term<'a> {
+    make_tuple(env, &[atom(env, "error"), str_to_term(env, message)])
+}
+
 pub(crate) fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
     make_tuple(
         env,
@@ -90,7 +95,7 @@ fn client_connect<'a>(
     });
     let (config, namespace, payload_form) = match decoded {
         Ok(decoded) => decoded,
-        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+        Err(message) => return error_message(env, &message),
     };
     reply_later(
         reply_to,
@@ -168,7 +173,7 @@ fn client_start_activity<'a>(
 ) -> Term<'a> {
     let start = match decode_start(request) {
         Ok(start) => start,
-        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+        Err(message) => return error_message(env, &message),
     };
     let client = client.client.clone();
     reply_later(
@@ -194,7 +199,7 @@ fn client_activity_result<'a>(
 ) -> Term<'a> {
     let (activity_id, run_id) = match activity_ids(activity_id, run_id) {
         Ok(ids) => ids,
-        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+        Err(message) => return error_message(env, &message),
     };
     let form = client.payload_form;
     let client = client.client.clone();
@@ -248,7 +253,7 @@ fn client_cancel_activity<'a>(
     });
     let (activity_id, run_id, reason, request_id) = match decoded {
         Ok(decoded) => decoded,
-        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+        Err(message) => return error_message(env, &message),
     };
     let client = client.client.clone();
     reply_later(
@@ -278,7 +283,7 @@ fn client_describe_activity<'a>(
 ) -> Term<'a> {
     let (activity_id, run_id) = match activity_ids(activity_id, run_id) {
         Ok(ids) => ids,
-        Err(message) => return make_tuple(env, &[atom(env, "error"), str_to_term(env, &message)]),
+        Err(message) => return error_message(env, &message),
     };
     let form = client.payload_form;
     let client = client.client.clone();
@@ -295,6 +300,8 @@ fn client_describe_activity<'a>(
 }
 
 /// An activity id and a run id (empty for the latest run), both UTF-8 binaries.
+/// `Hourglass.Client` checks them first and names the caller's value in its error; this is
+/// the backstop that keeps a direct call from raising.
 fn activity_ids(activity_id: Term, run_id: Term) -> Result<(String, String), String> {
     let activity_id = utf8_string(activity_id)
         .filter(|id| !id.is_empty())
