@@ -183,7 +183,7 @@ defmodule Hourglass.NativeTest do
     bodies = 2 * System.schedulers_online()
 
     for _ <- 1..bodies do
-      {:ok, _} = start(queue, "hourglass.sha256", [%{"data" => "x", "rounds" => 5_000_000}])
+      {:ok, _} = start(queue, "hourglass.sha256", [%{"data" => "x", "rounds" => 50_000_000}])
     end
 
     eventually(fn -> Native.stats().live == bodies end)
@@ -199,9 +199,10 @@ defmodule Hourglass.NativeTest do
           max(worst, System.monotonic_time(:microsecond) - started)
       end
 
-    # Generous: the benchmark measures this properly. A body on a scheduler would stall for
-    # seconds; the low-priority pool keeps the round trip far below this bound.
-    assert worst < 250_000, "worst round trip #{worst} µs"
+    # Generous, because a CI machine may be busy with more than this test: the benchmark
+    # measures the round trip properly. A body of 50 million rounds (~4 s of one core) on a
+    # scheduler would stall it for seconds; the low-priority pool keeps it far below this bound.
+    assert worst < 1_000_000, "worst round trip #{worst} µs"
     assert Native.stats().live == bodies
 
     DynamicSupervisor.which_children(ActivityExecutor.DynamicSupervisor)
