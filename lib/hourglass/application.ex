@@ -7,6 +7,8 @@ defmodule Hourglass.Application do
     with :ok <- Hourglass.Native.ensure_loaded() do
       children = [
         Hourglass.Native.LogForwarder,
+        # Which worker serves which task queue in this VM (one each; see Hourglass.Worker).
+        {Registry, keys: :unique, name: Hourglass.Worker.Registry},
         Hourglass.ActivityRegistry,
         Hourglass.BridgeHolder,
         Hourglass.ActivityExecutor.DynamicSupervisor

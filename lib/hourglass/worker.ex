@@ -22,6 +22,12 @@ defmodule Hourglass.Worker do
   worker: if the worker dies they keep running, and their completions go through
   `Hourglass.BridgeHolder`.
 
+  One worker per task queue name in a VM: the activities, and the route of completions, are
+  kept by task queue name, so a second worker for a name that a live worker serves is refused
+  with `{:error, {:task_queue_in_use, task_queue, pid}}` (and the first serves on). To serve
+  more attempts at once, raise `:max_concurrent_activities`; to add capacity, start a worker on
+  another node.
+
   ## Options
 
     * `:task_queue` (required) - the task queue to poll.
@@ -137,7 +143,8 @@ defmodule Hourglass.Worker do
   def init(options) do
     Process.flag(:trap_exit, true)
 
-    with :ok <-
+    with :ok <- claim(options.task_queue),
+         :ok <-
            ActivityRegistry.register(options.task_queue,
              activities: options.activities,
              native_activities: options.native_activities
@@ -166,9 +173,22 @@ defmodule Hourglass.Worker do
       :ok = Native.worker_poll(core, self())
       {:ok, register(state)}
     else
+      # The live worker's registrations stay as they are.
+      {:error, {:task_queue_in_use, _queue, _pid} = reason} ->
+        {:stop, reason}
+
       {:error, reason} ->
         ActivityRegistry.unregister(options.task_queue)
         {:stop, reason}
+    end
+  end
+
+  # The claim ends when this process exits, after `terminate/2` has unregistered the task queue,
+  # so that a successor never finds its fresh registrations removed by this worker's cleanup.
+  defp claim(task_queue) do
+    case Registry.register(Hourglass.Worker.Registry, task_queue, nil) do
+      {:ok, _owner} -> :ok
+      {:error, {:already_registered, pid}} -> {:error, {:task_queue_in_use, task_queue, pid}}
     end
   end
 

@@ -434,6 +434,24 @@ defmodule Hourglass.Integration.WorkerTest do
       assert {:error, {:invalid_option, :activities, _}} = Worker.start_link(task_queue: "q")
     end
 
+    test "a second worker for a task queue in use is refused; the first serves on", ctx do
+      first = start_worker(ctx, activities: [A.Echo])
+      queue = ctx.queue
+
+      assert {:error, {:task_queue_in_use, ^queue, ^first}} =
+               Worker.start(task_queue: queue, activities: [A.Silent], address: ctx.address)
+
+      # The refused worker removed nothing of the first one's.
+      assert BridgeHolder.registered?(queue)
+      assert {:ok, "still here"} = run(ctx, "echo", ["still here"])
+
+      # Once the first is gone, the name is free again.
+      :ok = stop_supervised({Worker, queue})
+      second = start_worker(ctx, activities: [A.Echo])
+      assert second != first
+      assert {:ok, "second"} = run(ctx, "echo", ["second"])
+    end
+
     test "an unreachable server or an unknown namespace", ctx do
       assert {:error, {:connect_failed, message}} =
                Worker.start(
