@@ -61,7 +61,8 @@ defmodule Hourglass.Faults do
 
   defp run_one(name, context, scale, _duration), do: run_one(name, context, scale)
 
-  defp run_one("two_nodes", context, scale), do: Faults.TwoNodes.run(context, size(scale, 40, 400))
+  defp run_one("two_nodes", context, scale),
+    do: Faults.TwoNodes.run(context, size(scale, 40, 400))
 
   defp run_one("bridge_holder", context, scale),
     do: Faults.BridgeHolderKills.run(context, size(scale, 100, 1_000), size(scale, 4, 24))
@@ -79,7 +80,11 @@ defmodule Hourglass.Faults do
     do: Faults.RandomTerms.run(context, size(scale, 3_000, 100_000))
 
   defp run_one(name, _context, _scale),
-    do: raise(ArgumentError, "unknown scenario #{inspect(name)}; scenarios: #{Enum.join(@scenarios, ", ")}")
+    do:
+      raise(
+        ArgumentError,
+        "unknown scenario #{inspect(name)}; scenarios: #{Enum.join(@scenarios, ", ")}"
+      )
 
   defp size(:ci, ci, _full), do: ci
   defp size(:full, _ci, full), do: full

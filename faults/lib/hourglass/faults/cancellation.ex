@@ -55,8 +55,7 @@ defmodule Hourglass.Faults.Cancellation do
       cancelled: tally.cancelled,
       lost: count - tally.cancelled,
       native_tasks_left: Native.stats().live - native_before,
-      executors_left:
-        DynamicSupervisor.count_children(ActivityExecutor.DynamicSupervisor).active,
+      executors_left: DynamicSupervisor.count_children(ActivityExecutor.DynamicSupervisor).active,
       ok: all_running? and clean? and tally.cancelled == count
     }
   end

@@ -12,8 +12,20 @@ defmodule Hourglass.Faults.HostilePayloads do
   @doc "Runs the scenario."
   def run(%{address: address, client: client}) do
     queue = Support.queue("hostile")
-    worker = Support.start_worker(task_queue: queue, address: address, native_activities: ["hourglass.echo"])
-    opts = [task_queue: queue, start_to_close_timeout: 10_000, retry_policy: [maximum_attempts: 1]]
+
+    worker =
+      Support.start_worker(
+        task_queue: queue,
+        address: address,
+        native_activities: ["hourglass.echo"]
+      )
+
+    opts = [
+      task_queue: queue,
+      start_to_close_timeout: 10_000,
+      retry_policy: [maximum_attempts: 1]
+    ]
+
     run = &Client.execute_activity(client, "hourglass.echo", &1, opts)
     deep = String.duplicate("[", 10_000) <> String.duplicate("]", 10_000)
 
@@ -25,8 +37,7 @@ defmodule Hourglass.Faults.HostilePayloads do
       {"no encoding", fn -> run.([%Payload{metadata: %{}, data: "1"}]) end, &decoding_error?/1},
       {"a 50 MB argument", fn -> run.([String.duplicate("x", 50_000_000)]) end,
        &match?({:error, {code, _}} when is_atom(code), &1)},
-      {"a tuple", fn -> run.([{:not, :json}]) end,
-       &match?({:error, {:invalid_argument, _}}, &1)},
+      {"a tuple", fn -> run.([{:not, :json}]) end, &match?({:error, {:invalid_argument, _}}, &1)},
       {"a pid", fn -> run.([self()]) end, &match?({:error, {:invalid_argument, _}}, &1)},
       {"still serving afterwards", fn -> run.([%{"fine" => true}]) end,
        &(&1 == {:ok, %{"fine" => true}})}

@@ -79,7 +79,8 @@ defmodule Hourglass.Faults.Load do
   defp settle_memory(baseline, tries \\ 20) do
     now = memory()
 
-    if tries == 0 or (now.beam - baseline.beam < 5_000_000 and now.rust - baseline.rust < 1_000_000) do
+    if tries == 0 or
+         (now.beam - baseline.beam < 5_000_000 and now.rust - baseline.rust < 1_000_000) do
       now
     else
       Process.sleep(250)

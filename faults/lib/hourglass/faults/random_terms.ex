@@ -50,9 +50,11 @@ defmodule Hourglass.Faults.RandomTerms do
           call.()
           raised
         rescue
-          exception -> Map.update(raised, name, [sample(exception)], &Enum.take([sample(exception) | &1], 3))
+          exception ->
+            Map.update(raised, name, [sample(exception)], &Enum.take([sample(exception) | &1], 3))
         catch
-          kind, reason -> Map.update(raised, name, [{kind, reason}], &Enum.take([{kind, reason} | &1], 3))
+          kind, reason ->
+            Map.update(raised, name, [{kind, reason}], &Enum.take([{kind, reason} | &1], 3))
         end
       end)
 
@@ -104,9 +106,11 @@ defmodule Hourglass.Faults.RandomTerms do
       {"ActivityRunner.run/3", fn -> ActivityRunner.run(task(), queue, complete) end},
       {"Client.start_activity/4",
        fn -> Client.start_activity(client, term(), term(), bad_options()) end},
-      {"Client.complete_activity/3", fn -> Client.complete_activity(client, bad_target(), term()) end},
+      {"Client.complete_activity/3",
+       fn -> Client.complete_activity(client, bad_target(), term()) end},
       {"Client.fail_activity/3", fn -> Client.fail_activity(client, bad_target(), term()) end},
-      {"Client.heartbeat_activity/3", fn -> Client.heartbeat_activity(client, bad_target(), term()) end},
+      {"Client.heartbeat_activity/3",
+       fn -> Client.heartbeat_activity(client, bad_target(), term()) end},
       {"Client.result/3", fn -> Client.result(client, bad_target(), timeout: 100) end},
       {"Client.connect/1", fn -> Client.connect([{:not_an_option, term()} | list()]) end},
       {"Worker options", fn -> Hourglass.Worker.Options.validate(term()) end},
@@ -119,10 +123,12 @@ defmodule Hourglass.Faults.RandomTerms do
 
   # Targets that never name a real attempt: the server is asked only about tokens and ids it
   # never issued.
-  defp bad_target, do: pick([term(), "no-such-token-#{:rand.uniform(1_000)}", %{activity_id: term()}])
+  defp bad_target,
+    do: pick([term(), "no-such-token-#{:rand.uniform(1_000)}", %{activity_id: term()}])
 
   # Never a valid start: without a task queue, nothing reaches the server.
-  defp bad_options, do: [{:task_queue, pick([nil, 1, :x, ""])} | for(key <- sample_keys(), do: {key, term()})]
+  defp bad_options,
+    do: [{:task_queue, pick([nil, 1, :x, ""])} | for(key <- sample_keys(), do: {key, term()})]
 
   # Depth only grows, so every term is finite (a task inside a term is one level deeper).
   defp task(depth \\ 0) do

@@ -19,7 +19,14 @@ defmodule Hourglass.Faults.Soak do
   def run(%{address: address, client: client}, seconds, seed \\ 1) do
     :rand.seed(:exsss, {seed, seed + 1, seed + 2})
     queue = Support.queue("soak")
-    worker_opts = [task_queue: queue, address: address, activities: [Work], native_activities: ["hourglass.sleep"]]
+
+    worker_opts = [
+      task_queue: queue,
+      address: address,
+      activities: [Work],
+      native_activities: ["hourglass.sleep"]
+    ]
+
     Support.start_worker(worker_opts)
     deadline = System.monotonic_time(:millisecond) + seconds * 1_000
     chaos = Task.async(fn -> strike_until(deadline, worker_opts, []) end)

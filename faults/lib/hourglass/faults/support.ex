@@ -7,7 +7,6 @@ defmodule Hourglass.Faults.Support do
 
   alias Hourglass.Client
 
-
   @doc "A fresh task queue name."
   @spec queue(String.t()) :: String.t()
   def queue(scenario), do: "faults-#{scenario}-#{System.unique_integer([:positive])}"
@@ -49,7 +48,11 @@ defmodule Hourglass.Faults.Support do
   def start_batch(client, queue, type, count, args, opts \\ []) do
     start_opts =
       Keyword.merge(
-        [task_queue: queue, start_to_close_timeout: 30_000, retry_policy: [initial_interval: 100]],
+        [
+          task_queue: queue,
+          start_to_close_timeout: 30_000,
+          retry_policy: [initial_interval: 100]
+        ],
         Keyword.drop(opts, [:in_flight])
       )
 
@@ -91,7 +94,7 @@ defmodule Hourglass.Faults.Support do
   end
 
   @doc "Polls `fun` every 50 ms until it returns true; false after `timeout` ms."
-  @spec wait_until((-> boolean()), pos_integer()) :: boolean()
+  @spec wait_until((() -> boolean()), pos_integer()) :: boolean()
   def wait_until(fun, timeout \\ 30_000) do
     deadline = System.monotonic_time(:millisecond) + timeout
     poll(fun, deadline)

@@ -47,7 +47,10 @@ defmodule Hourglass.Faults.TwoNodes do
       |> Enum.zip(results)
       |> Enum.count(fn
         {handle, {:ok, %{"attempt" => attempt}}} ->
-          match?({:ok, %{attempt: server}} when server != attempt, Client.describe(client, handle))
+          match?(
+            {:ok, %{attempt: server}} when server != attempt,
+            Client.describe(client, handle)
+          )
 
         _ ->
           false

@@ -15,7 +15,8 @@ defmodule Mix.Tasks.Hourglass.Faults do
 
   @impl Mix.Task
   def run(args) do
-    {opts, names, invalid} = OptionParser.parse(args, strict: [scale: :string, address: :string, duration: :integer])
+    {opts, names, invalid} =
+      OptionParser.parse(args, strict: [scale: :string, address: :string, duration: :integer])
 
     if invalid != [],
       do: Mix.raise("unknown options: #{Enum.map_join(invalid, ", ", &elem(&1, 0))}")
@@ -28,12 +29,18 @@ defmodule Mix.Tasks.Hourglass.Faults do
       end
 
     unknown = names -- Hourglass.Faults.scenarios()
-    if unknown != [], do: Mix.raise("unknown scenarios #{inspect(unknown)}; scenarios: #{Enum.join(Hourglass.Faults.scenarios(), ", ")}")
+
+    if unknown != [],
+      do:
+        Mix.raise(
+          "unknown scenarios #{inspect(unknown)}; scenarios: #{Enum.join(Hourglass.Faults.scenarios(), ", ")}"
+        )
 
     Mix.Task.run("app.start")
     # The scenarios provoke errors on purpose; their logs would drown the figures.
     Logger.configure(level: :critical)
     names = if names == [], do: Hourglass.Faults.scenarios(), else: names
+
     results =
       Hourglass.Faults.run(names,
         scale: scale,
@@ -47,7 +54,9 @@ defmodule Mix.Tasks.Hourglass.Faults do
         |> Map.drop([:scenario, :ok, :outcomes])
         |> Enum.map_join(", ", fn {key, value} -> "#{key}: #{inspect(value, limit: 8)}" end)
 
-      Mix.shell().info("#{if result.ok, do: "ok  ", else: "FAIL"} #{result.scenario} — #{figures}")
+      Mix.shell().info(
+        "#{if result.ok, do: "ok  ", else: "FAIL"} #{result.scenario} — #{figures}"
+      )
     end
 
     lost = results |> Enum.map(&Map.get(&1, :lost, 0)) |> Enum.sum()
