@@ -45,28 +45,12 @@ defmodule Hourglass.DevServerTest do
       ])
 
     {:os_pid, vm_pid} = Port.info(port, :os_pid)
-    server_pid = read_os_pid(port, "")
+    [server_pid] = await_output(port, ~r/OSPID=(\d+)/, 60_000)
+    server_pid = String.to_integer(server_pid)
     assert alive?(server_pid)
 
     System.cmd("kill", ["-KILL", "#{vm_pid}"])
     eventually(fn -> not alive?(server_pid) end, 15_000)
-  end
-
-  defp read_os_pid(port, buffer) do
-    receive do
-      {^port, {:data, data}} ->
-        buffer = buffer <> data
-
-        case Regex.run(~r/OSPID=(\d+)/, buffer) do
-          [_, pid] -> String.to_integer(pid)
-          nil -> read_os_pid(port, buffer)
-        end
-
-      {^port, {:exit_status, status}} ->
-        flunk("the VM exited with #{status}: #{buffer}")
-    after
-      60_000 -> flunk("no dev server started: #{buffer}")
-    end
   end
 
   test "a server that fails to start is a clear error with its output" do

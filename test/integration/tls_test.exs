@@ -4,7 +4,7 @@ defmodule Hourglass.Integration.TlsTest do
   # before it, and the worker and the client connect through that.
   use Hourglass.IntegrationCase, async: false
 
-  alias Hourglass.{Client, Worker}
+  alias Hourglass.{Client, Worker, WorkerNode}
   alias Hourglass.IntegrationActivities, as: A
 
   @proxy Path.expand("../support/python/tls_proxy.py", __DIR__)
@@ -20,7 +20,7 @@ defmodule Hourglass.Integration.TlsTest do
         args: [@proxy, ctx.address, ctx.tmp_dir]
       ])
 
-    tls_port = await_ready(port, "")
+    [tls_port] = await_output(port, ~r/READY (\d+)/, 30_000)
     on_exit(fn -> if Port.info(port), do: Port.close(port) end)
 
     pem = fn name -> File.read!(Path.join(ctx.tmp_dir, name)) end
@@ -54,7 +54,7 @@ defmodule Hourglass.Integration.TlsTest do
     assert {:ok, "native"} = Client.execute_activity(client, "hourglass.echo", ["native"], opts)
 
     # Both really came through the TLS front, with the client's certificate.
-    assert proxy_output(ctx.proxy) =~ "ACCEPTED hourglass-test-client"
+    assert WorkerNode.output(%{port: ctx.proxy}) =~ "ACCEPTED hourglass-test-client"
 
     # Stopped while the TLS front is still there, so that its shutdown reaches the server.
     :ok = stop_supervised({Worker, ctx.queue})
@@ -89,30 +89,5 @@ defmodule Hourglass.Integration.TlsTest do
                activities: [A.Echo],
                connect_timeout: 3_000
              )
-  end
-
-  defp await_ready(port, buffer) do
-    receive do
-      {^port, {:data, data}} ->
-        buffer = buffer <> data
-
-        case Regex.run(~r/READY (\d+)/, buffer) do
-          [_, tls_port] -> String.to_integer(tls_port)
-          nil -> await_ready(port, buffer)
-        end
-
-      {^port, {:exit_status, status}} ->
-        flunk("the TLS proxy exited with #{status}: #{buffer}")
-    after
-      30_000 -> flunk("the TLS proxy did not start: #{buffer}")
-    end
-  end
-
-  defp proxy_output(port) do
-    receive do
-      {^port, {:data, data}} -> data <> proxy_output(port)
-    after
-      0 -> ""
-    end
   end
 end

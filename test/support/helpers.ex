@@ -17,6 +17,28 @@ defmodule Hourglass.TestHelpers do
     :ok
   end
 
+  @doc """
+  Reads what the program behind `port` prints until `pattern` matches it, and returns the
+  match's captures. Fails, with the output so far, if the program exits or `timeout` ms pass
+  first.
+  """
+  def await_output(port, pattern, timeout, buffer \\ "") do
+    receive do
+      {^port, {:data, data}} ->
+        buffer = buffer <> data
+
+        case Regex.run(pattern, buffer, capture: :all_but_first) do
+          nil -> await_output(port, pattern, timeout, buffer)
+          captures -> captures
+        end
+
+      {^port, {:exit_status, status}} ->
+        flunk("the program exited with #{status}: #{buffer}")
+    after
+      timeout -> flunk("#{inspect(pattern)} not printed in #{timeout} ms: #{buffer}")
+    end
+  end
+
   @doc "Waits until no native task is live."
   def assert_no_live_native_tasks(timeout \\ 5_000) do
     eventually(fn -> Hourglass.Native.stats().live == 0 end, timeout)
