@@ -234,7 +234,7 @@ defmodule Hourglass.BridgeHolder do
   @impl true
   # Completions of native bodies, sent from tokio threads.
   def handle_info({:"$hourglass_complete", task_queue, completion}, state) do
-    case complete_activity_task(task_queue, completion) do
+    case complete_activity_task(task_queue, Hourglass.Native.resolve(completion)) do
       :ok ->
         :ok
 

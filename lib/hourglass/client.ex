@@ -457,7 +457,7 @@ defmodule Hourglass.Client do
     case fun.(ref) do
       :ok ->
         receive do
-          {:"$hourglass_client_reply", ^ref, answer} -> answer
+          {:"$hourglass_client_reply", ^ref, answer} -> Native.resolve(answer)
         after
           timeout -> {:error, :timeout}
         end

@@ -166,7 +166,21 @@ defmodule Hourglass.Native do
   @spec set_log_level(atom()) :: :ok | {:error, :log_level}
   def set_log_level(level) when is_atom(level), do: native_set_log_level(level)
 
+  @doc """
+  The term a message part from a tokio thread stands for. A part that holds a map of more than
+  32 keys arrives as `{:"$hourglass_deferred", resource}` and is built here, in the receiving
+  process, on a dirty scheduler: OTP releases from 23.3.4.15 to 27.2 crash the VM when a thread
+  that is not a scheduler makes a map of more than 128 keys (erlang/otp#8208). Every other term
+  is returned as it is.
+  """
+  @spec resolve(term()) :: term()
+  def resolve({:"$hourglass_deferred", deferred}), do: deferred_term_build(deferred)
+  def resolve(term), do: term
+
   # NIF stubs, replaced when the library loads.
+
+  @doc false
+  def deferred_term_build(_deferred), do: not_loaded()
 
   @doc false
   def native_task_prepare(_task, _task_queue), do: not_loaded()
@@ -213,6 +227,10 @@ defmodule Hourglass.Native do
   def bench_sha256_on_scheduler(_data, _rounds), do: not_loaded()
   @doc false
   def bench_sha256_dirty_cpu(_data, _rounds), do: not_loaded()
+  @doc false
+  def bench_payloads_from_values_on_scheduler(_values), do: not_loaded()
+  @doc false
+  def bench_payloads_to_values_on_scheduler(_payloads), do: not_loaded()
   @doc false
   def native_activity_types, do: not_loaded()
   @doc false

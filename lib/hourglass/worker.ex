@@ -264,7 +264,7 @@ defmodule Hourglass.Worker do
 
   @impl true
   def handle_info({:"$hourglass_activity_start", task}, state),
-    do: {:noreply, start_activity(task, state)}
+    do: {:noreply, start_activity(Native.resolve(task), state)}
 
   def handle_info({:"$hourglass_activity_cancel", token, reason}, state),
     do: {:noreply, cancel_activity(token, reason, state)}
@@ -521,7 +521,7 @@ defmodule Hourglass.Worker do
         state
 
       {:"$hourglass_activity_start", task} ->
-        drain(start_activity(task, state), deadline)
+        drain(start_activity(Native.resolve(task), state), deadline)
 
       {:"$hourglass_activity_cancel", token, reason} ->
         drain(cancel_activity(token, reason, state), deadline)

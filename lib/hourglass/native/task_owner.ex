@@ -111,10 +111,10 @@ defmodule Hourglass.Native.TaskOwner do
         :ok
 
       {:"$hourglass_native_completion", ^id, completion} ->
-        ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
+        ActivityRunner.ship(owned.complete_fn, owned.task_queue, Native.resolve(completion))
 
       {:"$hourglass_native_heartbeat", ^id, details} ->
-        BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, details)
+        BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, Native.resolve(details))
         await(owned)
 
       {:"$hourglass_cancel", details} ->

@@ -7,7 +7,11 @@ defmodule Hourglass.Bench.Scheduler do
     * `tokio` - as native activities on Hourglass's low-priority tokio pool;
     * `plain_nif` - as a plain NIF on a normal scheduler (what Hourglass avoids);
     * `dirty_nif` - as a dirty CPU NIF;
-    * `elixir` - as pure Elixir calling `:crypto` in a loop.
+    * `elixir` - as pure Elixir calling `:crypto` in a loop;
+    * `payloads` - not hash chains but payload conversion: each body converts a ~2 MB value to
+      a payload and back with `Hourglass.Payload` (heavy values go to dirty CPU schedulers);
+    * `payloads_on_scheduler` - the same conversion as plain NIFs on the calling scheduler,
+      whatever the size (how `Hourglass.Payload` converted before it weighed its arguments).
 
   Each variant runs for `:seconds` (default 3) with the load kept constant; the bodies are sized
   to take about 100 ms each. Two figures per variant: the round trip itself, and how late the
@@ -18,7 +22,7 @@ defmodule Hourglass.Bench.Scheduler do
 
   alias Hourglass.{Bench, BridgeHolder, Native}
 
-  @variants [:idle, :tokio, :plain_nif, :dirty_nif, :elixir]
+  @variants [:idle, :tokio, :plain_nif, :dirty_nif, :elixir, :payloads, :payloads_on_scheduler]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -56,6 +60,7 @@ defmodule Hourglass.Bench.Scheduler do
     Map.merge(results, %{
       bodies: bodies,
       rounds_per_body: rounds,
+      payload_bytes: payload_bytes(),
       unit: "microseconds",
       tokio_p99_vs_plain_nif:
         Float.round(
@@ -91,6 +96,28 @@ defmodule Hourglass.Bench.Scheduler do
     do: [
       spawn(fn -> keep_running(bodies, fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
     ]
+
+  defp start_load(:payloads, bodies, _rounds) do
+    value = big_value()
+
+    body = fn ->
+      {:ok, payloads} = Hourglass.Payload.from_values([value])
+      {:ok, [_]} = Hourglass.Payload.to_values(payloads)
+    end
+
+    [spawn(fn -> keep_running(bodies, body) end)]
+  end
+
+  defp start_load(:payloads_on_scheduler, bodies, _rounds) do
+    value = big_value()
+
+    body = fn ->
+      {:ok, payloads} = Native.bench_payloads_from_values_on_scheduler([value])
+      {:ok, [_]} = Native.bench_payloads_to_values_on_scheduler(payloads)
+    end
+
+    [spawn(fn -> keep_running(bodies, body) end)]
+  end
 
   defp start_load(:elixir, bodies, rounds) do
     body = fn ->
@@ -142,6 +169,18 @@ defmodule Hourglass.Bench.Scheduler do
         start.()
         tokio_loop(start)
     end
+  end
+
+  # About 2 MB of JSON: rows of an order export.
+  defp big_value do
+    for i <- 1..22_000 do
+      %{"id" => i, "sku" => "SKU-#{i}", "price" => i * 1.25, "tags" => ["a", "b"], "ok" => true}
+    end
+  end
+
+  defp payload_bytes do
+    {:ok, [payload]} = Hourglass.Payload.from_values([big_value()])
+    byte_size(payload.data)
   end
 
   defp stop_load(pids) do

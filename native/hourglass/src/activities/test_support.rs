@@ -53,6 +53,25 @@ pub fn activities() -> Vec<NativeActivity> {
             },
         )
         .cancel_grace(Duration::from_secs(1)),
+        // Sends `value` back through every way a body makes terms: a heartbeat with it as its
+        // details, then a result of it, or (`"fail"`) a failure with it as its details.
+        NativeActivity::new(
+            "hourglass.test.reflect",
+            Workload::Io,
+            |context, (value, outcome): (Value, String)| async move {
+                context.heartbeat(&value)?;
+                // The heartbeat goes through the owner process; give it time to be recorded
+                // before the completion overtakes it.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                match outcome.as_str() {
+                    "fail" => {
+                        Err(ActivityFailure::new("Reflected", "failed as asked")
+                            .with_details([value]))
+                    }
+                    _ => Ok(value),
+                }
+            },
+        ),
         // Fails with every field of a failure set.
         NativeActivity::new("hourglass.test.fail", Workload::Io, |_, (): ()| async {
             Err::<Value, _>(

@@ -2,11 +2,15 @@
 //!
 //! Start: `{:"$hourglass_activity_start", task}` where `task` is the map `Hourglass.ActivityTask`
 //! documents, except that times are Unix microseconds (the worker turns them into `DateTime`s).
+//! A task whose input or heartbeat details hold a map too large to be made on the poll loop's
+//! thread arrives as `{:"$hourglass_deferred", resource}` instead (see
+//! [`crate::nif::deferred_term`]), which the worker builds.
 //! Cancel: `{:"$hourglass_activity_cancel", task_token, reason}` with reason one of `:not_found`,
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
 use crate::nif::atoms::named as atom;
-use crate::nif::payload_term::{payloads_terms, Form};
+use crate::nif::deferred_term::build_or_defer;
+use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, NewBinary, Term};
@@ -38,17 +42,56 @@ fn millis(duration: &Option<prost_wkt_types::Duration>) -> Option<i64> {
         .map(|duration| duration.seconds * 1_000 + i64::from(duration.nanos) / 1_000_000)
 }
 
-/// The Start message, or the reason its payloads cannot be decoded. With [`Form::Raw`] (a
-/// worker with a payload codec) the input and heartbeat details stay payloads, for the codec.
+/// A Start's payloads, decoded before any term is made.
+pub struct StartPayloads {
+    input: Vec<DecodedPayload>,
+    heartbeat_details: Vec<DecodedPayload>,
+}
+
+impl StartPayloads {
+    /// Decodes the input and heartbeat details, or says why they cannot be. With [`Form::Raw`]
+    /// (a worker with a payload codec) they stay payloads, for the codec.
+    pub fn decode(start: &Start, form: Form) -> Result<Self, String> {
+        Ok(StartPayloads {
+            input: DecodedPayload::decode_all(&start.input, form)?,
+            heartbeat_details: DecodedPayload::decode_all(&start.heartbeat_details, form)
+                .map_err(|error| format!("heartbeat details: {error}"))?,
+        })
+    }
+
+    fn has_wide_map(&self) -> bool {
+        self.input
+            .iter()
+            .chain(&self.heartbeat_details)
+            .any(DecodedPayload::has_wide_map)
+    }
+}
+
+/// The Start message; its task is deferred to the receiving process when it holds a wide map.
 pub fn start_message<'a>(
+    env: Env<'a>,
+    task_token: Vec<u8>,
+    start: Start,
+    payloads: StartPayloads,
+) -> Term<'a> {
+    let task = build_or_defer(env, payloads.has_wide_map(), move |env| {
+        task_term(env, &task_token, &start, &payloads)
+    });
+    make_tuple(env, &[atom(env, "$hourglass_activity_start"), task])
+}
+
+fn task_term<'a>(
     env: Env<'a>,
     task_token: &[u8],
     start: &Start,
-    form: Form,
-) -> Result<Term<'a>, String> {
-    let input = payloads_terms(env, &start.input, form)?;
-    let heartbeat_details = payloads_terms(env, &start.heartbeat_details, form)
-        .map_err(|error| format!("heartbeat details: {error}"))?;
+    payloads: &StartPayloads,
+) -> Term<'a> {
+    let terms = |decoded: &[DecodedPayload]| -> Term<'a> {
+        let terms: Vec<Term<'a>> = decoded.iter().map(|payload| payload.to_term(env)).collect();
+        terms.encode(env)
+    };
+    let input = terms(&payloads.input);
+    let heartbeat_details = terms(&payloads.heartbeat_details);
     let nil = rustler::types::atom::nil().encode(env);
     let execution = start.workflow_execution.as_ref();
     let optional_integer = |value: Option<i64>| value.map(|v| v.encode(env)).unwrap_or(nil);
@@ -56,9 +99,9 @@ pub fn start_message<'a>(
         ("task_token", binary(env, task_token)),
         ("activity_type", str_to_term(env, &start.activity_type)),
         ("activity_id", optional_str(env, &start.activity_id)),
-        ("input", input.encode(env)),
+        ("input", input),
         ("attempt", start.attempt.max(1).encode(env)),
-        ("heartbeat_details", heartbeat_details.encode(env)),
+        ("heartbeat_details", heartbeat_details),
         (
             "workflow_namespace",
             optional_str(env, &start.workflow_namespace),
@@ -100,12 +143,7 @@ pub fn start_message<'a>(
     ];
     let keys: Vec<Term<'a>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
     let values: Vec<Term<'a>> = pairs.iter().map(|(_, value)| *value).collect();
-    let task = Term::map_from_term_arrays(env, &keys, &values)
-        .map_err(|_| "cannot build the task map".to_string())?;
-    Ok(make_tuple(
-        env,
-        &[atom(env, "$hourglass_activity_start"), task],
-    ))
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| atom(env, "nil"))
 }
 
 /// The Cancel message.

@@ -7,10 +7,11 @@
 use crate::nif::atoms::named as atom;
 use crate::nif::client_nif::{error_message, error_term, reply_later, ClientResource};
 use crate::nif::core_completion::decode_failure;
+use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::term_to_payload;
 use crate::temporal::async_completion::{AsyncOutcome, AsyncTarget};
 use rustler::types::tuple::make_tuple;
-use rustler::{Binary, Encoder, Env, LocalPid, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 
 fn tag(term: Term) -> Option<String> {
     term.atom_to_string().ok()
@@ -67,17 +68,33 @@ fn decode_outcome(term: Term) -> Result<AsyncOutcome, String> {
 #[rustler::nif]
 fn client_respond_async<'a>(
     env: Env<'a>,
-    client: ResourceArc<ClientResource>,
+    client: Term<'a>,
     target: Term<'a>,
     outcome: Term<'a>,
-    reply_to: LocalPid,
+    reply_to: Term<'a>,
     reference: Term<'a>,
-) -> Term<'a> {
-    let (target, outcome) = match decode_target(target)
-        .and_then(|target| decode_outcome(outcome).map(|outcome| (target, outcome)))
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, target, outcome, reply_to, reference],
+        dirty::is_heavy(&[outcome]),
+        c"client_respond_async",
+        client_respond_async_dirty,
+        client_respond_async_body,
+    )
+}
+
+dirty_nif!(client_respond_async_dirty, client_respond_async_body);
+
+fn client_respond_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[3].decode()?;
+    let reference = args[4];
+    let (target, outcome) = match decode_target(args[1])
+        .and_then(|target| decode_outcome(args[2]).map(|outcome| (target, outcome)))
     {
         Ok(decoded) => decoded,
-        Err(message) => return error_message(env, &message),
+        Err(message) => return Ok(error_message(env, &message)),
     };
     let client = client.client.clone();
     reply_later(
@@ -89,35 +106,51 @@ fn client_respond_async<'a>(
             Err(error) => error_term(env, &error),
         },
     );
-    atom(env, "ok")
+    Ok(atom(env, "ok"))
 }
 
 /// `details` is `[]` for a bare heartbeat or `[term]`.
 #[rustler::nif]
 fn client_heartbeat_async<'a>(
     env: Env<'a>,
-    client: ResourceArc<ClientResource>,
+    client: Term<'a>,
     target: Term<'a>,
     details: Term<'a>,
-    reply_to: LocalPid,
+    reply_to: Term<'a>,
     reference: Term<'a>,
-) -> Term<'a> {
-    let target = match decode_target(target) {
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, target, details, reply_to, reference],
+        dirty::is_heavy(&[details]),
+        c"client_heartbeat_async",
+        client_heartbeat_async_dirty,
+        client_heartbeat_async_body,
+    )
+}
+
+dirty_nif!(client_heartbeat_async_dirty, client_heartbeat_async_body);
+
+fn client_heartbeat_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[3].decode()?;
+    let reference = args[4];
+    let target = match decode_target(args[1]) {
         Ok(target) => target,
-        Err(message) => return error_message(env, &message),
+        Err(message) => return Ok(error_message(env, &message)),
     };
-    let details = match details.decode::<Vec<Term>>().as_deref() {
+    let details = match args[2].decode::<Vec<Term>>().as_deref() {
         Ok([]) => None,
         Ok([single]) => match term_to_payload(*single) {
             Ok(payload) => Some(payload),
             Err(error) => {
-                return error_message(
+                return Ok(error_message(
                     env,
                     &format!("the details cannot be encoded as a payload: {error}"),
-                )
+                ))
             }
         },
-        _ => return error_message(env, "the details must be [] or [term]"),
+        _ => return Ok(error_message(env, "the details must be [] or [term]")),
     };
     let client = client.client.clone();
     reply_later(
@@ -142,5 +175,5 @@ fn client_heartbeat_async<'a>(
             Err(error) => error_term(env, &error),
         },
     );
-    atom(env, "ok")
+    Ok(atom(env, "ok"))
 }

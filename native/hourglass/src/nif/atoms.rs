@@ -23,6 +23,7 @@ rustler::atoms! {
     hourglass_native_cancelled = "$hourglass_native_cancelled",
     pending,
     hourglass_log = "$hourglass_log",
+    hourglass_deferred = "$hourglass_deferred",
     io_threads,
     cpu_threads,
     cpu_nice,

@@ -5,6 +5,8 @@
 
 use crate::nif::atoms::named as atom;
 use crate::nif::completion::{application_error_term, ApplicationErrorFields};
+use crate::nif::deferred_term::defer;
+use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
 use crate::nif::task::utf8_string;
 use crate::nif::term_map::TermMap;
@@ -13,7 +15,7 @@ use crate::nif::worker_settings::decode_connect;
 use crate::runtime;
 use crate::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +55,9 @@ pub(crate) fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
     )
 }
 
-/// Runs `work` on the io runtime and sends its answer, built by `answer`, to `reply_to`.
+/// Runs `work` on the io runtime and sends its answer to `reply_to`. The answer is deferred:
+/// `answer` builds it in the receiving process (see [`crate::nif::deferred_term`]), because
+/// results and descriptions carry values of any width, which are not made on tokio threads.
 pub(crate) fn reply_later<T, F, A>(reply_to: LocalPid, reference: Term, work: F, answer: A)
 where
     T: Send + 'static,
@@ -65,7 +69,7 @@ where
     runtime::io().spawn(async move {
         let outcome = work.await;
         let _ = owned.send_and_clear(&reply_to, |env| {
-            let answer = answer(env, outcome);
+            let answer = defer(env, move |env| answer(env, outcome));
             make_tuple(
                 env,
                 &[
@@ -166,14 +170,30 @@ fn decode_start(term: Term) -> Result<StartActivity, String> {
 #[rustler::nif]
 fn client_start_activity<'a>(
     env: Env<'a>,
-    client: ResourceArc<ClientResource>,
+    client: Term<'a>,
     request: Term<'a>,
-    reply_to: LocalPid,
+    reply_to: Term<'a>,
     reference: Term<'a>,
-) -> Term<'a> {
-    let start = match decode_start(request) {
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, request, reply_to, reference],
+        dirty::is_heavy(&[request]),
+        c"client_start_activity",
+        client_start_activity_dirty,
+        client_start_activity_body,
+    )
+}
+
+dirty_nif!(client_start_activity_dirty, client_start_activity_body);
+
+fn client_start_activity_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let reference = args[3];
+    let start = match decode_start(args[1]) {
         Ok(start) => start,
-        Err(message) => return error_message(env, &message),
+        Err(message) => return Ok(error_message(env, &message)),
     };
     let client = client.client.clone();
     reply_later(
@@ -185,7 +205,7 @@ fn client_start_activity<'a>(
             Err(error) => error_term(env, &error),
         },
     );
-    atom(env, "ok")
+    Ok(atom(env, "ok"))
 }
 
 #[rustler::nif]

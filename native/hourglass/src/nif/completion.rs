@@ -6,6 +6,7 @@
 
 use crate::failure::{ActivityFailure, Outcome};
 use crate::nif::atoms;
+use crate::nif::deferred_term::has_wide_map;
 use crate::nif::value::{str_to_term, value_to_term};
 use rustler::types::tuple::make_tuple;
 use rustler::{Atom, Encoder, Env, Term};
@@ -87,6 +88,14 @@ fn outcome_term<'a>(env: Env<'a>, outcome: &Outcome) -> Term<'a> {
             env,
             &[atoms::failed().encode(env), failure_term(env, failure)],
         ),
+    }
+}
+
+/// Whether the outcome's term holds a map too large to be made off a scheduler.
+pub fn outcome_has_wide_map(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Completed(value) => has_wide_map(value),
+        Outcome::Failed(failure) => failure.details.iter().any(has_wide_map),
     }
 }
 

@@ -12,6 +12,8 @@ mod bench_baselines;
 mod client_nif;
 mod completion;
 mod core_completion;
+mod deferred_term;
+mod dirty;
 mod logging;
 mod native_task;
 #[cfg(test)]

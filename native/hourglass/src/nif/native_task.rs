@@ -16,6 +16,9 @@ use crate::context::{ActivityContext, CancellationToken};
 use crate::failure::{ActivityFailure, Outcome};
 use crate::nif::atoms;
 use crate::nif::completion::completion_term;
+use crate::nif::completion::outcome_has_wide_map;
+use crate::nif::deferred_term::{build_or_defer, has_wide_map};
+use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::task::{decode_task, utf8_string, NativeTask};
 use crate::nif::value::{str_to_term, value_to_term};
 use crate::registry;
@@ -23,7 +26,7 @@ use crate::runtime;
 use crate::stats::{self, LiveGuard};
 use futures::FutureExt;
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Encoder, Env, LocalPid, Monitor, NifResult, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -127,8 +130,25 @@ type Prepared = (NativeTask, &'static NativeActivity, String);
 /// Checks and decodes `task`: `{:ok, prepared}` for `native_task_spawn_prepared/2`, or the
 /// `{:error, reason}` that `native_task_spawn/3` would return.
 #[rustler::nif]
-fn native_task_prepare<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -> Term<'a> {
-    match check(env, task, task_queue) {
+fn native_task_prepare<'a>(
+    env: Env<'a>,
+    task: Term<'a>,
+    task_queue: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[task, task_queue],
+        dirty::is_heavy(&[task]),
+        c"native_task_prepare",
+        native_task_prepare_dirty,
+        native_task_prepare_body,
+    )
+}
+
+dirty_nif!(native_task_prepare_dirty, native_task_prepare_body);
+
+fn native_task_prepare_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    Ok(match check(env, args[0], args[1]) {
         Ok(prepared) => {
             let resource = ResourceArc::new(PreparedTaskResource {
                 prepared: Mutex::new(Some(prepared)),
@@ -136,7 +156,7 @@ fn native_task_prepare<'a>(env: Env<'a>, task: Term<'a>, task_queue: Term<'a>) -
             make_tuple(env, &[atoms::ok().encode(env), resource.encode(env)])
         }
         Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
-    }
+    })
 }
 
 /// Spawns a prepared task, owned by the calling process; see `native_task_spawn/3`. A prepared
@@ -199,11 +219,24 @@ fn native_task_spawn<'a>(
     task: Term<'a>,
     task_queue: Term<'a>,
     completion_to: Term<'a>,
-) -> Term<'a> {
-    match check(env, task, task_queue) {
-        Ok(prepared) => spawn(env, prepared, completion_to),
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[task, task_queue, completion_to],
+        dirty::is_heavy(&[task]),
+        c"native_task_spawn",
+        native_task_spawn_dirty,
+        native_task_spawn_body,
+    )
+}
+
+dirty_nif!(native_task_spawn_dirty, native_task_spawn_body);
+
+fn native_task_spawn_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    Ok(match check(env, args[0], args[1]) {
+        Ok(prepared) => spawn(env, prepared, args[2]),
         Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
-    }
+    })
 }
 
 fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<'a> {
@@ -267,7 +300,7 @@ fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<
                 Outcome::Completed(_) => stats::count_completed(),
                 Outcome::Failed(_) => stats::count_failed(),
             }
-            deliver(&delivery, owner, id, &task_queue, &task_token, &outcome);
+            deliver(&delivery, owner, id, &task_queue, task_token, outcome);
         }
     };
     let handle = match activity.workload() {
@@ -316,16 +349,20 @@ fn native_task_cancel(env: Env, resource: ResourceArc<NativeTaskResource>) -> Te
     atoms::pending().encode(env)
 }
 
-/// `{:"$hourglass_native_heartbeat", id, details}` to the owner, which records it.
+/// `{:"$hourglass_native_heartbeat", id, details}` to the owner, which records it; `details`
+/// are deferred to the owner when they hold a wide map.
 fn send_heartbeat(owner: LocalPid, id: u64, details: Vec<Value>) {
     let details = Value::Array(details);
     let _ = OwnedEnv::new().send_and_clear(&owner, |env| {
+        let details = build_or_defer(env, has_wide_map(&details), move |env| {
+            value_to_term(env, &details)
+        });
         make_tuple(
             env,
             &[
                 atoms::hourglass_native_heartbeat().encode(env),
                 id.encode(env),
-                value_to_term(env, &details),
+                details,
             ],
         )
     });
@@ -349,8 +386,8 @@ fn deliver(
     owner: LocalPid,
     id: u64,
     task_queue: &str,
-    task_token: &[u8],
-    outcome: &Outcome,
+    task_token: Vec<u8>,
+    outcome: Outcome,
 ) {
     let mut env = OwnedEnv::new();
     match delivery {
@@ -361,7 +398,7 @@ fn deliver(
                     &[
                         atoms::hourglass_complete().encode(env),
                         str_to_term(env, task_queue),
-                        completion_term(env, task_token, outcome),
+                        completion_part(env, task_token, outcome),
                     ],
                 )
             });
@@ -385,12 +422,19 @@ fn deliver(
                     &[
                         atoms::hourglass_native_completion().encode(env),
                         id.encode(env),
-                        completion_term(env, task_token, outcome),
+                        completion_part(env, task_token, outcome),
                     ],
                 )
             });
         }
     }
+}
+
+/// The completion, deferred to its receiver when it holds a wide map.
+fn completion_part<'a>(env: Env<'a>, task_token: Vec<u8>, outcome: Outcome) -> Term<'a> {
+    build_or_defer(env, outcome_has_wide_map(&outcome), move |env| {
+        completion_term(env, &task_token, &outcome)
+    })
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -3,13 +3,14 @@
 //! encrypt or compress whole).
 
 use crate::nif::atoms::named as atom;
+use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{
     decode_payload_struct, payload_struct, payload_to_term, term_to_payload,
 };
 use crate::nif::value::str_to_term;
 use prost::Message;
 use rustler::types::tuple::make_tuple;
-use rustler::{Binary, Encoder, Env, NewBinary, Term};
+use rustler::{Binary, Encoder, Env, NewBinary, NifResult, Term};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
 fn ok<'a>(env: Env<'a>, value: Term<'a>) -> Term<'a> {
@@ -33,8 +34,24 @@ fn payload_argument(term: Term) -> Result<Payload, String> {
 
 /// Values to `%Hourglass.Payload{}` structs: `{:ok, payloads}` or `{:error, message}`.
 #[rustler::nif]
-fn payloads_from_values<'a>(env: Env<'a>, values: Term<'a>) -> Term<'a> {
-    let encoded: Result<Vec<Term>, String> = proper_list(values).and_then(|values| {
+fn payloads_from_values<'a>(env: Env<'a>, values: Term<'a>) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[values],
+        dirty::is_heavy(&[values]),
+        c"payloads_from_values",
+        payloads_from_values_dirty,
+        payloads_from_values_body,
+    )
+}
+
+dirty_nif!(payloads_from_values_dirty, payloads_from_values_body);
+
+pub(crate) fn payloads_from_values_body<'a>(
+    env: Env<'a>,
+    args: &[Term<'a>],
+) -> NifResult<Term<'a>> {
+    let encoded: Result<Vec<Term>, String> = proper_list(args[0]).and_then(|values| {
         values
             .into_iter()
             .enumerate()
@@ -45,16 +62,29 @@ fn payloads_from_values<'a>(env: Env<'a>, values: Term<'a>) -> Term<'a> {
             })
             .collect()
     });
-    match encoded {
+    Ok(match encoded {
         Ok(payloads) => ok(env, payloads.encode(env)),
         Err(message) => error(env, &message),
-    }
+    })
 }
 
 /// `%Hourglass.Payload{}` structs to their values: `{:ok, values}` or `{:error, message}`.
 #[rustler::nif]
-fn payloads_to_values<'a>(env: Env<'a>, payloads: Term<'a>) -> Term<'a> {
-    let decoded: Result<Vec<Term>, String> = proper_list(payloads).and_then(|payloads| {
+fn payloads_to_values<'a>(env: Env<'a>, payloads: Term<'a>) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[payloads],
+        dirty::is_heavy(&[payloads]),
+        c"payloads_to_values",
+        payloads_to_values_dirty,
+        payloads_to_values_body,
+    )
+}
+
+dirty_nif!(payloads_to_values_dirty, payloads_to_values_body);
+
+pub(crate) fn payloads_to_values_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let decoded: Result<Vec<Term>, String> = proper_list(args[0]).and_then(|payloads| {
         payloads
             .into_iter()
             .enumerate()
@@ -65,10 +95,10 @@ fn payloads_to_values<'a>(env: Env<'a>, payloads: Term<'a>) -> Term<'a> {
             })
             .collect()
     });
-    match decoded {
+    Ok(match decoded {
         Ok(values) => ok(env, values.encode(env)),
         Err(message) => error(env, &message),
-    }
+    })
 }
 
 /// A `%Hourglass.Payload{}` as the bytes of the `temporal.api.common.v1.Payload` message.

@@ -6,6 +6,8 @@
 //! payload, such a struct is taken as it is (already encoded); where a payload becomes a term,
 //! the caller chooses [`Form::Raw`] to get the struct instead of its value.
 
+use crate::nif::deferred_term::{has_wide_map, may_make_map, SMALL_MAP_LIMIT};
+use crate::nif::value::wide_map_off_scheduler;
 use crate::nif::value::{term_to_value, value_to_term};
 use crate::payload::{self, PayloadValue};
 use rustler::types::map::map_new;
@@ -26,6 +28,9 @@ pub enum Form {
 
 /// A payload as a `%Hourglass.Payload{}` struct.
 pub fn payload_struct<'a>(env: Env<'a>, payload: &Payload) -> Term<'a> {
+    if !may_make_map(payload.metadata.len()) {
+        return wide_map_off_scheduler(env);
+    }
     let mut metadata = map_new(env);
     for (key, value) in &payload.metadata {
         if let Ok(with) = metadata.map_put(key.as_str().encode(env), bytes_to_term(env, value)) {
@@ -91,48 +96,70 @@ fn payload_from_fields(metadata: Option<Term>, data: Option<Term>) -> Result<Pay
     })
 }
 
-/// A payload as a term of the given form.
-pub fn payload_term<'a>(env: Env<'a>, payload: &Payload, form: Form) -> Result<Term<'a>, String> {
-    match form {
-        Form::Value => payload_to_term(env, payload),
-        Form::Raw => Ok(payload_struct(env, payload)),
+/// A payload decoded as far as it can be without making terms: what a tokio thread prepares
+/// before it decides whether the terms may be made there (see [`crate::nif::deferred_term`]).
+pub enum DecodedPayload {
+    /// The payload's value, by the default converter.
+    Value(PayloadValue),
+    /// The payload itself, for a payload codec.
+    Raw(Payload),
+}
+
+impl DecodedPayload {
+    /// Decodes `payload` into the given form.
+    pub fn decode(payload: &Payload, form: Form) -> Result<Self, String> {
+        Ok(match form {
+            Form::Value => DecodedPayload::Value(payload::decode(payload)?),
+            Form::Raw => DecodedPayload::Raw(payload.clone()),
+        })
+    }
+
+    /// Decodes payloads, naming the argument that cannot be decoded.
+    pub fn decode_all(payloads: &[Payload], form: Form) -> Result<Vec<Self>, String> {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(index, payload)| {
+                Self::decode(payload, form)
+                    .map_err(|error| format!("argument {}: {error}", index + 1))
+            })
+            .collect()
+    }
+
+    /// Whether its term holds a map too large to be made off a scheduler.
+    pub fn has_wide_map(&self) -> bool {
+        match self {
+            DecodedPayload::Value(PayloadValue::Json(value)) => has_wide_map(value),
+            DecodedPayload::Value(_) => false,
+            DecodedPayload::Raw(payload) => payload.metadata.len() > SMALL_MAP_LIMIT,
+        }
+    }
+
+    /// The term.
+    pub fn to_term<'a>(&self, env: Env<'a>) -> Term<'a> {
+        match self {
+            DecodedPayload::Value(value) => payload_value_term(env, value),
+            DecodedPayload::Raw(payload) => payload_struct(env, payload),
+        }
     }
 }
 
-/// Payloads as a list of terms of the given form.
-pub fn payloads_terms<'a>(
-    env: Env<'a>,
-    payloads: &[Payload],
-    form: Form,
-) -> Result<Vec<Term<'a>>, String> {
-    match form {
-        Form::Value => payloads_to_terms(env, payloads),
-        Form::Raw => Ok(payloads
-            .iter()
-            .map(|payload| payload_struct(env, payload))
-            .collect()),
+/// A payload as a term of the given form.
+pub fn payload_term<'a>(env: Env<'a>, payload: &Payload, form: Form) -> Result<Term<'a>, String> {
+    DecodedPayload::decode(payload, form).map(|decoded| decoded.to_term(env))
+}
+
+fn payload_value_term<'a>(env: Env<'a>, value: &PayloadValue) -> Term<'a> {
+    match value {
+        PayloadValue::Json(value) => value_to_term(env, value),
+        PayloadValue::Null => rustler::types::atom::nil().encode(env),
+        PayloadValue::Bytes(bytes) => bytes_to_term(env, bytes),
     }
 }
 
 /// Decodes a payload into a term.
 pub fn payload_to_term<'a>(env: Env<'a>, payload: &Payload) -> Result<Term<'a>, String> {
-    Ok(match payload::decode(payload)? {
-        PayloadValue::Json(value) => value_to_term(env, &value),
-        PayloadValue::Null => rustler::types::atom::nil().encode(env),
-        PayloadValue::Bytes(bytes) => bytes_to_term(env, &bytes),
-    })
-}
-
-/// Decodes payloads into a list of terms.
-pub fn payloads_to_terms<'a>(env: Env<'a>, payloads: &[Payload]) -> Result<Vec<Term<'a>>, String> {
-    payloads
-        .iter()
-        .enumerate()
-        .map(|(index, payload)| {
-            payload_to_term(env, payload)
-                .map_err(|error| format!("argument {}: {error}", index + 1))
-        })
-        .collect()
+    Ok(payload_value_term(env, &payload::decode(payload)?))
 }
 
 /// Encodes a term as a payload; a `%Hourglass.Payload{}` is taken as it is.

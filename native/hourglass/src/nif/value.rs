@@ -3,6 +3,7 @@
 //! Decoding (term to value) is `hourglass_values::term`'s decoder, which reads terms through
 //! [`TermView`]; this module implements that trait for rustler's `Term`. Encoding is here.
 
+use crate::nif::deferred_term::{may_make_map, SMALL_MAP_LIMIT};
 use hourglass_values::term::{Integer, TermKind, TermView, ValueError};
 use rustler::types::list::ListIterator;
 use rustler::types::map::MapIterator;
@@ -86,6 +87,7 @@ pub fn value_to_term<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
             let terms: Vec<Term<'a>> = items.iter().map(|item| value_to_term(env, item)).collect();
             terms.encode(env)
         }
+        Value::Object(object) if !may_make_map(object.len()) => wide_map_off_scheduler(env),
         Value::Object(object) => {
             let keys: Vec<Term<'a>> = object.keys().map(|key| str_to_term(env, key)).collect();
             let values: Vec<Term<'a>> = object
@@ -95,6 +97,17 @@ pub fn value_to_term<'a>(env: Env<'a>, value: &Value) -> Term<'a> {
             Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| make_tuple(env, &[]))
         }
     }
+}
+
+/// What stands in for a map that must not be made on this thread: a caller forgot to defer a
+/// wide term (see [`crate::nif::deferred_term`]). Losing the value is a bug, but crashing the
+/// VM, which making the map would, is worse.
+pub fn wide_map_off_scheduler<'a>(env: Env<'a>) -> Term<'a> {
+    tracing::error!(
+        "a map of more than {SMALL_MAP_LIMIT} keys was about to be made off a scheduler; \
+         it was replaced by :\"$hourglass_wide_map_off_scheduler\" (a bug in Hourglass)"
+    );
+    crate::nif::atoms::named(env, "$hourglass_wide_map_off_scheduler")
 }
 
 /// Makes a binary term holding `text`.

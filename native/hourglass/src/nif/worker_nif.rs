@@ -10,9 +10,10 @@
 //! - `worker_complete/3` → `{:"$hourglass_completion_accepted", token}` or
 //!   `{:"$hourglass_completion_failed", token, message}`.
 
-use crate::nif::activity_task_term::{cancel_message, start_message};
+use crate::nif::activity_task_term::{cancel_message, start_message, StartPayloads};
 use crate::nif::atoms::named as atom;
 use crate::nif::core_completion::decode_completion;
+use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{terms_to_payloads, Form};
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
@@ -21,7 +22,7 @@ use crate::runtime;
 use crate::temporal::failure::ApplicationFailure;
 use crate::temporal::worker::{self as core_worker, CoreWorker};
 use rustler::types::tuple::make_tuple;
-use rustler::{Binary, Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
+use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
 use std::sync::Arc;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::activity_task;
@@ -122,18 +123,18 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                     let token = task.task_token;
                     match task.variant {
                         Some(activity_task::Variant::Start(start)) => {
-                            let mut undecodable = None;
-                            let _ = owned.send_and_clear(&worker_pid, |env| {
-                                match start_message(env, &token, &start, form) {
-                                    Ok(message) => message,
-                                    Err(problem) => {
-                                        undecodable = Some(problem);
-                                        atom(env, "$hourglass_ignore")
-                                    }
+                            // Decoded here, on tokio: a Start whose payloads cannot be decoded
+                            // never reaches Elixir.
+                            match StartPayloads::decode(&start, form) {
+                                Ok(payloads) => {
+                                    let _ = owned.send_and_clear(&worker_pid, |env| {
+                                        start_message(env, token, start, payloads)
+                                    });
                                 }
-                            });
-                            if let Some(problem) = undecodable {
-                                fail_undecodable(&core, token, &start.activity_type, problem).await;
+                                Err(problem) => {
+                                    fail_undecodable(&core, token, &start.activity_type, problem)
+                                        .await
+                                }
                             }
                         }
                         Some(activity_task::Variant::Cancel(cancel)) => {
@@ -206,13 +207,28 @@ async fn fail_undecodable(
 #[rustler::nif]
 fn worker_complete<'a>(
     env: Env<'a>,
-    worker: ResourceArc<WorkerResource>,
+    worker: Term<'a>,
     completion: Term<'a>,
-    reply_to: LocalPid,
-) -> Term<'a> {
-    let completion = match decode_completion(completion) {
+    reply_to: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[worker, completion, reply_to],
+        dirty::is_heavy(&[completion]),
+        c"worker_complete",
+        worker_complete_dirty,
+        worker_complete_body,
+    )
+}
+
+dirty_nif!(worker_complete_dirty, worker_complete_body);
+
+fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let worker: ResourceArc<WorkerResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let completion = match decode_completion(args[1]) {
         Ok(completion) => completion,
-        Err(message) => return error(env, &message),
+        Err(message) => return Ok(error(env, &message)),
     };
     let core = worker.core.clone();
     runtime::io().spawn(async move {
@@ -235,20 +251,35 @@ fn worker_complete<'a>(
             }
         });
     });
-    ok(env)
+    Ok(ok(env))
 }
 
 /// Records a heartbeat; Core throttles and sends it. `details` is a list of terms.
 #[rustler::nif]
 fn worker_heartbeat<'a>(
     env: Env<'a>,
-    worker: ResourceArc<WorkerResource>,
-    task_token: Binary<'a>,
+    worker: Term<'a>,
+    task_token: Term<'a>,
     details: Term<'a>,
-) -> Term<'a> {
-    let details = match terms_to_payloads(details) {
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[worker, task_token, details],
+        dirty::is_heavy(&[details]),
+        c"worker_heartbeat",
+        worker_heartbeat_dirty,
+        worker_heartbeat_body,
+    )
+}
+
+dirty_nif!(worker_heartbeat_dirty, worker_heartbeat_body);
+
+fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let worker: ResourceArc<WorkerResource> = args[0].decode()?;
+    let task_token: Binary = args[1].decode()?;
+    let details = match terms_to_payloads(args[2]) {
         Ok(details) => details,
-        Err(message) => return error(env, &format!("heartbeat details: {message}")),
+        Err(message) => return Ok(error(env, &format!("heartbeat details: {message}"))),
     };
     let _entered = runtime::io().enter();
     worker
@@ -258,7 +289,7 @@ fn worker_heartbeat<'a>(
             task_token: task_token.as_slice().to_vec(),
             details,
         });
-    ok(env)
+    Ok(ok(env))
 }
 
 /// Stops polling; in-flight activities get the graceful period, then Cancel tasks.
