@@ -32,6 +32,7 @@ outside_the_beam!(
     enif_get_list_length,
     enif_get_local_pid,
     enif_get_long,
+    enif_get_map_size,
     enif_get_map_value,
     enif_get_resource,
     enif_get_tuple,
