@@ -2,7 +2,7 @@ defmodule Hourglass.Integration.AsyncCompletionTest do
   # Activities that return `complete_async()` and are completed later by another Elixir
   # process through Hourglass.Client: by task token or by ids, for workflows of the official
   # Python SDK and for Standalone Activities.
-  use Hourglass.IntegrationCase, async: false
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.{ApplicationError, Client}
   alias Hourglass.IntegrationActivities.CompleteLater

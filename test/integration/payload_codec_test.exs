@@ -2,7 +2,7 @@ defmodule Hourglass.Integration.PayloadCodecTest do
   # Payloads encrypted end to end: an Hourglass worker and client with
   # Hourglass.PayloadCodec.Encryption, and the official Python SDK with a codec of the same
   # documented scheme, read each other's payloads; the server only ever stores ciphertext.
-  use Hourglass.IntegrationCase, async: false
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.{ApplicationError, Client}
   alias Hourglass.IntegrationActivities, as: A

@@ -1,6 +1,6 @@
 defmodule Hourglass.Integration.PythonPeerTest do
   # Workflows of the official Python SDK call activities served by an Hourglass worker.
-  use Hourglass.IntegrationCase, async: false
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.IntegrationActivities, as: A
 

@@ -2,7 +2,7 @@ defmodule Hourglass.Integration.TlsTest do
   # The dev server speaks plaintext only; test/support/python/tls_proxy.py puts a real TLS
   # front (its own CA, a server certificate for "localhost", client certificates required)
   # before it, and the worker and the client connect through that.
-  use Hourglass.IntegrationCase, async: false
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.{Client, Worker, WorkerNode}
   alias Hourglass.IntegrationActivities, as: A

@@ -1,6 +1,6 @@
 defmodule Hourglass.Integration.VmKillTest do
   # The worker's whole VM (its OS process) dies with SIGKILL mid-activity; a new one takes over.
-  use Hourglass.IntegrationCase, async: false
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.{Client, WorkerNode}
 

@@ -1,5 +1,8 @@
 defmodule Hourglass.Integration.WorkerTest do
-  use Hourglass.IntegrationCase, async: false
+  # Each test on a task queue of its own, so they run beside other modules; what looks at
+  # VM-wide state (native task counts, the BridgeHolder, every log line) is in
+  # Hourglass.Integration.WorkerVmStateTest.
+  use Hourglass.IntegrationCase, async: true
 
   alias Hourglass.{ApplicationError, BridgeHolder, Client, Worker}
   alias Hourglass.IntegrationActivities, as: A
@@ -17,22 +20,6 @@ defmodule Hourglass.Integration.WorkerTest do
   ]
   @natives ["hourglass.echo", "hourglass.sleep", "hourglass.sha256"]
 
-  defp run(ctx, type, args, opts \\ []) do
-    Client.execute_activity(
-      ctx.client,
-      type,
-      args,
-      Keyword.merge(
-        [
-          task_queue: ctx.queue,
-          start_to_close_timeout: 10_000,
-          retry_policy: [initial_interval: 100, maximum_attempts: 1]
-        ],
-        opts
-      )
-    )
-  end
-
   describe "with a worker" do
     setup ctx do
       start_worker(ctx, activities: @all, native_activities: @natives)
@@ -46,15 +33,15 @@ defmodule Hourglass.Integration.WorkerTest do
         "text" => "zażółć"
       }
 
-      assert {:ok, ^value} = run(ctx, "echo", [value])
-      assert {:ok, ^value} = run(ctx, "hourglass.echo", [value])
-      assert {:ok, 5} = run(ctx, "hourglass.sleep", [5])
+      assert {:ok, ^value} = run_activity(ctx, "echo", [value])
+      assert {:ok, ^value} = run_activity(ctx, "hourglass.echo", [value])
+      assert {:ok, 5} = run_activity(ctx, "hourglass.sleep", [5])
 
       assert {:ok, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"} =
-               run(ctx, "hourglass.sha256", [%{"data" => "abc", "rounds" => 1}])
+               run_activity(ctx, "hourglass.sha256", [%{"data" => "abc", "rounds" => 1}])
 
-      assert {:ok, nil} = run(ctx, "echo", [nil])
-      assert {:ok, <<0, 255>>} = run(ctx, "echo", [<<0, 255>>])
+      assert {:ok, nil} = run_activity(ctx, "echo", [nil])
+      assert {:ok, <<0, 255>>} = run_activity(ctx, "echo", [<<0, 255>>])
     end
 
     test "the CLI runs a Standalone Activity on it", ctx do
@@ -79,10 +66,11 @@ defmodule Hourglass.Integration.WorkerTest do
     end
 
     test "the server owns retries: attempts count up", ctx do
-      assert {:ok, 3} = run(ctx, "fail_until", [3], retry_policy: [initial_interval: 100])
+      assert {:ok, 3} =
+               run_activity(ctx, "fail_until", [3], retry_policy: [initial_interval: 100])
 
       assert {:error, {:failed, %ApplicationError{type: "Error", message: "attempt 2 fails"}}} =
-               run(ctx, "fail_until", [5],
+               run_activity(ctx, "fail_until", [5],
                  retry_policy: [initial_interval: 100, maximum_attempts: 2]
                )
     end
@@ -111,7 +99,7 @@ defmodule Hourglass.Integration.WorkerTest do
 
     test "heartbeat details reach the next attempt", ctx do
       assert {:ok, [%{"done" => 41}]} =
-               run(ctx, "resume", [],
+               run_activity(ctx, "resume", [],
                  heartbeat_timeout: 5_000,
                  retry_policy: [initial_interval: 100, maximum_attempts: 2]
                )
@@ -119,14 +107,7 @@ defmodule Hourglass.Integration.WorkerTest do
 
     test "an activity that stops heartbeating times out", ctx do
       assert {:error, {:timed_out, :heartbeat}} =
-               run(ctx, "silent", [3_000], heartbeat_timeout: 1_000)
-    end
-
-    test "a start-to-close timeout fails the attempt and stops the executor", ctx do
-      assert {:error, {:timed_out, :start_to_close}} =
-               run(ctx, "hourglass.sleep", [30_000], start_to_close_timeout: 1_000)
-
-      assert_no_live_native_tasks(10_000)
+               run_activity(ctx, "silent", [3_000], heartbeat_timeout: 1_000)
     end
 
     test "cancellation reaches an Elixir activity through its heartbeat", ctx do
@@ -148,50 +129,15 @@ defmodule Hourglass.Integration.WorkerTest do
                Client.describe(ctx.client, handle)
     end
 
-    test "cancellation aborts a native body", ctx do
-      {:ok, handle} =
-        Client.start_activity(ctx.client, "hourglass.sleep", [60_000],
-          task_queue: ctx.queue,
-          start_to_close_timeout: 120_000,
-          heartbeat_timeout: 1_000
-        )
-
-      eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
-      :ok = Client.cancel(ctx.client, handle)
-      assert {:error, {:cancelled, _}} = Client.result(ctx.client, handle)
-      assert_no_live_native_tasks()
-    end
-
-    test "a few hundred concurrent activities, each completed exactly once", ctx do
-      log =
-        ExUnit.CaptureLog.capture_log(fn ->
-          results =
-            1..300
-            |> Task.async_stream(
-              fn i -> run(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i]) end,
-              max_concurrency: 300,
-              timeout: 120_000
-            )
-            |> Enum.map(fn {:ok, result} -> result end)
-
-          assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
-          # Core would warn about a second completion of the same attempt.
-          Process.sleep(500)
-        end)
-
-      refute log =~ "not tracking"
-      refute log =~ "ExecutorExit"
-    end
-
     test "a 1 MiB payload travels both ways", ctx do
       big = String.duplicate("x", 1024 * 1024)
-      assert {:ok, ^big} = run(ctx, "echo", [big])
-      assert {:ok, ^big} = run(ctx, "hourglass.echo", [big])
+      assert {:ok, ^big} = run_activity(ctx, "echo", [big])
+      assert {:ok, ^big} = run_activity(ctx, "hourglass.echo", [big])
     end
 
     test "an unknown activity type fails the attempt with a clear message", ctx do
       assert {:error, {:failed, %ApplicationError{type: "NotFoundError", message: message}}} =
-               run(ctx, "no_such_activity", [])
+               run_activity(ctx, "no_such_activity", [])
 
       assert message =~ "no_such_activity"
     end
@@ -233,7 +179,7 @@ defmodule Hourglass.Integration.WorkerTest do
                  type: "PayloadEncodingError",
                  message: message,
                  non_retryable: true
-               }}} = run(ctx, "unencodable", [])
+               }}} = run_activity(ctx, "unencodable", [])
 
       assert message =~ "tuple"
     end
@@ -247,7 +193,7 @@ defmodule Hourglass.Integration.WorkerTest do
 
     1..30
     |> Task.async_stream(
-      fn _ -> {:ok, nil} = run(ctx, "concurrency", [Atom.to_string(table)]) end,
+      fn _ -> {:ok, nil} = run_activity(ctx, "concurrency", [Atom.to_string(table)]) end,
       max_concurrency: 30,
       timeout: 120_000
     )
@@ -255,41 +201,6 @@ defmodule Hourglass.Integration.WorkerTest do
 
     assert [{:max, max}] = :ets.lookup(table, :max)
     assert max in 1..3
-  end
-
-  test "a completion lost to a BridgeHolder restart is redelivered: nothing is lost", ctx do
-    worker = start_worker(ctx, activities: [A.Blocked])
-    test = register_test()
-
-    {:ok, handle} =
-      Client.start_activity(ctx.client, "blocked", [test, 60_000],
-        task_queue: ctx.queue,
-        start_to_close_timeout: 30_000,
-        retry_policy: [initial_interval: 100]
-      )
-
-    assert_receive {:started, executor, %{attempt: 1}}, 10_000
-
-    # Hold the worker so it cannot register again before attempt 1 completes.
-    :sys.suspend(worker)
-    old = Process.whereis(BridgeHolder)
-    ref = Process.monitor(executor)
-    Process.exit(old, :kill)
-    eventually(fn -> Process.whereis(BridgeHolder) not in [nil, old] end)
-
-    log =
-      ExUnit.CaptureLog.capture_log(fn ->
-        send(executor, :go)
-        assert_receive {:DOWN, ^ref, :process, _, :normal}, 5_000
-      end)
-
-    assert log =~ "no worker is registered"
-    :sys.resume(worker)
-    eventually(fn -> BridgeHolder.registered?(ctx.queue) end)
-
-    assert_receive {:started, second, %{attempt: 2}}, 30_000
-    send(second, :go)
-    assert {:ok, 2} = Client.result(ctx.client, handle)
   end
 
   test "an Elixir activity that ignores its cancellation is killed after the grace period", ctx do
@@ -358,39 +269,10 @@ defmodule Hourglass.Integration.WorkerTest do
     refute BridgeHolder.registered?(ctx.queue)
   end
 
-  test "an activity still running after the graceful period is cancelled and retried elsewhere",
-       ctx do
-    {:ok, worker} =
-      Worker.start(
-        task_queue: ctx.queue,
-        address: ctx.address,
-        native_activities: ["hourglass.sleep"],
-        graceful_shutdown_timeout: 500
-      )
-
-    {:ok, handle} =
-      Client.start_activity(ctx.client, "hourglass.sleep", [3_000],
-        task_queue: ctx.queue,
-        start_to_close_timeout: 30_000,
-        retry_policy: [initial_interval: 100]
-      )
-
-    eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
-    :ok = Worker.stop(worker)
-    assert_no_live_native_tasks()
-
-    start_worker(ctx, native_activities: ["hourglass.sleep"])
-    assert {:ok, 3_000} = Client.result(ctx.client, handle)
-
-    assert {:ok, %{attempt: 2, last_failure: nil}} =
-             Client.describe(ctx.client, handle)
-             |> then(fn {:ok, info} -> {:ok, %{info | last_failure: nil}} end)
-  end
-
   test "Prometheus metrics are served when asked for", ctx do
     {:ok, _} = Application.ensure_all_started(:inets)
     worker = start_worker(ctx, activities: [A.Echo], metrics_address: "127.0.0.1:0")
-    assert {:ok, _} = run(ctx, "echo", [1])
+    assert {:ok, _} = run_activity(ctx, "echo", [1])
     %{metrics_address: address} = Worker.info(worker)
 
     {:ok, {{_, 200, _}, _, body}} =
@@ -443,13 +325,13 @@ defmodule Hourglass.Integration.WorkerTest do
 
       # The refused worker removed nothing of the first one's.
       assert BridgeHolder.registered?(queue)
-      assert {:ok, "still here"} = run(ctx, "echo", ["still here"])
+      assert {:ok, "still here"} = run_activity(ctx, "echo", ["still here"])
 
       # Once the first is gone, the name is free again.
       :ok = stop_supervised({Worker, queue})
       second = start_worker(ctx, activities: [A.Echo])
       assert second != first
-      assert {:ok, "second"} = run(ctx, "echo", ["second"])
+      assert {:ok, "second"} = run_activity(ctx, "echo", ["second"])
     end
 
     test "an unreachable server or an unknown namespace", ctx do

@@ -24,6 +24,26 @@ defmodule Hourglass.IntegrationCase do
     ExUnit.Callbacks.start_supervised!({Hourglass.Worker, opts}, restart: :temporary)
   end
 
+  @doc """
+  Runs a Standalone Activity on the test's task queue and waits for its result: one attempt
+  unless `opts` give a retry policy, 10 s start-to-close.
+  """
+  def run_activity(context, type, args, opts \\ []) do
+    Hourglass.Client.execute_activity(
+      context.client,
+      type,
+      args,
+      Keyword.merge(
+        [
+          task_queue: context.queue,
+          start_to_close_timeout: 10_000,
+          retry_policy: [initial_interval: 100, maximum_attempts: 1]
+        ],
+        opts
+      )
+    )
+  end
+
   @doc "Runs the temporal CLI against the run's dev server."
   def cli(context, args) do
     System.cmd(Hourglass.DevServer.executable(), args ++ ["--address", context.address],

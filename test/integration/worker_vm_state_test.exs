@@ -1,0 +1,128 @@
+defmodule Hourglass.Integration.WorkerVmStateTest do
+  # Worker tests that look at state the whole VM shares — the count of live native tasks, the
+  # BridgeHolder, every log line — so they run alone (Hourglass.Integration.WorkerTest has the
+  # rest).
+  use Hourglass.IntegrationCase, async: false
+
+  alias Hourglass.{BridgeHolder, Client, Worker}
+  alias Hourglass.IntegrationActivities, as: A
+
+  describe "with a worker" do
+    setup ctx do
+      start_worker(ctx,
+        activities: [A.Echo],
+        native_activities: ["hourglass.echo", "hourglass.sleep"]
+      )
+
+      :ok
+    end
+
+    test "a start-to-close timeout fails the attempt and stops the executor", ctx do
+      assert {:error, {:timed_out, :start_to_close}} =
+               run_activity(ctx, "hourglass.sleep", [30_000], start_to_close_timeout: 1_000)
+
+      assert_no_live_native_tasks(10_000)
+    end
+
+    test "cancellation aborts a native body", ctx do
+      {:ok, handle} =
+        Client.start_activity(ctx.client, "hourglass.sleep", [60_000],
+          task_queue: ctx.queue,
+          start_to_close_timeout: 120_000,
+          heartbeat_timeout: 1_000
+        )
+
+      eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
+      :ok = Client.cancel(ctx.client, handle)
+      assert {:error, {:cancelled, _}} = Client.result(ctx.client, handle)
+      assert_no_live_native_tasks()
+    end
+
+    test "a few hundred concurrent activities, each completed exactly once", ctx do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          results =
+            1..300
+            |> Task.async_stream(
+              fn i ->
+                run_activity(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i])
+              end,
+              max_concurrency: 300,
+              timeout: 120_000
+            )
+            |> Enum.map(fn {:ok, result} -> result end)
+
+          assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
+          # Core would warn about a second completion of the same attempt.
+          Process.sleep(500)
+        end)
+
+      refute log =~ "not tracking"
+      refute log =~ "ExecutorExit"
+    end
+  end
+
+  test "a completion lost to a BridgeHolder restart is redelivered: nothing is lost", ctx do
+    worker = start_worker(ctx, activities: [A.Blocked])
+    test = register_test()
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "blocked", [test, 60_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 30_000,
+        retry_policy: [initial_interval: 100]
+      )
+
+    assert_receive {:started, executor, %{attempt: 1}}, 10_000
+
+    # Hold the worker so it cannot register again before attempt 1 completes.
+    :sys.suspend(worker)
+    old = Process.whereis(BridgeHolder)
+    ref = Process.monitor(executor)
+    Process.exit(old, :kill)
+    eventually(fn -> Process.whereis(BridgeHolder) not in [nil, old] end)
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        send(executor, :go)
+        assert_receive {:DOWN, ^ref, :process, _, :normal}, 5_000
+      end)
+
+    assert log =~ "no worker is registered"
+    :sys.resume(worker)
+    eventually(fn -> BridgeHolder.registered?(ctx.queue) end)
+
+    assert_receive {:started, second, %{attempt: 2}}, 30_000
+    send(second, :go)
+    assert {:ok, 2} = Client.result(ctx.client, handle)
+  end
+
+  test "an activity still running after the graceful period is cancelled and retried elsewhere",
+       ctx do
+    {:ok, worker} =
+      Worker.start(
+        task_queue: ctx.queue,
+        address: ctx.address,
+        native_activities: ["hourglass.sleep"],
+        graceful_shutdown_timeout: 500
+      )
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "hourglass.sleep", [3_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 30_000,
+        retry_policy: [initial_interval: 100]
+      )
+
+    eventually(fn -> Hourglass.Native.stats().live == 1 end, 10_000)
+    :ok = Worker.stop(worker)
+    assert_no_live_native_tasks()
+
+    start_worker(ctx, native_activities: ["hourglass.sleep"])
+    assert {:ok, 3_000} = Client.result(ctx.client, handle)
+
+    assert {:ok, %{attempt: 2, last_failure: nil}} =
+             Client.describe(ctx.client, handle)
+             |> then(fn {:ok, info} -> {:ok, %{info | last_failure: nil}} end)
+  end
+end
