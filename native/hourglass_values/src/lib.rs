@@ -6,7 +6,9 @@
 //! - [`payload`]: a payload's encoding and data to a value and back, the way the official SDKs'
 //!   default data converter does it.
 //! - [`tree`]: terms as a plain Rust tree, for tests and fuzzing.
+//! - [`stack`]: how much of the thread's stack is left, so that recursion stops in time.
 
 pub mod payload;
+pub mod stack;
 pub mod term;
 pub mod tree;

@@ -15,6 +15,11 @@ use std::fmt;
 /// a payload, so anything deeper could never travel as `json/plain` anyway.
 pub const MAX_DEPTH: usize = 100;
 
+/// Stack a conversion leaves untouched: below this much, it stops with an error rather than
+/// recurse further (see [`crate::stack`]). Room for the error's own path, the callers' frames
+/// and the thread's guard page.
+const STACK_RED_ZONE: usize = 64 * 1024;
+
 /// Largest value accepted, counted roughly as string bytes plus a few bytes per node.
 pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
@@ -111,6 +116,15 @@ impl Decoder {
             return Err(fail(
                 path,
                 format!("value nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        if crate::stack::remaining().is_some_and(|left| left < STACK_RED_ZONE) {
+            return Err(fail(
+                path,
+                format!(
+                    "value nested too deeply ({depth} levels) for the stack of the thread \
+                     converting it"
+                ),
             ));
         }
         self.charge(path, 8)?;
@@ -322,5 +336,23 @@ mod tests {
             .unwrap_err()
             .problem
             .contains("larger than"));
+    }
+
+    #[test]
+    fn a_stack_too_small_for_the_nesting_is_an_error_not_an_overflow() {
+        let mut deep = T::List(vec![]);
+        for _ in 0..MAX_DEPTH {
+            deep = T::List(vec![deep]);
+        }
+        // Fits on an ordinary thread.
+        assert!(term_to_value(&deep).is_ok());
+        // Not within 40 KiB: without the check this overflows the stack (the process aborts,
+        // as a BEAM would take a SIGSEGV); with it, the red zone is reached at once.
+        let on_a_small_stack = std::thread::Builder::new()
+            .stack_size(40 * 1024)
+            .spawn(move || term_to_value(&deep))
+            .unwrap();
+        let error = on_a_small_stack.join().unwrap().unwrap_err();
+        assert!(error.problem.contains("for the stack"), "{error}");
     }
 }
