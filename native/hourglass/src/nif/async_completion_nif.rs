@@ -5,7 +5,9 @@
 //! malformed request) and answers `reply_to` with `{:"$hourglass_client_reply", ref, answer}`.
 
 use crate::nif::atoms::named as atom;
-use crate::nif::client_nif::{error_message, error_term, reply_later, ClientResource};
+use crate::nif::client_nif::{
+    error_message, error_term, reply_later, too_large_term, ClientResource,
+};
 use crate::nif::core_completion::decode_failure;
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::term_to_payload;
@@ -96,6 +98,9 @@ fn client_respond_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<T
         Ok(decoded) => decoded,
         Err(message) => return Ok(error_message(env, &message)),
     };
+    if let Err(too_large) = outcome.check_size(&client.payload_limit) {
+        return Ok(too_large_term(env, &too_large));
+    }
     let client = client.client.clone();
     reply_later(
         reply_to,
@@ -142,7 +147,13 @@ fn client_heartbeat_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult
     let details = match args[2].decode::<Vec<Term>>().as_deref() {
         Ok([]) => None,
         Ok([single]) => match term_to_payload(*single) {
-            Ok(payload) => Some(payload),
+            Ok(payload) => match client
+                .payload_limit
+                .check_payload("the heartbeat details", &payload)
+            {
+                Ok(()) => Some(payload),
+                Err(too_large) => return Ok(too_large_term(env, &too_large)),
+            },
             Err(error) => {
                 return Ok(error_message(
                     env,

@@ -11,9 +11,10 @@ use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
 use crate::nif::task::utf8_string;
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
-use crate::nif::worker_settings::decode_connect;
+use crate::nif::worker_settings::{decode_connect, decode_payload_limit};
 use crate::runtime;
 use crate::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
+use crate::temporal::payload_limit::{PayloadLimit, TooLarge};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
 use std::future::Future;
@@ -28,6 +29,8 @@ pub struct ClientResource {
     pub(crate) client: Arc<ActivityClient>,
     /// Results, details and heartbeat details reach Elixir as payloads, for the client's codec.
     payload_form: Form,
+    /// Requests whose payloads are over it are refused before they are sent.
+    pub(crate) payload_limit: PayloadLimit,
 }
 
 #[rustler::resource_impl]
@@ -40,6 +43,23 @@ fn nil(env: Env) -> Term {
 /// `{:error, message}`: the answer to a request that is refused before it is sent.
 pub(crate) fn error_message<'a>(env: Env<'a>, message: &str) -> Term<'a> {
     make_tuple(env, &[atom(env, "error"), str_to_term(env, message)])
+}
+
+/// `{:error, {:payload_too_large, message}}`: a request refused for the size of its payloads.
+pub(crate) fn too_large_term<'a>(env: Env<'a>, too_large: &TooLarge) -> Term<'a> {
+    make_tuple(
+        env,
+        &[
+            atom(env, "error"),
+            make_tuple(
+                env,
+                &[
+                    atom(env, "payload_too_large"),
+                    str_to_term(env, &too_large.to_string()),
+                ],
+            ),
+        ],
+    )
 }
 
 pub(crate) fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
@@ -95,9 +115,14 @@ fn client_connect<'a>(
         } else {
             Form::Value
         };
-        Ok((decode_connect(&map)?, map.string("namespace")?, form))
+        Ok((
+            decode_connect(&map)?,
+            map.string("namespace")?,
+            form,
+            decode_payload_limit(&map)?,
+        ))
     });
-    let (config, namespace, payload_form) = match decoded {
+    let (config, namespace, payload_form, payload_limit) = match decoded {
         Ok(decoded) => decoded,
         Err(message) => return error_message(env, &message),
     };
@@ -113,6 +138,7 @@ fn client_connect<'a>(
                     ResourceArc::new(ClientResource {
                         client: Arc::new(client),
                         payload_form,
+                        payload_limit,
                     })
                     .encode(env),
                 ],
@@ -195,6 +221,12 @@ fn client_start_activity_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
         Ok(start) => start,
         Err(message) => return Ok(error_message(env, &message)),
     };
+    if let Err(too_large) = client
+        .payload_limit
+        .check_payloads("the input", &start.input)
+    {
+        return Ok(too_large_term(env, &too_large));
+    }
     let client = client.client.clone();
     reply_later(
         reply_to,

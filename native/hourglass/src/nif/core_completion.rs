@@ -1,19 +1,25 @@
 //! Elixir completions (`Hourglass.BridgeHolder.completion/0`) as Core's `ActivityTaskCompletion`.
 //!
 //! A result that cannot be encoded as a payload does not lose the attempt: it becomes a failed
-//! completion, non-retryable (the same value would fail again), whose message says why.
+//! completion, non-retryable (the same value would fail again), whose message says why. So does
+//! a result over the server's payload size limit; a failure over it is cut down to fit and
+//! cancellation details over it are dropped, so the attempt still ends as it did.
 
 use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
 use crate::nif::term_map::TermMap;
 use crate::temporal::failure::ApplicationFailure;
+use crate::temporal::payload_limit::{PayloadLimit, TooLarge};
 use rustler::{Binary, Term};
 use std::time::Duration;
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::ActivityTaskCompletion;
 
 /// Decodes a completion. Errors only for a malformed completion (no token, unknown result
-/// shape); payload problems become failed attempts.
-pub fn decode_completion(term: Term) -> Result<ActivityTaskCompletion, String> {
+/// shape); payload problems, sizes over `limit` included, become failed attempts.
+pub fn decode_completion(
+    term: Term,
+    limit: &PayloadLimit,
+) -> Result<ActivityTaskCompletion, String> {
     let map = TermMap::new(term, "the completion")?;
     let task_token = Binary::from_term(map.required("task_token")?)
         .map_err(|_| ":task_token must be a binary".to_string())?
@@ -22,11 +28,11 @@ pub fn decode_completion(term: Term) -> Result<ActivityTaskCompletion, String> {
     let result = map.required("result")?;
     Ok(ActivityTaskCompletion {
         task_token,
-        result: Some(decode_result(result)?),
+        result: Some(decode_result(result, limit)?),
     })
 }
 
-fn decode_result(result: Term) -> Result<ActivityExecutionResult, String> {
+fn decode_result(result: Term, limit: &PayloadLimit) -> Result<ActivityExecutionResult, String> {
     if result.is_atom() && result.atom_to_string().ok().as_deref() == Some("will_complete_async") {
         return Ok(ActivityExecutionResult::will_complete_async());
     }
@@ -40,15 +46,24 @@ fn decode_result(result: Term) -> Result<ActivityExecutionResult, String> {
         .unwrap_or_default();
     Ok(match tag.as_str() {
         "completed" => match term_to_payload(value) {
-            Ok(payload) => ActivityExecutionResult::ok(payload),
+            Ok(payload) => match limit.check_payload("the result of the activity", &payload) {
+                Ok(()) => ActivityExecutionResult::ok(payload),
+                Err(too_large) => over_the_limit(&too_large),
+            },
             Err(error) => unencodable("the result", &error),
         },
         "failed" => match decode_failure(value) {
-            Ok(failure) => ActivityExecutionResult::fail(failure.into_proto()),
+            Ok(failure) => ActivityExecutionResult::fail(limit.fit_failure(failure.into_proto())),
             Err(error) => unencodable("the failure", &error),
         },
         "cancelled" => match term_to_payload(value) {
-            Ok(details) => ActivityExecutionResult::cancel_from_details(Some(details)),
+            Ok(details) => match limit.check_payload("the cancellation details", &details) {
+                Ok(()) => ActivityExecutionResult::cancel_from_details(Some(details)),
+                Err(too_large) => {
+                    tracing::warn!("cancellation details dropped: {too_large}");
+                    ActivityExecutionResult::cancel_from_details(None)
+                }
+            },
             Err(error) => unencodable("the cancellation details", &error),
         },
         other => return Err(format!("unknown result tag :{other}")),
@@ -60,6 +75,20 @@ fn unencodable(what: &str, error: &str) -> ActivityExecutionResult {
         ApplicationFailure {
             error_type: "PayloadEncodingError".into(),
             message: format!("{what} of the activity cannot be encoded as a payload: {error}"),
+            non_retryable: true,
+            ..Default::default()
+        }
+        .into_proto(),
+    )
+}
+
+/// A result the server would refuse: the attempt fails instead, not retryably, as the server
+/// itself fails an attempt whose result is over its limit.
+fn over_the_limit(too_large: &TooLarge) -> ActivityExecutionResult {
+    ActivityExecutionResult::fail(
+        ApplicationFailure {
+            error_type: "PayloadSizeError".into(),
+            message: too_large.to_string(),
             non_retryable: true,
             ..Default::default()
         }

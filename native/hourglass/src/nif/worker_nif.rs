@@ -17,9 +17,10 @@ use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{terms_to_payloads, Form};
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
-use crate::nif::worker_settings::decode_worker_settings;
+use crate::nif::worker_settings::{decode_payload_limit, decode_worker_settings};
 use crate::runtime;
 use crate::temporal::failure::ApplicationFailure;
+use crate::temporal::payload_limit::PayloadLimit;
 use crate::temporal::worker::{self as core_worker, CoreWorker};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
@@ -34,6 +35,8 @@ pub struct WorkerResource {
     core: Arc<CoreWorker>,
     /// Payloads of Start tasks reach Elixir as payloads, for the worker's payload codec.
     payload_form: Form,
+    /// Results, failures and heartbeat details over it are not sent as they are.
+    payload_limit: PayloadLimit,
 }
 
 #[rustler::resource_impl]
@@ -65,13 +68,21 @@ fn worker_start<'a>(
     reply_to: LocalPid,
     reference: Term<'a>,
 ) -> Term<'a> {
-    // Only whether the worker has a codec matters here: the codec itself runs in Elixir.
-    let has_codec = TermMap::new(settings, "worker settings")
-        .map(|map| map.get("payload_codec").is_some())
-        .unwrap_or(false);
-    let payload_form = if has_codec { Form::Raw } else { Form::Value };
-    let settings = match decode_worker_settings(settings) {
-        Ok(settings) => settings,
+    let decoded = TermMap::new(settings, "worker settings").and_then(|map| {
+        // Only whether the worker has a codec matters here: the codec itself runs in Elixir.
+        let payload_form = if map.get("payload_codec").is_some() {
+            Form::Raw
+        } else {
+            Form::Value
+        };
+        Ok((
+            decode_worker_settings(settings)?,
+            payload_form,
+            decode_payload_limit(&map)?,
+        ))
+    });
+    let (settings, payload_form, payload_limit) = match decoded {
+        Ok(decoded) => decoded,
         Err(message) => return error(env, &message),
     };
     let mut owned = OwnedEnv::new();
@@ -89,6 +100,7 @@ fn worker_start<'a>(
                     let resource = ResourceArc::new(WorkerResource {
                         core: Arc::new(core),
                         payload_form,
+                        payload_limit,
                     });
                     make_tuple(env, &[ok(env), resource.encode(env), metrics])
                 }
@@ -226,7 +238,7 @@ dirty_nif!(worker_complete_dirty, worker_complete_body);
 fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     let worker: ResourceArc<WorkerResource> = args[0].decode()?;
     let reply_to: LocalPid = args[2].decode()?;
-    let completion = match decode_completion(args[1]) {
+    let completion = match decode_completion(args[1], &worker.payload_limit) {
         Ok(completion) => completion,
         Err(message) => return Ok(error(env, &message)),
     };
@@ -254,7 +266,9 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
     Ok(ok(env))
 }
 
-/// Records a heartbeat; Core throttles and sends it. `details` is a list of terms.
+/// Records a heartbeat; Core throttles and sends it. `details` is a list of terms; details
+/// that cannot be encoded or are over the payload size limit are refused with
+/// `{:error, message}`.
 #[rustler::nif]
 fn worker_heartbeat<'a>(
     env: Env<'a>,
@@ -281,6 +295,12 @@ fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<
         Ok(details) => details,
         Err(message) => return Ok(error(env, &format!("heartbeat details: {message}"))),
     };
+    if let Err(too_large) = worker
+        .payload_limit
+        .check_payloads("the heartbeat details", &details)
+    {
+        return Ok(error(env, &too_large.to_string()));
+    }
     let _entered = runtime::io().enter();
     worker
         .core

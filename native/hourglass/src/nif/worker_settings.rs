@@ -2,6 +2,7 @@
 
 use crate::nif::term_map::TermMap;
 use crate::temporal::connection::{ConnectConfig, TlsConfig};
+use crate::temporal::payload_limit::PayloadLimit;
 use crate::temporal::worker::WorkerSettings;
 use rustler::Term;
 use std::time::Duration;
@@ -27,6 +28,14 @@ pub fn decode_connect(map: &TermMap) -> Result<ConnectConfig, String> {
         api_key: map.optional_string("api_key")?,
         connect_timeout: Duration::from_millis(map.u64("connect_timeout")?),
     })
+}
+
+/// The `:payload_size_limit` of worker or client settings; the server's default without one.
+pub fn decode_payload_limit(map: &TermMap) -> Result<PayloadLimit, String> {
+    Ok(map
+        .optional_u64("payload_size_limit")?
+        .map(|bytes| PayloadLimit::new(usize::try_from(bytes).unwrap_or(usize::MAX)))
+        .unwrap_or_default())
 }
 
 pub fn decode_worker_settings(term: Term) -> Result<WorkerSettings, String> {

@@ -4,6 +4,7 @@
 //! forms).
 
 use super::client::{ActivityClient, ClientError};
+use super::payload_limit::{PayloadLimit, TooLarge};
 use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
@@ -33,6 +34,19 @@ pub enum AsyncOutcome {
     Completed(Payload),
     Failed(Box<Failure>),
     Cancelled(Payload),
+}
+
+impl AsyncOutcome {
+    /// Whether the outcome is within the server's payload size limit.
+    pub fn check_size(&self, limit: &PayloadLimit) -> Result<(), TooLarge> {
+        match self {
+            AsyncOutcome::Completed(result) => limit.check_payload("the result", result),
+            AsyncOutcome::Failed(failure) => limit.check_failure("the failure", failure),
+            AsyncOutcome::Cancelled(details) => {
+                limit.check_payload("the cancellation details", details)
+            }
+        }
+    }
 }
 
 /// What the server answered a heartbeat with.

@@ -5,4 +5,5 @@ pub mod client;
 pub mod connection;
 pub mod core_runtime;
 pub mod failure;
+pub mod payload_limit;
 pub mod worker;
