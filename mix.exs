@@ -32,8 +32,10 @@ defmodule Hourglass.MixProject do
     ]
   end
 
-  # Test builds carry native activities that misbehave on purpose (a panicking body).
+  # Test builds carry native activities that misbehave on purpose (a panicking body); the
+  # benchmarks' build carries the baselines that hold a scheduler on purpose. Neither ships.
   defp native_features(:test), do: ["test-activities"]
+  defp native_features(:bench), do: ["bench-baselines"]
   defp native_features(_), do: []
 
   defp native_profile(env) when env in [:prod, :bench], do: :release

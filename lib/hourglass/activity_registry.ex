@@ -27,11 +27,13 @@ defmodule Hourglass.ActivityRegistry do
   Options: `:activities` (modules that `use Hourglass.Activity`) and `:native_activities`
   (names from `Hourglass.Native.activity_types/0`). Returns `{:error, reason}` and changes
   nothing when a module is not an activity, a native type is unknown or two activities share a
-  name.
+  name, and `{:error, {:task_queue_in_use, task_queue, worker_pid}}` when a live
+  `Hourglass.Worker` serves `task_queue` and the caller is not that worker.
   """
   @spec register(String.t(), keyword()) :: :ok | {:error, term()}
   def register(task_queue, opts) do
     with :ok <- check_task_queue(task_queue),
+         :ok <- Hourglass.Worker.check_queue_free(task_queue, self()),
          {:ok, entries} <- entries(opts) do
       GenServer.call(__MODULE__, {:register, task_queue, entries})
     end

@@ -57,19 +57,30 @@ defmodule Hourglass.BridgeHolder do
   @doc """
   Routes `task_queue`'s completions and heartbeats to `backend`. The registration ends when
   the backend process exits or `unregister/1` is called.
+
+  While an `Hourglass.Worker` serves `task_queue`, only that worker may register it: anything
+  else gets `{:error, {:task_queue_in_use, task_queue, worker_pid}}`. A sink is a testing tool
+  (`Hourglass.Testing.ActivityEnvironment` uses one), never a way to take over a live worker's
+  completions.
   """
   @spec register(String.t(), backend()) :: :ok | {:error, term()}
-  def register(task_queue, {:sink, pid} = backend) when is_binary(task_queue) and is_pid(pid),
-    do: GenServer.call(__MODULE__, {:register, task_queue, backend})
+  def register(task_queue, {:sink, pid} = backend) when is_binary(task_queue) and is_pid(pid) do
+    with :ok <- Hourglass.Worker.check_queue_free(task_queue, pid) do
+      GenServer.call(__MODULE__, {:register, task_queue, backend})
+    end
+  end
 
   def register(task_queue, {:core, worker, pid}),
     do: register(task_queue, {:core, worker, pid, nil})
 
   def register(task_queue, {:core, worker, pid, codec} = backend)
       when is_binary(task_queue) and is_reference(worker) and is_pid(pid) do
-    case PayloadCodec.validate(codec) do
-      {:ok, codec} ->
-        GenServer.call(__MODULE__, {:register, task_queue, {:core, worker, pid, codec}})
+    with {:ok, codec} <- PayloadCodec.validate(codec),
+         :ok <- Hourglass.Worker.check_queue_free(task_queue, pid) do
+      GenServer.call(__MODULE__, {:register, task_queue, {:core, worker, pid, codec}})
+    else
+      {:error, {:task_queue_in_use, _queue, _worker}} = in_use ->
+        in_use
 
       {:error, message} ->
         {:error, {:invalid_registration, task_queue, backend, message}}
@@ -141,7 +152,16 @@ defmodule Hourglass.BridgeHolder do
   defp deliver({:core, worker, _pid, codec}, {:hourglass_heartbeat, _queue, heartbeat}) do
     case PayloadCodec.encode_values(codec, heartbeat.details) do
       {:ok, details} ->
-        Hourglass.Native.worker_heartbeat(worker, heartbeat.task_token, details)
+        case Hourglass.Native.worker_heartbeat(worker, heartbeat.task_token, details) do
+          :ok ->
+            :ok
+
+          {:error, message} = error ->
+            # Details that cannot be encoded or are over the payload size limit: like a codec
+            # error, the heartbeat is dropped and the attempt goes on.
+            Logger.error("Hourglass: heartbeat details not sent: #{message}")
+            error
+        end
 
       {:error, message} ->
         # A heartbeat that cannot be encoded is dropped, not sent in the clear; the attempt

@@ -62,22 +62,26 @@ defmodule Hourglass.Client do
     :tls,
     :api_key,
     :connect_timeout,
-    :payload_codec
+    :payload_codec,
+    :payload_size_limit
   ]
 
   @doc """
   Connects to a Temporal server.
 
   Options: `:address` (default `"localhost:7233"`), `:namespace` (default `"default"`),
-  `:identity`, `:tls`, `:api_key`, `:connect_timeout` and `:payload_codec`, as for
-  `Hourglass.Worker`. With a codec, arguments, results and details are encoded and decoded
-  with it; a codec error is `{:error, {:payload_codec, message}}`.
+  `:identity`, `:tls`, `:api_key`, `:connect_timeout`, `:payload_codec` and
+  `:payload_size_limit`, as for `Hourglass.Worker`. With a codec, arguments, results and
+  details are encoded and decoded with it; a codec error is `{:error, {:payload_codec, message}}`.
+  A request whose encoded payloads (arguments, an asynchronous result, failure or heartbeat
+  details) are over the payload size limit is refused before it is sent, with
+  `{:error, {:payload_too_large, message}}`.
   Returns `{:error, {:unavailable, message}}` when the server cannot be reached.
   """
   @spec connect(keyword()) :: {:ok, t()} | {:error, term()}
   def connect(opts \\ []) do
     with {:ok, options} <- validate_connect(opts) do
-      settings = Map.take(options, @connect_options)
+      settings = Hourglass.Worker.Options.nif_settings(options, @connect_options)
 
       case call(&Native.client_connect(settings, self(), &1), options.connect_timeout + 20_000) do
         {:ok, resource} ->
@@ -461,6 +465,9 @@ defmodule Hourglass.Client do
         after
           timeout -> {:error, :timeout}
         end
+
+      {:error, {:payload_too_large, _message} = too_large} ->
+        {:error, too_large}
 
       {:error, message} ->
         {:error, {:invalid_argument, message}}

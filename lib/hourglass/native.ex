@@ -223,6 +223,8 @@ defmodule Hourglass.Native do
 
   @doc false
   def client_describe_activity(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
+  # The scheduler benchmark's baselines: in the NIF of MIX_ENV=bench only (Cargo feature
+  # bench-baselines); elsewhere they raise as not loaded.
   @doc false
   def bench_sha256_on_scheduler(_data, _rounds), do: not_loaded()
   @doc false

@@ -52,6 +52,12 @@ defmodule Hourglass.Worker do
     * `:payload_codec` - an `Hourglass.PayloadCodec` (a module or `{module, options}`), e.g.
       encryption: inputs and heartbeat details are decoded with it, results and details
       encoded (default none).
+    * `:payload_size_limit` - the most bytes of encoded payloads one result, failure or set of
+      heartbeat details may have: the server's `limit.blobSize.error` (default 2 MiB, the
+      server's default; set both together). A result over it fails the attempt, not retryably,
+      with an `Hourglass.ApplicationError` of type `"PayloadSizeError"` that gives the sizes; a
+      failure over it loses its details (then its stack trace, then most of its message) and
+      says so; heartbeat details over it are not sent, and an error is logged.
     * `:name` - a name to register the worker under.
 
   `start_link/1` returns `{:error, {:invalid_option, key, message}}` for a bad option, and
@@ -96,7 +102,8 @@ defmodule Hourglass.Worker do
 
     %{
       id: {__MODULE__, Keyword.get(opts, :task_queue)},
-      start: {__MODULE__, :start_link, [opts]},
+      # The supervisor keeps the arguments and prints them in its reports: secrets wrapped.
+      start: {__MODULE__, :start_link, [Options.conceal(opts)]},
       # Time for the graceful shutdown, the cancellation grace and Core's own shutdown.
       shutdown: grace + 10_000
     }
@@ -183,6 +190,19 @@ defmodule Hourglass.Worker do
     end
   end
 
+  @doc false
+  # Test hooks (BridgeHolder.register/2 with a sink, ActivityRegistry.register/2) call this so
+  # that they never take over the task queue of a live worker: only the worker itself may
+  # register for the queue it claimed.
+  @spec check_queue_free(String.t(), pid()) ::
+          :ok | {:error, {:task_queue_in_use, String.t(), pid()}}
+  def check_queue_free(task_queue, pid) do
+    case Registry.lookup(Hourglass.Worker.Registry, task_queue) do
+      [{worker, _}] when worker != pid -> {:error, {:task_queue_in_use, task_queue, worker}}
+      _ -> :ok
+    end
+  end
+
   # The claim ends when this process exits, after `terminate/2` has unregistered the task queue,
   # so that a successor never finds its fresh registrations removed by this worker's cleanup.
   defp claim(task_queue) do
@@ -195,7 +215,7 @@ defmodule Hourglass.Worker do
   defp start_core(options) do
     settings =
       options
-      |> Map.take([
+      |> Options.nif_settings([
         :address,
         :identity,
         :namespace,
@@ -209,7 +229,8 @@ defmodule Hourglass.Worker do
         :metrics_address,
         :connect_timeout,
         # Only whether there is one matters to the NIF: then payloads reach Elixir undecoded.
-        :payload_codec
+        :payload_codec,
+        :payload_size_limit
       ])
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 

@@ -33,6 +33,22 @@ defmodule Hourglass.NativeTest do
     assert Enum.all?(["hourglass.echo", "hourglass.sleep", "hourglass.sha256"], &(&1 in types))
   end
 
+  test "the NIF's heap is counted: nif!() installs the counting allocator" do
+    assert Native.stats().rust_heap_bytes > 0
+  end
+
+  test "the benchmarks' baselines, which hold a scheduler, are not in a NIF outside MIX_ENV=bench" do
+    assert_raise ErlangError, ~r/nif_not_loaded/, fn ->
+      Native.bench_sha256_on_scheduler("x", 1)
+    end
+
+    assert_raise ErlangError, ~r/nif_not_loaded/, fn -> Native.bench_sha256_dirty_cpu("x", 1) end
+
+    assert_raise ErlangError, ~r/nif_not_loaded/, fn ->
+      Native.bench_payloads_from_values_on_scheduler([1])
+    end
+  end
+
   test "built-ins complete into the registered sink and their owner exits normally", %{
     queue: queue
   } do

@@ -7,33 +7,9 @@ defmodule Hourglass.Integration.TlsTest do
   alias Hourglass.{Client, Worker, WorkerNode}
   alias Hourglass.IntegrationActivities, as: A
 
-  @proxy Path.expand("../support/python/tls_proxy.py", __DIR__)
-
   @moduletag :tmp_dir
 
-  setup ctx do
-    port =
-      Port.open({:spawn_executable, System.find_executable("python3")}, [
-        :binary,
-        :exit_status,
-        :stderr_to_stdout,
-        args: [@proxy, ctx.address, ctx.tmp_dir]
-      ])
-
-    [tls_port] = await_output(port, ~r/READY (\d+)/, 30_000)
-    on_exit(fn -> if Port.info(port), do: Port.close(port) end)
-
-    pem = fn name -> File.read!(Path.join(ctx.tmp_dir, name)) end
-
-    tls = [
-      server_ca_cert: pem.("ca.pem"),
-      server_name: "localhost",
-      client_cert: pem.("client.pem"),
-      client_private_key: pem.("client.key")
-    ]
-
-    %{proxy: port, tls_address: "127.0.0.1:#{tls_port}", tls: tls}
-  end
+  setup ctx, do: start_tls_proxy(ctx)
 
   test "a worker and a client over TLS with client certificates run activities", ctx do
     start_supervised!(

@@ -323,7 +323,14 @@ defmodule Hourglass.Integration.WorkerTest do
       assert {:error, {:task_queue_in_use, ^queue, ^first}} =
                Worker.start(task_queue: queue, activities: [A.Silent], address: ctx.address)
 
-      # The refused worker removed nothing of the first one's.
+      # Nor can a test hook take the live worker's queue over.
+      assert {:error, {:task_queue_in_use, ^queue, ^first}} =
+               BridgeHolder.register(queue, {:sink, self()})
+
+      assert {:error, {:task_queue_in_use, ^queue, ^first}} =
+               Hourglass.ActivityRegistry.register(queue, activities: [A.Echo])
+
+      # The refused worker and hooks removed nothing of the first one's.
       assert BridgeHolder.registered?(queue)
       assert {:ok, "still here"} = run_activity(ctx, "echo", ["still here"])
 

@@ -44,6 +44,38 @@ defmodule Hourglass.IntegrationCase do
     )
   end
 
+  @doc """
+  Starts test/support/python/tls_proxy.py: a real TLS front (its own CA, a server certificate
+  for "localhost", client certificates required) before the run's plaintext dev server, with
+  its certificates in the test's `tmp_dir`. Returns `%{proxy: port, tls_address: "ip:port",
+  tls: options}` for the context, where `tls` are the `:tls` options that connect through it.
+  """
+  def start_tls_proxy(context) do
+    script = Path.expand("python/tls_proxy.py", __DIR__)
+
+    port =
+      Port.open({:spawn_executable, System.find_executable("python3")}, [
+        :binary,
+        :exit_status,
+        :stderr_to_stdout,
+        args: [script, context.address, context.tmp_dir]
+      ])
+
+    [tls_port] = Hourglass.TestHelpers.await_output(port, ~r/READY (\d+)/, 30_000)
+    ExUnit.Callbacks.on_exit(fn -> if Port.info(port), do: Port.close(port) end)
+
+    pem = fn name -> File.read!(Path.join(context.tmp_dir, name)) end
+
+    tls = [
+      server_ca_cert: pem.("ca.pem"),
+      server_name: "localhost",
+      client_cert: pem.("client.pem"),
+      client_private_key: pem.("client.key")
+    ]
+
+    %{proxy: port, tls_address: "127.0.0.1:#{tls_port}", tls: tls}
+  end
+
   @doc "Runs the temporal CLI against the run's dev server."
   def cli(context, args) do
     System.cmd(Hourglass.DevServer.executable(), args ++ ["--address", context.address],

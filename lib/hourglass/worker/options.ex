@@ -4,6 +4,8 @@ defmodule Hourglass.Worker.Options do
   than a surprise later. See `Hourglass.Worker` for the options themselves.
   """
 
+  alias Hourglass.Secret
+
   @type t :: %{
           task_queue: String.t(),
           activities: [module()],
@@ -17,12 +19,16 @@ defmodule Hourglass.Worker.Options do
           max_activities_per_second: number() | nil,
           max_task_queue_activities_per_second: number() | nil,
           tls: map() | nil,
-          api_key: String.t() | nil,
+          api_key: Secret.t() | nil,
           metrics_address: String.t() | nil,
           connect_timeout: pos_integer(),
           payload_codec: {module(), term()} | nil,
+          payload_size_limit: pos_integer(),
           name: GenServer.name() | nil
         }
+
+  # The Temporal server's default limit.blobSize.error.
+  @default_payload_size_limit 2 * 1024 * 1024
 
   @known [
     :task_queue,
@@ -41,6 +47,7 @@ defmodule Hourglass.Worker.Options do
     :metrics_address,
     :connect_timeout,
     :payload_codec,
+    :payload_size_limit,
     :name
   ]
 
@@ -142,7 +149,7 @@ defmodule Hourglass.Worker.Options do
              opts,
              :api_key,
              nil,
-             &(is_nil(&1) or non_empty_string?(&1)),
+             &(is_nil(&1) or non_empty_string?(Secret.reveal(&1))),
              "must be a string or nil"
            ),
          {:ok, metrics} <-
@@ -161,7 +168,15 @@ defmodule Hourglass.Worker.Options do
              &pos_integer?/1,
              "must be a positive integer of milliseconds"
            ),
-         {:ok, codec} <- payload_codec(opts) do
+         {:ok, codec} <- payload_codec(opts),
+         {:ok, payload_size_limit} <-
+           fetch(
+             opts,
+             :payload_size_limit,
+             @default_payload_size_limit,
+             &pos_integer?/1,
+             "must be a positive integer of bytes"
+           ) do
       {:ok,
        %{
          task_queue: task_queue,
@@ -176,10 +191,11 @@ defmodule Hourglass.Worker.Options do
          max_activities_per_second: rate && rate / 1,
          max_task_queue_activities_per_second: queue_rate && queue_rate / 1,
          tls: tls,
-         api_key: api_key,
+         api_key: api_key && Secret.wrap(api_key),
          metrics_address: metrics,
          connect_timeout: connect_timeout,
          payload_codec: codec,
+         payload_size_limit: payload_size_limit,
          name: Keyword.get(opts, :name)
        }}
     end
@@ -187,9 +203,46 @@ defmodule Hourglass.Worker.Options do
 
   defp payload_codec(opts) do
     case Hourglass.PayloadCodec.validate(Keyword.get(opts, :payload_codec)) do
-      {:ok, codec} -> {:ok, codec}
+      {:ok, {module, options}} -> {:ok, {module, Secret.wrap(options)}}
+      {:ok, nil} -> {:ok, nil}
       {:error, message} -> invalid(:payload_codec, message, Keyword.get(opts, :payload_codec))
     end
+  end
+
+  @doc """
+  The options with their secrets (`:api_key`, the TLS `:client_private_key`, the payload
+  codec's options) wrapped in `Hourglass.Secret`, so that whatever keeps or prints them (a child
+  spec, a supervisor's report) never shows them. Anything malformed is left for `validate/1`
+  to refuse.
+  """
+  @spec conceal(keyword()) :: keyword()
+  def conceal(opts) when is_list(opts) do
+    Enum.map(opts, fn
+      {:api_key, key} when is_binary(key) -> {:api_key, Secret.wrap(key)}
+      {:tls, tls} when is_list(tls) -> {:tls, Enum.map(tls, &conceal_tls/1)}
+      {:payload_codec, {module, options}} -> {:payload_codec, {module, Secret.wrap(options)}}
+      other -> other
+    end)
+  end
+
+  def conceal(opts), do: opts
+
+  defp conceal_tls({:client_private_key, key}), do: {:client_private_key, Secret.wrap(key)}
+  defp conceal_tls(other), do: other
+
+  @doc """
+  The connection settings the NIF takes, secrets revealed: they leave the BEAM here, and only
+  here.
+  """
+  @spec nif_settings(t(), [atom()]) :: map()
+  def nif_settings(options, keys) do
+    options
+    |> Map.take(keys)
+    |> Map.update(:api_key, nil, &Secret.reveal/1)
+    |> Map.update(:tls, nil, fn
+      nil -> nil
+      tls -> Map.new(tls, fn {key, value} -> {key, Secret.reveal(value)} end)
+    end)
   end
 
   defp unknown_keys(opts) do
@@ -231,23 +284,52 @@ defmodule Hourglass.Worker.Options do
       not Keyword.keyword?(opts) or Keyword.keys(opts) -- allowed != [] ->
         invalid(:tls, "must be true, false or a keyword list of #{inspect(allowed)}", opts)
 
-      not Enum.all?(opts, fn {_key, value} -> is_binary(value) end) ->
+      not Enum.all?(opts, fn {_key, value} -> is_binary(Secret.reveal(value)) end) ->
         invalid(:tls, "values must be strings (PEM for certificates and keys)", opts)
 
       Keyword.has_key?(opts, :client_cert) != Keyword.has_key?(opts, :client_private_key) ->
         invalid(:tls, "needs both :client_cert and :client_private_key, or neither", opts)
 
       true ->
-        {:ok, Map.new(opts)}
+        {:ok, opts |> conceal_tls_list() |> Map.new()}
     end
   end
 
   defp tls(other), do: invalid(:tls, "must be true, false or a keyword list", other)
 
+  defp conceal_tls_list(opts), do: Enum.map(opts, &conceal_tls/1)
+
   defp invalid(key, message, value) do
-    {:error,
-     {:invalid_option, key, "#{inspect(key)} #{message}, got: #{inspect(value, limit: 5)}"}}
+    {:error, {:invalid_option, key, "#{inspect(key)} #{message}, got: #{describe(key, value)}"}}
   end
+
+  # Options that hold secrets are described, never shown.
+  defp describe(:api_key, value), do: "a value of type #{type_of(value)}"
+
+  defp describe(:tls, value) when is_list(value),
+    do: "a list of #{inspect(Enum.map(value, &tls_entry_name/1))}"
+
+  defp describe(:tls, value), do: "a value of type #{type_of(value)}"
+
+  defp describe(:payload_codec, {module, _options}),
+    do: "{#{inspect(module)}, options (not shown)}"
+
+  defp describe(:payload_codec, value) when is_atom(value), do: inspect(value)
+  defp describe(:payload_codec, value), do: "a value of type #{type_of(value)}"
+  defp describe(:options, value) when is_list(value), do: "a list, not a keyword list"
+  defp describe(:options, value), do: "a value of type #{type_of(value)}"
+  defp describe(_key, value), do: inspect(value, limit: 5)
+
+  defp tls_entry_name({key, _value}) when is_atom(key), do: key
+  defp tls_entry_name(_entry), do: :not_a_pair
+
+  defp type_of(value) when is_binary(value), do: "string"
+  defp type_of(value) when is_integer(value), do: "integer"
+  defp type_of(value) when is_atom(value), do: "atom"
+  defp type_of(value) when is_list(value), do: "list"
+  defp type_of(value) when is_tuple(value), do: "tuple"
+  defp type_of(value) when is_map(value), do: "map"
+  defp type_of(_value), do: "other"
 
   defp non_empty_string?(value), do: is_binary(value) and value != "" and String.valid?(value)
   defp pos_integer?(value), do: is_integer(value) and value > 0

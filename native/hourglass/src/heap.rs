@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
-/// mimalloc, counted. Install it in the final library with `#[global_allocator]`.
+/// mimalloc, counted. [`crate::nif!`] installs it in the NIF's `cdylib` as the
+/// `#[global_allocator]`, unless the crate keeps its own.
 pub struct CountingAllocator;
 
 unsafe impl GlobalAlloc for CountingAllocator {

@@ -55,14 +55,37 @@ pub use tokio;
 /// );
 /// ```
 ///
+/// It also installs the NIF's global allocator, [`heap::CountingAllocator`]: mimalloc (Core's
+/// gRPC compression churns through large buffers that glibc's malloc hands back as fresh pages
+/// every time) with a running total for `Hourglass.Native.stats/0`'s `rust_heap_bytes`. A crate
+/// with a `#[global_allocator]` of its own starts the list with `own_allocator;` and keeps its
+/// allocator (`rust_heap_bytes` is then 0):
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOCATOR: std::alloc::System = std::alloc::System;
+///
+/// hourglass::nif!(own_allocator; NativeActivity::new("images.thumbnail", Workload::Cpu, thumbnail));
+/// ```
+///
+/// The allocator is declared here and not in the library because a program has exactly one:
+/// a library that declared it would make every crate that links it fail to link its own.
+///
 /// The NIF refuses to load (and says why on standard error) when two activities share a type.
 #[macro_export]
 macro_rules! nif {
-    ($($activity:expr),* $(,)?) => {
+    (own_allocator; $($activity:expr),* $(,)?) => {
         fn __hourglass_nif_load(env: ::rustler::Env, load_info: ::rustler::Term) -> bool {
             $crate::nif::load(env, load_info, ::std::vec![$($activity),*])
         }
 
         ::rustler::init!("Elixir.Hourglass.Native", load = __hourglass_nif_load);
+    };
+    ($($activity:expr),* $(,)?) => {
+        #[global_allocator]
+        static __HOURGLASS_ALLOCATOR: $crate::heap::CountingAllocator =
+            $crate::heap::CountingAllocator;
+
+        $crate::nif!(own_allocator; $($activity),*);
     };
 }

@@ -8,6 +8,7 @@
 mod activity_task_term;
 mod async_completion_nif;
 mod atoms;
+#[cfg(feature = "bench-baselines")]
 mod bench_baselines;
 mod client_nif;
 mod completion;
@@ -29,8 +30,6 @@ mod worker_settings;
 use crate::activity::NativeActivity;
 use crate::{heap, registry, runtime, stats};
 
-#[global_allocator]
-static ALLOCATOR: heap::CountingAllocator = heap::CountingAllocator;
 use rustler::{Atom, Encoder, Env, LocalPid, Term};
 
 /// Names of the native activity types this library can run.
