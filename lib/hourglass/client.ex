@@ -235,7 +235,11 @@ defmodule Hourglass.Client do
 
   defp retry_policy(_), do: {:error, {:invalid_option, :retry_policy, "must be a keyword list"}}
 
-  @doc "Waits for the activity to close; see \"Results\" above. Option `:timeout` (default `:infinity`)."
+  @doc """
+  Waits for the activity to close; see "Results" above. Option `:timeout` (default
+  `:infinity`): after it, `{:error, :timeout}`, and the wait on the server stops too, as it does
+  when the caller dies.
+  """
   @spec result(t(), activity(), keyword()) :: {:ok, term()} | {:error, term()}
   def result(%__MODULE__{} = client, activity, opts \\ []) do
     with {:ok, id, run_id} <- identify(activity) do
@@ -455,15 +459,28 @@ defmodule Hourglass.Client do
   end
 
   # Makes an asynchronous NIF call and waits for its answer.
+  # Each NIF call returns `{:ok, pending}` and answers later with a message. The work stops,
+  # and no answer comes, once `pending` is abandoned: at a timeout here, or when this process
+  # dies (the resource is freed with its heap). `pending` stays live while the receive waits:
+  # its `after` clause uses it.
   defp call(fun, timeout) do
     ref = make_ref()
 
     case fun.(ref) do
-      :ok ->
+      {:ok, pending} ->
         receive do
           {:"$hourglass_client_reply", ^ref, answer} -> Native.resolve(answer)
         after
-          timeout -> {:error, :timeout}
+          timeout ->
+            :ok = Native.client_abandon(pending)
+            # An answer sent before the abandonment may be here already.
+            receive do
+              {:"$hourglass_client_reply", ^ref, _answer} -> :ok
+            after
+              0 -> :ok
+            end
+
+            {:error, :timeout}
         end
 
       {:error, {:payload_too_large, _message} = too_large} ->

@@ -42,7 +42,10 @@ defmodule Hourglass.Native do
 
   @on_load :load_nif
 
-  @typedoc "Counters of native tasks since the VM started; `live` is what runs right now."
+  @typedoc """
+  Counters of native tasks since the VM started; `live` is what runs right now, and
+  `client_calls` the `Hourglass.Client` calls whose work runs on tokio right now.
+  """
   @type stats :: %{
           started: non_neg_integer(),
           live: non_neg_integer(),
@@ -50,6 +53,7 @@ defmodule Hourglass.Native do
           failed: non_neg_integer(),
           aborted: non_neg_integer(),
           panicked: non_neg_integer(),
+          client_calls: non_neg_integer(),
           log_dropped: non_neg_integer(),
           rust_heap_bytes: integer()
         }
@@ -223,6 +227,8 @@ defmodule Hourglass.Native do
 
   @doc false
   def client_describe_activity(_client, _activity_id, _run_id, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_abandon(_pending), do: not_loaded()
   # The scheduler benchmark's baselines: in the NIF of MIX_ENV=bench only (Cargo feature
   # bench-baselines); elsewhere they raise as not loaded.
   @doc false

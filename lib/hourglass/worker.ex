@@ -58,11 +58,16 @@ defmodule Hourglass.Worker do
       with an `Hourglass.ApplicationError` of type `"PayloadSizeError"` that gives the sizes; a
       failure over it loses its details (then its stack trace, then most of its message) and
       says so; heartbeat details over it are not sent, and an error is logged.
+    * `:require_connection` - `true` to fail the start when the server cannot be reached
+      (default `false`: keep trying; see below).
     * `:name` - a name to register the worker under.
 
-  `start_link/1` returns `{:error, {:invalid_option, key, message}}` for a bad option, and
-  `{:error, {:connect_failed, message}}` when the server cannot be reached or refuses the
-  namespace.
+  `start_link/1` returns `{:error, {:invalid_option, key, message}}` for a bad option. When the
+  server cannot be reached or refuses the namespace, the worker starts anyway and tries again
+  in the background (after 1 s, doubling up to every 30 s, with a warning logged each time), so
+  that a server down at boot does not take the host application down; it polls once connected
+  (`info/1` says whether it is). With `require_connection: true`, `start_link/1` returns
+  `{:error, {:connect_failed, message}}` instead.
 
   ## Cancellation and shutdown
 
@@ -136,11 +141,13 @@ defmodule Hourglass.Worker do
   def stop(worker), do: GenServer.stop(worker, :normal, :infinity)
 
   @doc """
-  What the worker is doing: its task queue, the attempts it runs (`running`), and where its
-  Prometheus metrics are served (nil when they are not).
+  What the worker is doing: its task queue, whether it has connected to the server yet, the
+  attempts it runs (`running`), and where its Prometheus metrics are served (nil when they are
+  not).
   """
   @spec info(GenServer.server()) :: %{
           task_queue: String.t(),
+          connected: boolean(),
           running: non_neg_integer(),
           metrics_address: String.t() | nil
         }
@@ -156,13 +163,14 @@ defmodule Hourglass.Worker do
              activities: options.activities,
              native_activities: options.native_activities
            ),
-         {:ok, core, metrics_address} <- start_core(options) do
+         {:ok, connected} <- first_connection(options) do
       state = %{
         options: options,
         task_queue: options.task_queue,
-        core: core,
+        # nil until the worker has connected (see `first_connection/1`)
+        core: nil,
         payload_codec: options.payload_codec,
-        metrics_address: metrics_address,
+        metrics_address: nil,
         # task token => executor pid; monitor ref => task token
         running: %{},
         monitors: %{},
@@ -177,8 +185,10 @@ defmodule Hourglass.Worker do
         bridge_holder: nil
       }
 
-      :ok = Native.worker_poll(core, self())
-      {:ok, register(state)}
+      case connected do
+        {core, metrics_address} -> {:ok, connected(state, core, metrics_address)}
+        :retrying -> {:ok, state}
+      end
     else
       # The live worker's registrations stay as they are.
       {:error, {:task_queue_in_use, _queue, _pid} = reason} ->
@@ -188,6 +198,42 @@ defmodule Hourglass.Worker do
         ActivityRegistry.unregister(options.task_queue)
         {:stop, reason}
     end
+  end
+
+  # A server that cannot be reached at start is tried again in the background (the host
+  # application boots; `connect_retry/2` logs each failure), unless the worker must connect at
+  # start (`:require_connection`).
+  defp first_connection(options) do
+    case {start_core(options), options.require_connection} do
+      {{:ok, core, metrics_address}, _required} ->
+        {:ok, {core, metrics_address}}
+
+      {{:error, {:connect_failed, message}}, false} ->
+        connect_retry(options.task_queue, message, 0)
+        {:ok, :retrying}
+
+      {{:error, reason}, _required} ->
+        {:error, reason}
+    end
+  end
+
+  @first_retry 1_000
+  @longest_retry 30_000
+
+  defp connect_retry(task_queue, message, attempt) do
+    delay = min(@first_retry * Integer.pow(2, min(attempt, 10)), @longest_retry)
+
+    Logger.warning(
+      "Hourglass.Worker #{inspect(task_queue)}: cannot connect (#{message}); " <>
+        "trying again in #{delay} ms"
+    )
+
+    Process.send_after(self(), {:connect, attempt + 1}, delay)
+  end
+
+  defp connected(state, core, metrics_address) do
+    :ok = Native.worker_poll(core, self())
+    register(%{state | core: core, metrics_address: metrics_address})
   end
 
   @doc false
@@ -256,6 +302,9 @@ defmodule Hourglass.Worker do
 
   # Registers the task queue with the BridgeHolder and watches it, to register again if it
   # restarts (until then, completions are lost and the server redelivers those attempts).
+  # Not before the worker has connected: there is nothing to route to yet.
+  defp register(%{core: nil} = state), do: state
+
   defp register(state) do
     case Process.whereis(BridgeHolder) do
       nil ->
@@ -278,6 +327,7 @@ defmodule Hourglass.Worker do
     {:reply,
      %{
        task_queue: state.task_queue,
+       connected: state.core != nil,
        running: map_size(state.running),
        metrics_address: state.metrics_address
      }, state}
@@ -305,6 +355,21 @@ defmodule Hourglass.Worker do
     do: {:noreply, executor_down(ref, reason, state)}
 
   def handle_info(:register, state), do: {:noreply, register(state)}
+
+  def handle_info({:connect, attempt}, %{core: nil} = state) do
+    case start_core(state.options) do
+      {:ok, core, metrics_address} ->
+        Logger.info("Hourglass.Worker #{inspect(state.task_queue)}: connected")
+        {:noreply, connected(state, core, metrics_address)}
+
+      {:error, {:connect_failed, message}} ->
+        connect_retry(state.task_queue, message, attempt)
+        {:noreply, state}
+
+      {:error, reason} ->
+        {:stop, reason, state}
+    end
+  end
 
   def handle_info({:"$hourglass_completion_accepted", token}, state),
     do: {:noreply, acknowledged(token, state)}

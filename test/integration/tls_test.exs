@@ -63,7 +63,8 @@ defmodule Hourglass.Integration.TlsTest do
                address: ctx.tls_address,
                tls: no_client_cert,
                activities: [A.Echo],
-               connect_timeout: 3_000
+               connect_timeout: 3_000,
+               require_connection: true
              )
   end
 end

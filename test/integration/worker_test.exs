@@ -341,26 +341,58 @@ defmodule Hourglass.Integration.WorkerTest do
       assert {:ok, "second"} = run_activity(ctx, "echo", ["second"])
     end
 
-    test "an unreachable server or an unknown namespace", ctx do
+    test "an unreachable server or an unknown namespace, with require_connection", ctx do
       assert {:error, {:connect_failed, message}} =
                Worker.start(
                  task_queue: ctx.queue,
                  activities: [A.Echo],
                  address: "127.0.0.1:1",
-                 connect_timeout: 2_000
+                 connect_timeout: 2_000,
+                 require_connection: true
                )
 
       assert message =~ "cannot connect"
 
       assert {:error, {:connect_failed, message}} =
                Worker.start(
-                 task_queue: ctx.queue,
+                 # A queue of its own: the first refused worker's claim on ctx.queue ends when
+                 # its process is gone, which the Registry learns asynchronously.
+                 task_queue: ctx.queue <> "-namespace",
                  activities: [A.Echo],
                  address: ctx.address,
-                 namespace: "no-such-namespace"
+                 namespace: "no-such-namespace",
+                 require_connection: true
                )
 
       assert message =~ "no-such-namespace"
     end
+  end
+
+  test "a worker started while the server is down starts, keeps trying and serves once it is up",
+       ctx do
+    # A free port, with nothing listening on it yet.
+    {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
+    {:ok, port} = :inet.port(socket)
+    :ok = :gen_tcp.close(socket)
+    address = "127.0.0.1:#{port}"
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        worker = start_worker(ctx, activities: [A.Echo], address: address, connect_timeout: 1_000)
+
+        assert %{connected: false} = Worker.info(worker)
+        refute BridgeHolder.registered?(ctx.queue)
+
+        # The server comes up on that port; the worker connects on a later try.
+        start_supervised!({Hourglass.DevServer, port: port})
+        eventually(fn -> Worker.info(worker).connected end, 60_000)
+        assert BridgeHolder.registered?(ctx.queue)
+
+        {:ok, client} = Client.connect(address: address)
+        assert {:ok, "late"} = run_activity(%{ctx | client: client}, "echo", ["late"])
+      end)
+
+    assert log =~ "cannot connect"
+    assert log =~ "trying again in 1000 ms"
   end
 end

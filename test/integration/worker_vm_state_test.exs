@@ -38,6 +38,30 @@ defmodule Hourglass.Integration.WorkerVmStateTest do
       assert_no_live_native_tasks()
     end
 
+    test "a result/3 that times out, or whose caller dies, stops waiting on the server", ctx do
+      calls = fn -> Hourglass.Native.stats().client_calls end
+      before = calls.()
+
+      {:ok, handle} =
+        Client.start_activity(ctx.client, "hourglass.sleep", [2_000],
+          task_queue: ctx.queue,
+          start_to_close_timeout: 10_000
+        )
+
+      assert {:error, :timeout} = Client.result(ctx.client, handle, timeout: 200)
+      eventually(fn -> calls.() == before end)
+
+      waiter = spawn(fn -> Client.result(ctx.client, handle) end)
+      eventually(fn -> calls.() == before + 1 end)
+      Process.exit(waiter, :kill)
+      eventually(fn -> calls.() == before end)
+
+      # The activity goes on; its answer reaches only the caller still waiting.
+      assert {:ok, 2_000} = Client.result(ctx.client, handle)
+      Process.sleep(200)
+      refute_received {:"$hourglass_client_reply", _, _}
+    end
+
     test "a few hundred concurrent activities, each completed exactly once", ctx do
       log =
         ExUnit.CaptureLog.capture_log(fn ->

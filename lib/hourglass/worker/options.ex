@@ -24,6 +24,7 @@ defmodule Hourglass.Worker.Options do
           connect_timeout: pos_integer(),
           payload_codec: {module(), term()} | nil,
           payload_size_limit: pos_integer(),
+          require_connection: boolean(),
           name: GenServer.name() | nil
         }
 
@@ -48,6 +49,7 @@ defmodule Hourglass.Worker.Options do
     :connect_timeout,
     :payload_codec,
     :payload_size_limit,
+    :require_connection,
     :name
   ]
 
@@ -176,7 +178,9 @@ defmodule Hourglass.Worker.Options do
              @default_payload_size_limit,
              &pos_integer?/1,
              "must be a positive integer of bytes"
-           ) do
+           ),
+         {:ok, require_connection} <-
+           fetch(opts, :require_connection, false, &is_boolean/1, "must be true or false") do
       {:ok,
        %{
          task_queue: task_queue,
@@ -196,6 +200,7 @@ defmodule Hourglass.Worker.Options do
          connect_timeout: connect_timeout,
          payload_codec: codec,
          payload_size_limit: payload_size_limit,
+         require_connection: require_connection,
          name: Keyword.get(opts, :name)
        }}
     end

@@ -1,4 +1,5 @@
-//! Counters for every native task, so tests can prove aborts and the absence of leaks.
+//! Counters for every native task and every client call in flight, so tests can prove aborts
+//! and the absence of leaks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,6 +9,7 @@ static COMPLETED: AtomicU64 = AtomicU64::new(0);
 static FAILED: AtomicU64 = AtomicU64::new(0);
 static ABORTED: AtomicU64 = AtomicU64::new(0);
 static PANICKED: AtomicU64 = AtomicU64::new(0);
+static CLIENT_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct Stats {
     pub failed: u64,
     pub aborted: u64,
     pub panicked: u64,
+    /// Client calls whose work still runs on tokio.
+    pub client_calls: u64,
 }
 
 pub fn snapshot() -> Stats {
@@ -28,6 +32,7 @@ pub fn snapshot() -> Stats {
         failed: FAILED.load(Ordering::Relaxed),
         aborted: ABORTED.load(Ordering::Relaxed),
         panicked: PANICKED.load(Ordering::Relaxed),
+        client_calls: CLIENT_CALLS.load(Ordering::Relaxed),
     }
 }
 
@@ -46,6 +51,22 @@ impl LiveGuard {
 impl Drop for LiveGuard {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Held by a client call's work on tokio, from its start until it finishes or is aborted.
+pub struct ClientCallGuard(());
+
+impl ClientCallGuard {
+    pub fn start() -> Self {
+        CLIENT_CALLS.fetch_add(1, Ordering::Relaxed);
+        ClientCallGuard(())
+    }
+}
+
+impl Drop for ClientCallGuard {
+    fn drop(&mut self) {
+        CLIENT_CALLS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

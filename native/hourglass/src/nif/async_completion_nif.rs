@@ -1,16 +1,15 @@
 //! NIFs of `Hourglass.Client`'s asynchronous completion: the outcome or a heartbeat of an
 //! attempt whose activity returned `complete_async()`, reported by task token or by ids.
 //!
-//! Like the other client NIFs, each returns `:ok` at once (or `{:error, message}` for a
-//! malformed request) and answers `reply_to` with `{:"$hourglass_client_reply", ref, answer}`.
+//! Like the other client NIFs, each returns `{:ok, pending}` at once (or `{:error, message}` for
+//! a malformed request) and answers `reply_to` with `{:"$hourglass_client_reply", ref, answer}`.
 
 use crate::nif::atoms::named as atom;
-use crate::nif::client_nif::{
-    error_message, error_term, reply_later, too_large_term, ClientResource,
-};
+use crate::nif::client_nif::{error_message, error_term, too_large_term, ClientResource};
 use crate::nif::core_completion::decode_failure;
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::term_to_payload;
+use crate::nif::pending_call::reply_later;
 use crate::temporal::async_completion::{AsyncOutcome, AsyncTarget};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
@@ -102,7 +101,8 @@ fn client_respond_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<T
         return Ok(too_large_term(env, &too_large));
     }
     let client = client.client.clone();
-    reply_later(
+    let pending = reply_later(
+        env,
         reply_to,
         reference,
         async move { client.respond_async(target, outcome).await },
@@ -111,7 +111,7 @@ fn client_respond_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<T
             Err(error) => error_term(env, &error),
         },
     );
-    Ok(atom(env, "ok"))
+    Ok(pending)
 }
 
 /// `details` is `[]` for a bare heartbeat or `[term]`.
@@ -164,7 +164,8 @@ fn client_heartbeat_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult
         _ => return Ok(error_message(env, "the details must be [] or [term]")),
     };
     let client = client.client.clone();
-    reply_later(
+    let pending = reply_later(
+        env,
         reply_to,
         reference,
         async move { client.heartbeat_async(target, details).await },
@@ -186,5 +187,5 @@ fn client_heartbeat_async_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult
             Err(error) => error_term(env, &error),
         },
     );
-    Ok(atom(env, "ok"))
+    Ok(pending)
 }

@@ -1,23 +1,22 @@
 //! NIFs of `Hourglass.Client`: Standalone Activities started, awaited, cancelled, described.
 //!
-//! Each call returns `:ok` at once (or `{:error, message}` for a malformed request) and answers
-//! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
+//! Each call returns `{:ok, pending}` at once (or `{:error, message}` for a malformed request)
+//! and answers `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`; the caller
+//! holds `pending` while it waits (see [`crate::nif::pending_call`]).
 
 use crate::nif::atoms::named as atom;
 use crate::nif::completion::{application_error_term, ApplicationErrorFields};
-use crate::nif::deferred_term::defer;
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
+use crate::nif::pending_call::reply_later;
 use crate::nif::task::utf8_string;
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
 use crate::nif::worker_settings::{decode_connect, decode_payload_limit};
-use crate::runtime;
 use crate::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
 use crate::temporal::payload_limit::{PayloadLimit, TooLarge};
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
-use std::future::Future;
+use rustler::{Encoder, Env, LocalPid, NifResult, Resource, ResourceArc, Term};
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::activity::v1::ActivityExecutionInfo;
@@ -75,33 +74,6 @@ pub(crate) fn error_term<'a>(env: Env<'a>, error: &ClientError) -> Term<'a> {
     )
 }
 
-/// Runs `work` on the io runtime and sends its answer to `reply_to`. The answer is deferred:
-/// `answer` builds it in the receiving process (see [`crate::nif::deferred_term`]), because
-/// results and descriptions carry values of any width, which are not made on tokio threads.
-pub(crate) fn reply_later<T, F, A>(reply_to: LocalPid, reference: Term, work: F, answer: A)
-where
-    T: Send + 'static,
-    F: Future<Output = T> + Send + 'static,
-    A: for<'a> FnOnce(Env<'a>, T) -> Term<'a> + Send + 'static,
-{
-    let mut owned = OwnedEnv::new();
-    let reference = owned.save(reference);
-    runtime::io().spawn(async move {
-        let outcome = work.await;
-        let _ = owned.send_and_clear(&reply_to, |env| {
-            let answer = defer(env, move |env| answer(env, outcome));
-            make_tuple(
-                env,
-                &[
-                    atom(env, "$hourglass_client_reply"),
-                    reference.load(env),
-                    answer,
-                ],
-            )
-        });
-    });
-}
-
 #[rustler::nif]
 fn client_connect<'a>(
     env: Env<'a>,
@@ -127,6 +99,7 @@ fn client_connect<'a>(
         Err(message) => return error_message(env, &message),
     };
     reply_later(
+        env,
         reply_to,
         reference,
         async move { ActivityClient::connect(&config, namespace).await },
@@ -145,8 +118,7 @@ fn client_connect<'a>(
             ),
             Err(error) => error_term(env, &error),
         },
-    );
-    atom(env, "ok")
+    )
 }
 
 fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
@@ -228,7 +200,8 @@ fn client_start_activity_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
         return Ok(too_large_term(env, &too_large));
     }
     let client = client.client.clone();
-    reply_later(
+    Ok(reply_later(
+        env,
         reply_to,
         reference,
         async move { client.start(start).await },
@@ -236,8 +209,7 @@ fn client_start_activity_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
             Ok(run_id) => make_tuple(env, &[atom(env, "ok"), str_to_term(env, &run_id)]),
             Err(error) => error_term(env, &error),
         },
-    );
-    Ok(atom(env, "ok"))
+    ))
 }
 
 #[rustler::nif]
@@ -256,6 +228,7 @@ fn client_activity_result<'a>(
     let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
+        env,
         reply_to,
         reference,
         async move { client.result(&activity_id, &run_id).await },
@@ -282,8 +255,7 @@ fn client_activity_result<'a>(
             ),
             Err(error) => error_term(env, &error),
         },
-    );
-    atom(env, "ok")
+    )
 }
 
 /// `request` is `%{activity_id, run_id, reason, request_id}`.
@@ -309,6 +281,7 @@ fn client_cancel_activity<'a>(
     };
     let client = client.client.clone();
     reply_later(
+        env,
         reply_to,
         reference,
         async move {
@@ -320,8 +293,7 @@ fn client_cancel_activity<'a>(
             Ok(()) => atom(env, "ok"),
             Err(error) => error_term(env, &error),
         },
-    );
-    atom(env, "ok")
+    )
 }
 
 #[rustler::nif]
@@ -340,6 +312,7 @@ fn client_describe_activity<'a>(
     let form = client.payload_form;
     let client = client.client.clone();
     reply_later(
+        env,
         reply_to,
         reference,
         async move { client.describe(&activity_id, &run_id).await },
@@ -347,8 +320,7 @@ fn client_describe_activity<'a>(
             Ok(info) => make_tuple(env, &[atom(env, "ok"), info_term(env, &info, form)]),
             Err(error) => error_term(env, &error),
         },
-    );
-    atom(env, "ok")
+    )
 }
 
 /// An activity id and a run id (empty for the latest run), both UTF-8 binaries.

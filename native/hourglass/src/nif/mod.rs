@@ -21,6 +21,7 @@ mod native_task;
 mod outside_beam;
 mod payload_nif;
 mod payload_term;
+mod pending_call;
 mod task;
 mod term_map;
 mod value;
@@ -39,6 +40,7 @@ fn native_activity_types() -> Vec<&'static str> {
 }
 
 /// Counters of native tasks: `%{started, live, completed, failed, aborted, panicked}` plus
+/// `client_calls`, the client calls whose work runs on tokio right now,
 /// `log_dropped`, the log records dropped because Logger could not keep up, and
 /// `rust_heap_bytes`, what the NIF has allocated right now.
 #[rustler::nif]
@@ -51,6 +53,7 @@ fn native_stats(env: Env) -> Term {
         ("failed", stats.failed),
         ("aborted", stats.aborted),
         ("panicked", stats.panicked),
+        ("client_calls", stats.client_calls),
         ("log_dropped", logging::dropped()),
     ];
     let heap_bytes = heap::allocated_bytes();
