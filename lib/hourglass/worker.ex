@@ -412,8 +412,9 @@ defmodule Hourglass.Worker do
            task_queue: state.task_queue
          }) do
       {:ok, pid} ->
+        # No timer of our own for the start-to-close timeout: Core tracks it and sends a
+        # Cancel (reason :timed_out) when it is up (its local heartbeat and start-to-close timers).
         ref = Process.monitor(pid)
-        schedule_timeout(task, pid)
 
         %{
           state
@@ -436,15 +437,6 @@ defmodule Hourglass.Worker do
         state
     end
   end
-
-  # The server times an attempt out after its start-to-close timeout, but only tells a worker
-  # through a failed heartbeat; so the worker stops the attempt itself when that time is up.
-  defp schedule_timeout(%{start_to_close_timeout: timeout, task_token: token}, pid)
-       when is_integer(timeout) and timeout > 0 do
-    Process.send_after(self(), {:start_to_close_elapsed, token, pid}, timeout)
-  end
-
-  defp schedule_timeout(_task, _pid), do: :ok
 
   defp with_datetimes(task) do
     Enum.reduce([:scheduled_time, :current_attempt_scheduled_time, :started_time], task, fn key,
@@ -472,7 +464,11 @@ defmodule Hourglass.Worker do
 
         %{state | cancelled: Map.put(state.cancelled, token, reason)}
 
+      # Not running and not waiting for Core's acknowledgement: this worker never got (or
+      # never started) the attempt, so nothing else will complete it. Report it cancelled, or
+      # it would hold one of Core's slots for good.
       :error ->
+        unless Map.has_key?(state.unacknowledged, token), do: ship_cancelled(token, reason, state)
         state
     end
   end
@@ -503,8 +499,10 @@ defmodule Hourglass.Worker do
         # A runner always ships its completion before it exits normally; an executor that died
         # otherwise (killed from outside, or by a crash linked to it) could not, so report it.
         # (An executor this worker killed after a cancellation was reported cancelled already.)
-        # :noproc means the executor had already finished when it was monitored: fast
-        # activities do, and they shipped their completion like any other.
+        # :noproc means the executor had already exited when it was monitored, for a reason
+        # no one can know: fast activities do, having shipped their completion like any other,
+        # but so does one killed at once. It becomes a suspect: if Core has not acknowledged a
+        # completion a while later, it is reported lost (see check_suspects/1).
         if reason not in [:normal, :noproc] and not Map.has_key?(state.cancelled, token) do
           BridgeHolder.complete_activity_task(state.task_queue, %{
             task_token: token,
@@ -512,18 +510,22 @@ defmodule Hourglass.Worker do
           })
         end
 
+        unacknowledged? = Map.has_key?(state.unacknowledged, token)
+
         ended =
-          if Map.has_key?(state.unacknowledged, token),
+          if unacknowledged?,
             do: Map.put(state.ended, token, System.monotonic_time(:millisecond)),
             else: state.ended
 
-        %{
+        state = %{
           state
           | monitors: monitors,
             running: Map.delete(state.running, token),
             cancelled: Map.delete(state.cancelled, token),
             ended: ended
         }
+
+        if reason == :noproc and unacknowledged?, do: suspect(token, state), else: state
     end
   end
 
@@ -537,6 +539,11 @@ defmodule Hourglass.Worker do
     suspects = Map.merge(state.suspects, state.unacknowledged)
     if map_size(state.suspects) == 0, do: schedule_suspect_check()
     %{state | suspects: suspects}
+  end
+
+  defp suspect(token, state) do
+    if map_size(state.suspects) == 0, do: schedule_suspect_check()
+    %{state | suspects: Map.put(state.suspects, token, true)}
   end
 
   defp schedule_suspect_check,

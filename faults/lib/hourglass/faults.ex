@@ -13,7 +13,7 @@ defmodule Hourglass.Faults do
   | `load`: `max_concurrent_activities: 200` under load | 1,000 | 20,000 |
   | `hostile_payloads`: hostile payloads | 8 inputs | 8 inputs |
   | `random_terms`: random terms into the API | 3,000 | 100,000 |
-  | `soak`: a steady rate with random faults | 20 s | 10 minutes, or `:duration` |
+  | `soak`: a steady rate with random faults | 12 s | 10 minutes, or `:duration` |
   """
 
   alias Hourglass.{Client, DevServer}
@@ -57,7 +57,7 @@ defmodule Hourglass.Faults do
   defp server(address), do: {address, nil}
 
   defp run_one("soak", context, scale, duration),
-    do: Faults.Soak.run(context, duration || size(scale, 20, 600))
+    do: Faults.Soak.run(context, duration || size(scale, 12, 600))
 
   defp run_one(name, context, scale, _duration), do: run_one(name, context, scale)
 

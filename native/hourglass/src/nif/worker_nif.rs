@@ -139,13 +139,44 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                             // never reaches Elixir.
                             match StartPayloads::decode(&start, form) {
                                 Ok(payloads) => {
-                                    let _ = owned.send_and_clear(&worker_pid, |env| {
+                                    let activity_type = start.activity_type.clone();
+                                    let undelivered = token.clone();
+                                    let sent = owned.send_and_clear(&worker_pid, |env| {
                                         start_message(env, token, start, payloads)
                                     });
+                                    // The worker process is gone: nothing will run the
+                                    // attempt, and Core holds a slot until it is completed.
+                                    if sent.is_err() {
+                                        fail_attempt(
+                                            &core,
+                                            undelivered,
+                                            "WorkerGone",
+                                            format!(
+                                                "the worker process was gone when activity \
+                                                 {activity_type} arrived"
+                                            ),
+                                            false,
+                                        )
+                                        .await
+                                    }
                                 }
                                 Err(problem) => {
-                                    fail_undecodable(&core, token, &start.activity_type, problem)
-                                        .await
+                                    tracing::warn!(
+                                        activity_type = start.activity_type,
+                                        "cannot decode the activity's payloads: {problem}"
+                                    );
+                                    // Not retryable: the same payloads would fail again.
+                                    fail_attempt(
+                                        &core,
+                                        token,
+                                        "PayloadDecodingError",
+                                        format!(
+                                            "cannot decode the input of activity {}: {problem}",
+                                            start.activity_type
+                                        ),
+                                        true,
+                                    )
+                                    .await
                                 }
                             }
                         }
@@ -186,22 +217,19 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
     ok(env)
 }
 
-/// A Start whose payloads cannot be decoded never reaches Elixir: it fails right here, and
-/// not retryably, since the same payloads would fail again.
-async fn fail_undecodable(
+/// Completes an attempt that never reaches Elixir (its payloads cannot be decoded, or the
+/// worker process is gone) as failed, so that Core frees its slot and the server knows.
+async fn fail_attempt(
     core: &CoreWorker,
     task_token: Vec<u8>,
-    activity_type: &str,
-    problem: String,
+    error_type: &str,
+    message: String,
+    non_retryable: bool,
 ) {
-    tracing::warn!(
-        activity_type,
-        "cannot decode the activity's payloads: {problem}"
-    );
     let failure = ApplicationFailure {
-        error_type: "PayloadDecodingError".into(),
-        message: format!("cannot decode the input of activity {activity_type}: {problem}"),
-        non_retryable: true,
+        error_type: error_type.into(),
+        message,
+        non_retryable,
         ..Default::default()
     };
     let completion = ActivityTaskCompletion {
@@ -209,7 +237,7 @@ async fn fail_undecodable(
         result: Some(ActivityExecutionResult::fail(failure.into_proto())),
     };
     if let Err(error) = core.worker.complete_activity_task(completion).await {
-        tracing::error!("cannot report an undecodable activity: {error}");
+        tracing::error!("cannot report an attempt that never ran: {error}");
     }
 }
 
