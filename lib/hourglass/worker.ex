@@ -251,10 +251,20 @@ defmodule Hourglass.Worker do
 
   # The claim ends when this process exits, after `terminate/2` has unregistered the task queue,
   # so that a successor never finds its fresh registrations removed by this worker's cleanup.
-  defp claim(task_queue) do
+  # A claim held by a worker that has just died (a supervisor restarting it) is released as
+  # soon as the Registry hears of the death: wait for that, briefly, instead of refusing.
+  defp claim(task_queue, tries \\ 50) do
     case Registry.register(Hourglass.Worker.Registry, task_queue, nil) do
-      {:ok, _owner} -> :ok
-      {:error, {:already_registered, pid}} -> {:error, {:task_queue_in_use, task_queue, pid}}
+      {:ok, _owner} ->
+        :ok
+
+      {:error, {:already_registered, pid}} ->
+        if tries > 0 and not Process.alive?(pid) do
+          Process.sleep(20)
+          claim(task_queue, tries - 1)
+        else
+          {:error, {:task_queue_in_use, task_queue, pid}}
+        end
     end
   end
 

@@ -221,6 +221,54 @@ defmodule Hourglass.Integration.WorkerTest do
     assert {:error, {:timed_out, :start_to_close}} = Client.result(ctx.client, handle)
   end
 
+  test "a worker that crashes and restarts: its in-flight activities complete on attempt 1",
+       ctx do
+    test = register_test()
+
+    first =
+      start_supervised!(
+        Supervisor.child_spec(
+          {Worker, task_queue: ctx.queue, address: ctx.address, activities: [A.Blocked]},
+          restart: :permanent
+        )
+      )
+
+    handles =
+      for _ <- 1..50 do
+        {:ok, handle} =
+          Client.start_activity(ctx.client, "blocked", [test, 120_000],
+            task_queue: ctx.queue,
+            start_to_close_timeout: 120_000
+          )
+
+        handle
+      end
+
+    executors =
+      for _ <- 1..50 do
+        assert_receive {:started, executor, %{attempt: 1}}, 30_000
+        executor
+      end
+
+    Process.exit(first, :kill)
+
+    eventually(fn ->
+      match?(
+        [{worker, _}] when worker != first,
+        Registry.lookup(Hourglass.Worker.Registry, ctx.queue)
+      ) and
+        BridgeHolder.registered?(ctx.queue)
+    end)
+
+    # Completed through the new worker, but reported by the Core worker that issued them,
+    # which still waits for them: attempt 1, long before the start-to-close timeout.
+    Enum.each(executors, &send(&1, :go))
+
+    for handle <- handles do
+      assert {:ok, 1} = Client.result(ctx.client, handle, timeout: 30_000)
+    end
+  end
+
   test "killing the worker does not kill in-flight activities", ctx do
     {:ok, worker} =
       Worker.start(task_queue: ctx.queue, address: ctx.address, activities: [A.Blocked])

@@ -20,15 +20,25 @@ use crate::nif::value::str_to_term;
 use crate::nif::worker_settings::{decode_payload_limit, decode_worker_settings};
 use crate::runtime;
 use crate::temporal::failure::ApplicationFailure;
+use crate::temporal::issuers::Issuers;
 use crate::temporal::payload_limit::PayloadLimit;
 use crate::temporal::worker::{self as core_worker, CoreWorker};
 use rustler::types::tuple::make_tuple;
 use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, ResourceArc, Term};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::activity_task;
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
 use temporalio_sdk_core::PollError;
+
+/// Which Core worker issued each task in flight: completions and heartbeats go there, whichever
+/// worker they were handed to (see [`crate::temporal::issuers`]).
+static ISSUERS: LazyLock<Issuers<CoreWorker>> = LazyLock::new(Issuers::default);
+
+/// The Core worker that issued `token`, or `fallback` for a token no live worker issued.
+fn issuer_of(token: &[u8], fallback: &Arc<CoreWorker>) -> Arc<CoreWorker> {
+    ISSUERS.issuer(token).unwrap_or_else(|| fallback.clone())
+}
 
 /// A Core worker, shared by the worker process and every completion in flight.
 pub struct WorkerResource {
@@ -139,6 +149,7 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                             // never reaches Elixir.
                             match StartPayloads::decode(&start, form) {
                                 Ok(payloads) => {
+                                    ISSUERS.issued(&token, &core);
                                     let activity_type = start.activity_type.clone();
                                     let undelivered = token.clone();
                                     let sent = owned.send_and_clear(&worker_pid, |env| {
@@ -236,9 +247,11 @@ async fn fail_attempt(
         task_token,
         result: Some(ActivityExecutionResult::fail(failure.into_proto())),
     };
+    let token = completion.task_token.clone();
     if let Err(error) = core.worker.complete_activity_task(completion).await {
         tracing::error!("cannot report an attempt that never ran: {error}");
     }
+    ISSUERS.completed(&token);
 }
 
 /// Reports a completion to Core. Returns `:ok` once it is on its way; then `reply_to` gets
@@ -270,10 +283,11 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
         Ok(completion) => completion,
         Err(message) => return Ok(error(env, &message)),
     };
-    let core = worker.core.clone();
+    let core = issuer_of(&completion.task_token, &worker.core);
     runtime::io().spawn(async move {
         let token = completion.task_token.clone();
         let outcome = core.worker.complete_activity_task(completion).await;
+        ISSUERS.completed(&token);
         let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
             let mut binary = rustler::NewBinary::new(env, token.len());
             binary.as_mut_slice().copy_from_slice(&token);
@@ -330,8 +344,7 @@ fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<
         return Ok(error(env, &too_large.to_string()));
     }
     let _entered = runtime::io().enter();
-    worker
-        .core
+    issuer_of(task_token.as_slice(), &worker.core)
         .worker
         .record_activity_heartbeat(ActivityHeartbeat {
             task_token: task_token.as_slice().to_vec(),

@@ -5,5 +5,6 @@ pub mod client;
 pub mod connection;
 pub mod core_runtime;
 pub mod failure;
+pub mod issuers;
 pub mod payload_limit;
 pub mod worker;
