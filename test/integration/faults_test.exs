@@ -15,11 +15,17 @@ defmodule Hourglass.Integration.FaultsTest do
   @doc false
   def beside_others, do: @beside_others
 
+  @doc false
+  # Runs one scenario at CI size and checks that it lost nothing.
+  def assert_scenario(scenario, address) do
+    [result] = Hourglass.Faults.run([scenario], scale: :ci, address: address)
+    assert Map.get(result, :lost, 0) == 0, inspect(result, pretty: true)
+    assert result.ok, inspect(result, pretty: true)
+  end
+
   for scenario <- Hourglass.Faults.scenarios() -- @beside_others do
     test "fault scenario #{scenario}: nothing is lost", ctx do
-      [result] = Hourglass.Faults.run([unquote(scenario)], scale: :ci, address: ctx.address)
-      assert Map.get(result, :lost, 0) == 0, inspect(result, pretty: true)
-      assert result.ok, inspect(result, pretty: true)
+      assert_scenario(unquote(scenario), ctx.address)
     end
   end
 end
@@ -31,9 +37,7 @@ for scenario <- Hourglass.Integration.FaultsTest.beside_others() do
     @moduletag timeout: 600_000
 
     test "fault scenario #{scenario}: nothing is lost", ctx do
-      [result] = Hourglass.Faults.run([unquote(scenario)], scale: :ci, address: ctx.address)
-      assert Map.get(result, :lost, 0) == 0, inspect(result, pretty: true)
-      assert result.ok, inspect(result, pretty: true)
+      Hourglass.Integration.FaultsTest.assert_scenario(unquote(scenario), ctx.address)
     end
   end
 end
