@@ -246,6 +246,10 @@ defmodule Hourglass.Native do
   @doc false
   def native_set_log_receiver(_pid), do: not_loaded()
   @doc false
+  def native_log_handled, do: not_loaded()
+  @doc false
+  def native_log_in_mailbox, do: not_loaded()
+  @doc false
   def native_set_log_level(_level), do: not_loaded()
 
   defp not_loaded do

@@ -201,7 +201,7 @@ defmodule Hourglass.Worker do
   end
 
   # A server that cannot be reached at start is tried again in the background (the host
-  # application boots; `connect_retry/2` logs each failure), unless the worker must connect at
+  # application boots; `connect_retry/3` logs each failure), unless the worker must connect at
   # start (`:require_connection`).
   defp first_connection(options) do
     case {start_core(options), options.require_connection} do
@@ -422,8 +422,8 @@ defmodule Hourglass.Worker do
            task_queue: state.task_queue
          }) do
       {:ok, pid} ->
-        # No timer of our own for the start-to-close timeout: Core tracks it and sends a
-        # Cancel (reason :timed_out) when it is up (its local heartbeat and start-to-close timers).
+        # No timer of our own for the start-to-close timeout: Core's local heartbeat and
+        # start-to-close timers send a Cancel (reason :timed_out) when one is up.
         ref = Process.monitor(pid)
 
         %{

@@ -333,6 +333,30 @@ defmodule Hourglass.NativeTest do
     end
   end
 
+  test "log records never pile up in the forwarder's mailbox: the rest are dropped, counted",
+       %{queue: queue} do
+    forwarder = Process.whereis(Hourglass.Native.LogForwarder)
+    dropped = Native.stats().log_dropped
+
+    capture_log(fn ->
+      # A Logger that cannot keep up, at its worst: the forwarder handles nothing.
+      :sys.suspend(forwarder)
+
+      try do
+        {:ok, _} = start(queue, "hourglass.test.log", [20_000])
+        assert_receive {:hourglass_completion, ^queue, %{result: {:completed, 20_000}}}, 30_000
+        eventually(fn -> Native.stats().log_dropped >= dropped + 20_000 - 2 * 4_096 end)
+        {:message_queue_len, waiting} = Process.info(forwarder, :message_queue_len)
+        assert waiting <= 4_096
+        assert Native.native_log_in_mailbox() <= 4_096
+      after
+        :sys.resume(forwarder)
+      end
+
+      eventually(fn -> Native.native_log_in_mailbox() == 0 end, 30_000)
+    end)
+  end
+
   test "the log level can be changed at run time" do
     assert :ok = Native.set_log_level(:error)
     assert {:error, :log_level} = Native.set_log_level(:loud)

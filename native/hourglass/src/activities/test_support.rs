@@ -72,6 +72,17 @@ pub fn activities() -> Vec<NativeActivity> {
                 }
             },
         ),
+        // Emits `count` log events at warning level, as fast as it can.
+        NativeActivity::new(
+            "hourglass.test.log",
+            Workload::Io,
+            |_, count: u32| async move {
+                for index in 0..count {
+                    tracing::warn!(index, "hourglass.test.log flood");
+                }
+                Ok::<_, ActivityFailure>(count)
+            },
+        ),
         // Fails with every field of a failure set.
         NativeActivity::new("hourglass.test.fail", Workload::Io, |_, (): ()| async {
             Err::<Value, _>(

@@ -5,13 +5,18 @@
 //! a dedicated thread sends `{:"$hourglass_log", level, target, message}` to the registered
 //! receiver (`Hourglass.Native.LogForwarder`). When the queue is full, records are dropped and
 //! counted rather than blocking the thread that logged.
+//!
+//! The receiver's mailbox is bounded too: each record sent counts as in its mailbox until the
+//! receiver says it has handled it (`native_log_handled/0`), and while `MAILBOX_LIMIT` records
+//! are there, more are dropped and counted, not sent. A Logger that cannot keep up (a slow
+//! backend, `:debug` under load) so costs dropped lines, never unbounded memory.
 
 use crate::nif::atoms;
 use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Atom, Encoder, LocalPid, OwnedEnv};
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, OnceLock};
 use tracing::field::{Field, Visit};
@@ -21,11 +26,15 @@ use tracing_subscriber::prelude::*;
 
 const QUEUE_CAPACITY: usize = 4096;
 
+/// The most records sent to the receiver and not yet handled by it.
+pub const MAILBOX_LIMIT: usize = 4096;
+
 /// 0 = off, 1 = error, 2 = warning, 3 = info, 4 = debug, 5 = trace.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(2);
 static RECEIVER: Mutex<Option<LocalPid>> = Mutex::new(None);
 static QUEUE: OnceLock<SyncSender<Record>> = OnceLock::new();
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+static IN_MAILBOX: AtomicUsize = AtomicUsize::new(0);
 
 struct Record {
     level: Level,
@@ -61,10 +70,25 @@ pub fn set_max_level(level: u8) {
 }
 
 pub fn set_receiver(pid: Option<LocalPid>) {
-    *RECEIVER.lock().unwrap_or_else(|poison| poison.into_inner()) = pid;
+    let mut receiver = RECEIVER.lock().unwrap_or_else(|poison| poison.into_inner());
+    // What was sent to an earlier receiver is not in this one's mailbox.
+    IN_MAILBOX.store(0, Ordering::Relaxed);
+    *receiver = pid;
 }
 
-/// Records dropped because the queue was full.
+/// The receiver handled one record.
+pub fn handled() {
+    let _ = IN_MAILBOX.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {
+        count.checked_sub(1)
+    });
+}
+
+/// Records sent to the receiver that it has not handled yet.
+pub fn in_mailbox() -> usize {
+    IN_MAILBOX.load(Ordering::Relaxed)
+}
+
+/// Records dropped because the queue was full or the receiver's mailbox was.
 pub fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
@@ -91,6 +115,11 @@ fn forward(receiver: Receiver<Record>) {
     for record in receiver {
         let pid = *RECEIVER.lock().unwrap_or_else(|poison| poison.into_inner());
         let Some(pid) = pid else { continue };
+        if IN_MAILBOX.load(Ordering::Relaxed) >= MAILBOX_LIMIT {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        IN_MAILBOX.fetch_add(1, Ordering::Relaxed);
         let _ = env.send_and_clear(&pid, |env| {
             let level = match record.level {
                 Level::ERROR => atoms::error(),

@@ -71,6 +71,19 @@ fn native_stats(env: Env) -> Term {
     Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| atoms::error().encode(env))
 }
 
+/// The log receiver handled one `{:"$hourglass_log", ...}` message.
+#[rustler::nif]
+fn native_log_handled() -> Atom {
+    logging::handled();
+    atoms::ok()
+}
+
+/// Log records sent to the receiver and not handled yet (at most `logging::MAILBOX_LIMIT`).
+#[rustler::nif]
+fn native_log_in_mailbox() -> usize {
+    logging::in_mailbox()
+}
+
 /// Routes Rust log events to `pid` (or nowhere, given anything else).
 #[rustler::nif]
 fn native_set_log_receiver(pid: Term) -> Atom {
