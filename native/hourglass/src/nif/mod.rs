@@ -2,8 +2,10 @@
 //! and clients. Every NIF function here is registered with rustler's inventory, so the crate
 //! that declares the NIF with [`crate::nif!`] gets them all by linking this library.
 //!
-//! Every NIF here returns in well under a millisecond: work is spawned on the runtimes in
-//! [`crate::runtime`] and answers come back as messages sent from tokio threads.
+//! Work that waits (the network, bodies) is spawned on the runtimes in [`crate::runtime`] and
+//! answers come back as messages sent from tokio threads. A NIF that converts values weighs
+//! its arguments first and moves heavy work to a dirty CPU scheduler (`nif/dirty.rs`), so the
+//! calls that stay on a normal scheduler are the light ones.
 
 mod activity_task_term;
 mod async_completion_nif;
