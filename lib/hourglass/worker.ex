@@ -535,7 +535,7 @@ defmodule Hourglass.Worker do
             ended: ended
         }
 
-        if reason == :noproc and unacknowledged?, do: suspect(token, state), else: state
+        if reason == :noproc and unacknowledged?, do: suspect([token], state), else: state
     end
   end
 
@@ -545,15 +545,11 @@ defmodule Hourglass.Worker do
   # the restart is a suspect: once it has ended and Core still has not acknowledged it after a
   # while, it is reported failed (retryable), which frees the slot and lets the server retry
   # at once.
-  defp check_after_outage(state) do
-    suspects = Map.merge(state.suspects, state.unacknowledged)
-    if map_size(state.suspects) == 0, do: schedule_suspect_check()
-    %{state | suspects: suspects}
-  end
+  defp check_after_outage(state), do: suspect(Map.keys(state.unacknowledged), state)
 
-  defp suspect(token, state) do
+  defp suspect(tokens, state) do
     if map_size(state.suspects) == 0, do: schedule_suspect_check()
-    %{state | suspects: Map.put(state.suspects, token, true)}
+    %{state | suspects: Map.merge(state.suspects, Map.new(tokens, &{&1, true}))}
   end
 
   defp schedule_suspect_check,

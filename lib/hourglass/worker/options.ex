@@ -224,7 +224,7 @@ defmodule Hourglass.Worker.Options do
   def conceal(opts) when is_list(opts) do
     Enum.map(opts, fn
       {:api_key, key} when is_binary(key) -> {:api_key, Secret.wrap(key)}
-      {:tls, tls} when is_list(tls) -> {:tls, Enum.map(tls, &conceal_tls/1)}
+      {:tls, tls} when is_list(tls) -> {:tls, conceal_tls_list(tls)}
       {:payload_codec, {module, options}} -> {:payload_codec, {module, Secret.wrap(options)}}
       other -> other
     end)

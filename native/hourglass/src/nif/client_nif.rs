@@ -12,7 +12,7 @@ use crate::nif::pending_call::reply_later;
 use crate::nif::task::utf8_string;
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
-use crate::nif::worker_settings::{decode_connect, decode_payload_limit};
+use crate::nif::worker_settings::{decode_connect, decode_payload_form, decode_payload_limit};
 use crate::temporal::client::{ActivityClient, ActivityOutcome, ClientError, StartActivity};
 use crate::temporal::payload_limit::{PayloadLimit, TooLarge};
 use rustler::types::tuple::make_tuple;
@@ -82,15 +82,10 @@ fn client_connect<'a>(
     reference: Term<'a>,
 ) -> Term<'a> {
     let decoded = TermMap::new(settings, "client settings").and_then(|map| {
-        let form = if map.get("payload_codec").is_some() {
-            Form::Raw
-        } else {
-            Form::Value
-        };
         Ok((
             decode_connect(&map)?,
             map.string("namespace")?,
-            form,
+            decode_payload_form(&map),
             decode_payload_limit(&map)?,
         ))
     });

@@ -17,7 +17,9 @@ use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{terms_to_payloads, Form};
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
-use crate::nif::worker_settings::{decode_payload_limit, decode_worker_settings};
+use crate::nif::worker_settings::{
+    decode_payload_form, decode_payload_limit, decode_worker_settings,
+};
 use crate::runtime;
 use crate::temporal::failure::ApplicationFailure;
 use crate::temporal::issuers::Issuers;
@@ -79,15 +81,9 @@ fn worker_start<'a>(
     reference: Term<'a>,
 ) -> Term<'a> {
     let decoded = TermMap::new(settings, "worker settings").and_then(|map| {
-        // Only whether the worker has a codec matters here: the codec itself runs in Elixir.
-        let payload_form = if map.get("payload_codec").is_some() {
-            Form::Raw
-        } else {
-            Form::Value
-        };
         Ok((
-            decode_worker_settings(settings)?,
-            payload_form,
+            decode_worker_settings(&map)?,
+            decode_payload_form(&map),
             decode_payload_limit(&map)?,
         ))
     });

@@ -1,10 +1,10 @@
 //! The settings map `Hourglass.Worker` passes to the NIF, decoded into [`WorkerSettings`].
 
+use crate::nif::payload_term::Form;
 use crate::nif::term_map::TermMap;
 use crate::temporal::connection::{ConnectConfig, TlsConfig};
 use crate::temporal::payload_limit::PayloadLimit;
 use crate::temporal::worker::WorkerSettings;
-use rustler::Term;
 use std::time::Duration;
 
 /// Decodes the connection part, shared by workers and clients.
@@ -38,8 +38,17 @@ pub fn decode_payload_limit(map: &TermMap) -> Result<PayloadLimit, String> {
         .unwrap_or_default())
 }
 
-pub fn decode_worker_settings(term: Term) -> Result<WorkerSettings, String> {
-    let map = TermMap::new(term, "worker settings")?;
+/// How payloads reach Elixir from a worker or client: undecoded when it has a payload codec
+/// (only whether there is one matters here: the codec itself runs in Elixir).
+pub fn decode_payload_form(map: &TermMap) -> Form {
+    if map.get("payload_codec").is_some() {
+        Form::Raw
+    } else {
+        Form::Value
+    }
+}
+
+pub fn decode_worker_settings(map: &TermMap) -> Result<WorkerSettings, String> {
     let metrics_address = map
         .optional_string("metrics_address")?
         .map(|address| {
@@ -49,7 +58,7 @@ pub fn decode_worker_settings(term: Term) -> Result<WorkerSettings, String> {
         })
         .transpose()?;
     Ok(WorkerSettings {
-        connect: decode_connect(&map)?,
+        connect: decode_connect(map)?,
         namespace: map.string("namespace")?,
         task_queue: map.string("task_queue")?,
         max_concurrent_activities: map.u64("max_concurrent_activities")? as usize,
