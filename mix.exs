@@ -13,7 +13,7 @@ defmodule Hourglass.MixProject do
       start_permanent: Mix.env() == :prod,
       compilers: [:hourglass_native | Mix.compilers()],
       hourglass_native: [
-        crate: "hourglass_nif",
+        crate: native_crate(Mix.env()),
         features: native_features(Mix.env()),
         profile: native_profile(Mix.env())
       ],
@@ -32,9 +32,12 @@ defmodule Hourglass.MixProject do
     ]
   end
 
-  # Test builds carry native activities that misbehave on purpose (a panicking body); the
-  # benchmarks' build carries the baselines that hold a scheduler on purpose. Neither ships.
-  defp native_features(:test), do: ["test-activities"]
+  # The test suite's NIF carries native activities that misbehave on purpose (a panicking body),
+  # from a crate of its own (config/test.exs loads it); the benchmarks' build carries the
+  # baselines that hold a scheduler on purpose. Neither ships.
+  defp native_crate(:test), do: "hourglass_test_nif"
+  defp native_crate(_), do: "hourglass_nif"
+
   defp native_features(:bench), do: ["bench-baselines"]
   defp native_features(_), do: []
 

@@ -7,7 +7,7 @@ defmodule Hourglass.NativeContextTest do
   alias Hourglass.{ApplicationError, Native}
   alias Hourglass.Testing.ActivityEnvironment
 
-  # The activities are the Rust test ones (native/hourglass/src/activities/test_support.rs),
+  # The activities are the Rust test ones (native/hourglass_test_nif/src/lib.rs),
   # written with the public Rust API: typed arguments, ActivityContext, ActivityFailure.
 
   test "a native body heartbeats with details, sees its info, and resumes from a heartbeat" do
