@@ -1,79 +1,16 @@
 //! Erlang terms ⇄ JSON values.
 //!
-//! Decoding (term to value) is `hourglass_values::term`'s decoder, which reads terms through
-//! [`TermView`]; this module implements that trait for rustler's `Term`. Encoding is here.
+//! Decoding (term to value) is `hourglass_values::term`'s decoder, reading rustler's `Term`
+//! through `hourglass_values::beam`. Encoding is here.
 
 use crate::nif::deferred_term::{may_make_map, SMALL_MAP_LIMIT};
-use hourglass_values::term::{Integer, TermKind, TermView, ValueError};
-use rustler::types::list::ListIterator;
-use rustler::types::map::MapIterator;
 use rustler::types::tuple::make_tuple;
-use rustler::{BigInt, Binary, Encoder, Env, NewBinary, Term, TermType};
+use rustler::{BigInt, Binary, Encoder, Env, NewBinary, Term};
 use serde_json::{Number, Value};
 
-/// Decodes a term into a JSON value; see [`hourglass_values::term::term_to_value`].
-pub fn term_to_value(term: Term) -> Result<Value, ValueError> {
-    hourglass_values::term::term_to_value(BeamTerm(term))
-}
-
-/// A BEAM term, as the term-free decoder reads it.
-#[derive(Clone, Copy)]
-struct BeamTerm<'a>(Term<'a>);
-
-type Entry<'a> = (Term<'a>, Term<'a>);
-
-impl<'a> TermView<'a> for BeamTerm<'a> {
-    type Items = std::iter::Map<ListIterator<'a>, fn(Term<'a>) -> BeamTerm<'a>>;
-    type Entries = std::iter::Map<MapIterator<'a>, fn(Entry<'a>) -> (BeamTerm<'a>, BeamTerm<'a>)>;
-
-    fn kind(self) -> TermKind<'a> {
-        let BeamTerm(term) = self;
-        match term.get_type() {
-            TermType::Atom => TermKind::Atom(term.atom_to_string().ok()),
-            TermType::Binary => match Binary::from_term(term) {
-                Ok(binary) => TermKind::Binary(binary.as_slice()),
-                Err(_) => TermKind::Bitstring,
-            },
-            TermType::Integer => TermKind::Integer(integer(term)),
-            TermType::Float => match term.decode::<f64>() {
-                Ok(float) => TermKind::Float(float),
-                Err(_) => TermKind::Other("an unreadable float"),
-            },
-            TermType::List => TermKind::List,
-            TermType::Map => TermKind::Map,
-            TermType::Fun => TermKind::Other("a function"),
-            TermType::Pid => TermKind::Other("a pid"),
-            TermType::Port => TermKind::Other("a port"),
-            TermType::Ref => TermKind::Other("a reference"),
-            TermType::Tuple => TermKind::Other("a tuple"),
-            TermType::Unknown => TermKind::Other("an unknown term"),
-        }
-    }
-
-    fn list_items(self) -> Option<(usize, Self::Items)> {
-        // The length first: rustler's list iterator panics on an improper tail.
-        let length = self.0.list_length().ok()?;
-        let items = self.0.into_list_iterator().ok()?;
-        Some((length, items.map(BeamTerm as fn(Term<'a>) -> BeamTerm<'a>)))
-    }
-
-    fn map_entries(self) -> Option<Self::Entries> {
-        let entries = MapIterator::new(self.0)?;
-        Some(entries.map(|(key, value)| (BeamTerm(key), BeamTerm(value))))
-    }
-}
-
-fn integer(term: Term) -> Integer {
-    if let Ok(small) = term.decode::<i64>() {
-        Integer::Small(small)
-    } else if let Ok(unsigned) = term.decode::<u64>() {
-        Integer::Unsigned(unsigned)
-    } else {
-        term.decode::<BigInt>()
-            .map(|big| Integer::Big(big.to_string()))
-            .unwrap_or(Integer::Unreadable)
-    }
-}
+/// Decodes a term into a JSON value (in `hourglass_values`, so that the recursive decoder is
+/// compiled there, optimised even in debug builds: see the workspace's Cargo.toml).
+pub use hourglass_values::beam::term_to_value;
 
 /// Encodes a JSON value as a term: objects become maps with string keys, numbers become integers
 /// (of any size) or floats, `null` becomes `nil`.
