@@ -252,23 +252,6 @@ defmodule Hourglass.BridgeHolder do
   end
 
   @impl true
-  # Completions of native bodies, sent from tokio threads.
-  def handle_info({:"$hourglass_complete", task_queue, completion}, state) do
-    case complete_activity_task(task_queue, Hourglass.Native.resolve(completion)) do
-      :ok ->
-        :ok
-
-      {:error, reason} ->
-        Logger.warning(
-          "Hourglass: completion of a native activity on task queue #{inspect(task_queue)} " <>
-            "was not delivered (#{inspect(reason)}); the server will redeliver the attempt " <>
-            "after its timeout"
-        )
-    end
-
-    {:noreply, state}
-  end
-
   def handle_info({:DOWN, ref, :process, _pid, _reason}, state) do
     case Map.pop(state.monitors, ref) do
       {nil, _monitors} ->

@@ -189,9 +189,9 @@ defmodule Hourglass.Native do
   @doc false
   def native_task_prepare(_task, _task_queue), do: not_loaded()
   @doc false
-  def native_task_spawn_prepared(_prepared, _completion_to), do: not_loaded()
+  def native_task_spawn_prepared(_prepared), do: not_loaded()
   @doc false
-  def native_task_spawn(_task, _task_queue, _completion_to), do: not_loaded()
+  def native_task_spawn(_task, _task_queue), do: not_loaded()
   @doc false
   def native_task_cancel(_resource), do: not_loaded()
   @doc false

@@ -237,7 +237,32 @@ defmodule Hourglass.NativeTest do
     end
   end
 
-  test "with the BridgeHolder down the completion is logged as undeliverable, nothing crashes" do
+  test "completions are converted and routed in their owners: a stalled BridgeHolder holds up none",
+       %{queue: queue} do
+    # Wide values arrive deferred and are built by whoever receives them: the owners, not the
+    # BridgeHolder (which before this held every native completion in its mailbox).
+    wide = for i <- 1..200, into: %{}, do: {"k#{i}", i}
+    :ok = :sys.suspend(BridgeHolder)
+
+    try do
+      for i <- 1..20, do: {:ok, _} = start(queue, "hourglass.echo", [wide], "t-stalled-#{i}")
+
+      for i <- 1..20 do
+        token = "t-stalled-#{i}"
+
+        assert_receive {:hourglass_completion, ^queue, %{task_token: ^token, result: result}},
+                       10_000
+
+        assert result == {:completed, wide}
+      end
+    after
+      :sys.resume(BridgeHolder)
+    end
+
+    assert_no_live_native_tasks()
+  end
+
+  test "with no worker registered for the queue the completion is logged as dropped, nothing crashes" do
     queue = unique_queue()
 
     log =
@@ -249,7 +274,7 @@ defmodule Hourglass.NativeTest do
         Process.sleep(50)
       end)
 
-    assert log =~ "was not delivered (:worker_not_registered)"
+    assert log =~ "no worker is registered for task queue #{inspect(queue)}"
   end
 
   describe "bad input" do

@@ -19,8 +19,12 @@ defmodule Hourglass.Native.TaskOwner do
   grace (it is aborted), or when a body with one ends or its grace runs out — unless the body
   finished first (then its completion stands).
 
-  The body's own heartbeats (`ActivityContext::heartbeat` in Rust) come here and go on to
-  `Hourglass.BridgeHolder`. Besides, when the task has a heartbeat timeout, the owner heartbeats
+  The body's completion comes back here from tokio, and so do its own heartbeats
+  (`ActivityContext::heartbeat` in Rust): the owner turns them into terms (a value with a wide
+  map arrives deferred), and `Hourglass.BridgeHolder` routes them from this process, where the
+  payload codec and the call into Core run too. No process that serves every attempt converts
+  or encodes anything, so a slow codec or a burst of completions holds up only its own
+  attempts. Besides, when the task has a heartbeat timeout, the owner heartbeats
   for the body every half timeout while it runs, so that a long body that never heartbeats
   stays alive on the server and a cancellation can reach it.
   """
@@ -54,8 +58,7 @@ defmodule Hourglass.Native.TaskOwner do
 
   @doc """
   Runs the native body for `task` owned by the calling process, and returns once its
-  completion has been handed to `complete_fn` (or sent straight to the BridgeHolder, when
-  `complete_fn` is the default one). Returns what `complete_fn` returned, or `{:error, reason}`
+  completion has been handed to `complete_fn`. Returns what `complete_fn` returned, or `{:error, reason}`
   when the body could not be started.
   """
   @spec run(map(), String.t(), ActivityRunner.complete_fn()) :: :ok | {:error, term()}
@@ -66,17 +69,10 @@ defmodule Hourglass.Native.TaskOwner do
   # `how` is `{:prepared, resource}` when `Hourglass.Native.start_child/1` already decoded the
   # task, `:decode` when the NIF decodes it now.
   defp spawn_body(how, task, task_queue, complete_fn) do
-    # The default path needs no hop through this process: the tokio thread sends the completion
-    # straight to the BridgeHolder. If the BridgeHolder is down right now, the completion comes
-    # here instead and `complete_fn` reports `{:error, :worker_not_registered}`.
-    direct_to =
-      if complete_fn == (&BridgeHolder.complete_activity_task/2),
-        do: Process.whereis(BridgeHolder)
-
     spawned =
       case how do
-        {:prepared, prepared} -> Native.native_task_spawn_prepared(prepared, direct_to)
-        :decode -> Native.native_task_spawn(task, task_queue, direct_to)
+        {:prepared, prepared} -> Native.native_task_spawn_prepared(prepared)
+        :decode -> Native.native_task_spawn(task, task_queue)
       end
 
     case spawned do
@@ -107,9 +103,6 @@ defmodule Hourglass.Native.TaskOwner do
 
   defp await(%{id: id} = owned) do
     receive do
-      {:"$hourglass_native_done", ^id} ->
-        :ok
-
       {:"$hourglass_native_completion", ^id, completion} ->
         ActivityRunner.ship(owned.complete_fn, owned.task_queue, Native.resolve(completion))
 

@@ -1,10 +1,10 @@
 defmodule Hourglass.Bench.Executor do
   @moduledoc """
   Executor overhead, no server: how many activities per second go from `start_child/1` to a
-  completion at the BridgeHolder.
+  completion routed by `Hourglass.BridgeHolder.complete_activity_task/2` (to a sink).
 
     * native no-ops (`hourglass.echo`) through `Hourglass.Native.start_child/1`, their completion
-      sent from tokio to the BridgeHolder;
+      sent from tokio back to the owner, which routes it;
     * Elixir no-ops through `Hourglass.ActivityExecutor.DynamicSupervisor.start_child/1`;
     * the baseline: a bare `Task.Supervisor` child sending one message.
 
@@ -88,7 +88,7 @@ defmodule Hourglass.Bench.Executor do
         {"step: + routed", Bench.median(rates.step_routed)},
         {"step: + checked", Bench.median(rates.step_checked)},
         {"step: + tokio body", Bench.median(rates.step_tokio)},
-        {"native (via BridgeHolder)", Bench.median(rates.native)},
+        {"native (start_child)", Bench.median(rates.native)},
         {"Elixir", Bench.median(rates.elixir)}
       ],
       title: "Executor throughput, no server (#{System.schedulers_online()} cores)",

@@ -105,15 +105,6 @@ impl Drop for NativeTaskResource {
     }
 }
 
-/// Where the completion goes.
-enum Delivery {
-    /// `{:"$hourglass_complete", task_queue, completion}` to this pid (the BridgeHolder), then
-    /// `{:"$hourglass_native_done", id}` to the owner.
-    Forward(LocalPid),
-    /// `{:"$hourglass_native_completion", id, completion}` to the owner, which hands it on.
-    Owner,
-}
-
 /// A task checked and decoded by `native_task_prepare/2` in the caller of
 /// `Hourglass.Native.start_child/1`, spawned later by its owner: decoded once, and the
 /// supervisor that starts the owner never waits for the decoding.
@@ -165,7 +156,6 @@ fn native_task_prepare_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Te
 fn native_task_spawn_prepared<'a>(
     env: Env<'a>,
     prepared: ResourceArc<PreparedTaskResource>,
-    completion_to: Term<'a>,
 ) -> Term<'a> {
     let taken = prepared
         .prepared
@@ -173,7 +163,7 @@ fn native_task_spawn_prepared<'a>(
         .unwrap_or_else(|poison| poison.into_inner())
         .take();
     match taken {
-        Some(prepared) => spawn(env, prepared, completion_to),
+        Some(prepared) => spawn(env, prepared),
         None => make_tuple(
             env,
             &[
@@ -218,11 +208,10 @@ fn native_task_spawn<'a>(
     env: Env<'a>,
     task: Term<'a>,
     task_queue: Term<'a>,
-    completion_to: Term<'a>,
 ) -> NifResult<Term<'a>> {
     dirty::run(
         env,
-        &[task, task_queue, completion_to],
+        &[task, task_queue],
         dirty::is_heavy(&[task]),
         c"native_task_spawn",
         native_task_spawn_dirty,
@@ -234,18 +223,14 @@ dirty_nif!(native_task_spawn_dirty, native_task_spawn_body);
 
 fn native_task_spawn_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     Ok(match check(env, args[0], args[1]) {
-        Ok(prepared) => spawn(env, prepared, args[2]),
+        Ok(prepared) => spawn(env, prepared),
         Err(reason) => make_tuple(env, &[atoms::error().encode(env), reason]),
     })
 }
 
-fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<'a> {
+fn spawn<'a>(env: Env<'a>, prepared: Prepared) -> Term<'a> {
     let (task, activity, task_queue) = prepared;
     let error = |reason: Term<'a>| make_tuple(env, &[atoms::error().encode(env), reason]);
-    let delivery = match completion_to.decode::<LocalPid>() {
-        Ok(pid) => Delivery::Forward(pid),
-        Err(_) => Delivery::Owner,
-    };
 
     let owner = env.pid();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -265,7 +250,7 @@ fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<
 
     let live = LiveGuard::start();
     let NativeTask { mut info, input } = task;
-    info.task_queue = task_queue.clone();
+    info.task_queue = task_queue;
     let activity_type = info.activity_type.clone();
     let task_token = info.task_token.clone();
     let context = ActivityContext::new(info, control.cancellation.clone(), move |details| {
@@ -300,7 +285,7 @@ fn spawn<'a>(env: Env<'a>, prepared: Prepared, completion_to: Term<'a>) -> Term<
                 Outcome::Completed(_) => stats::count_completed(),
                 Outcome::Failed(_) => stats::count_failed(),
             }
-            deliver(&delivery, owner, id, &task_queue, task_token, outcome);
+            deliver(owner, id, task_token, outcome);
         }
     };
     let handle = match activity.workload() {
@@ -381,53 +366,20 @@ fn send_cancelled(owner: LocalPid, id: u64) {
     });
 }
 
-fn deliver(
-    delivery: &Delivery,
-    owner: LocalPid,
-    id: u64,
-    task_queue: &str,
-    task_token: Vec<u8>,
-    outcome: Outcome,
-) {
-    let mut env = OwnedEnv::new();
-    match delivery {
-        Delivery::Forward(pid) => {
-            let sent = env.send_and_clear(pid, |env| {
-                make_tuple(
-                    env,
-                    &[
-                        atoms::hourglass_complete().encode(env),
-                        str_to_term(env, task_queue),
-                        completion_part(env, task_token, outcome),
-                    ],
-                )
-            });
-            if sent.is_err() {
-                tracing::warn!(
-                    task_queue,
-                    "the completion receiver is gone; the server will redeliver after a timeout"
-                );
-            }
-            let _ = env.send_and_clear(&owner, |env| {
-                make_tuple(
-                    env,
-                    &[atoms::hourglass_native_done().encode(env), id.encode(env)],
-                )
-            });
-        }
-        Delivery::Owner => {
-            let _ = env.send_and_clear(&owner, |env| {
-                make_tuple(
-                    env,
-                    &[
-                        atoms::hourglass_native_completion().encode(env),
-                        id.encode(env),
-                        completion_part(env, task_token, outcome),
-                    ],
-                )
-            });
-        }
-    }
+/// `{:"$hourglass_native_completion", id, completion}` to the owner, which converts the value
+/// (when it was deferred), encodes it with the task queue's codec and completes the attempt, all
+/// in its own process: no process that serves every attempt does that work.
+fn deliver(owner: LocalPid, id: u64, task_token: Vec<u8>, outcome: Outcome) {
+    let _ = OwnedEnv::new().send_and_clear(&owner, |env| {
+        make_tuple(
+            env,
+            &[
+                atoms::hourglass_native_completion().encode(env),
+                id.encode(env),
+                completion_part(env, task_token, outcome),
+            ],
+        )
+    });
 }
 
 /// The completion, deferred to its receiver when it holds a wide map.
