@@ -43,8 +43,10 @@ defmodule Hourglass.Native do
   @on_load :load_nif
 
   @typedoc """
-  Counters of native tasks since the VM started; `live` is what runs right now, and
-  `client_calls` the `Hourglass.Client` calls whose work runs on tokio right now.
+  Counters of native tasks since the VM started; `live` is what runs right now,
+  `client_calls` the `Hourglass.Client` calls whose work runs on tokio right now, and
+  `core_workers` the Core workers that exist right now (a worker's lives on after its worker
+  process dies, until the attempts it handed out are completed or its shutdown gives up).
   """
   @type stats :: %{
           started: non_neg_integer(),
@@ -54,6 +56,7 @@ defmodule Hourglass.Native do
           aborted: non_neg_integer(),
           panicked: non_neg_integer(),
           client_calls: non_neg_integer(),
+          core_workers: non_neg_integer(),
           log_dropped: non_neg_integer(),
           rust_heap_bytes: integer()
         }

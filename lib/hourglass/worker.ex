@@ -278,6 +278,7 @@ defmodule Hourglass.Worker do
         :task_queue,
         :max_concurrent_activities,
         :graceful_shutdown_timeout,
+        :cancel_grace_period,
         :max_activities_per_second,
         :max_task_queue_activities_per_second,
         :tls,

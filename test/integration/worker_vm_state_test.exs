@@ -121,6 +121,51 @@ defmodule Hourglass.Integration.WorkerVmStateTest do
     assert {:ok, 2} = Client.result(ctx.client, handle)
   end
 
+  test "an attempt that outlives its worker's Core worker is reported by task token: attempt 1",
+       ctx do
+    test = register_test()
+    logs = send_logs()
+    on_exit(fn -> stop_sending_logs(logs) end)
+
+    first =
+      start_supervised!(
+        Supervisor.child_spec(
+          {Worker,
+           task_queue: ctx.queue,
+           address: ctx.address,
+           activities: [A.Blocked],
+           graceful_shutdown_timeout: 0,
+           cancel_grace_period: 0},
+          restart: :permanent
+        )
+      )
+
+    {:ok, handle} =
+      Client.start_activity(ctx.client, "blocked", [test, 300_000],
+        task_queue: ctx.queue,
+        start_to_close_timeout: 300_000
+      )
+
+    assert_receive {:started, executor, %{attempt: 1}}, 30_000
+    core_workers = Hourglass.Native.stats().core_workers
+    Process.exit(first, :kill)
+    eventually(fn -> BridgeHolder.registered?(ctx.queue) end, 30_000)
+
+    # The killed worker's Core worker waits for the attempt it handed out, then gives up (5 s
+    # after its graceful period and cancel grace) and is gone; the restarted worker has one of
+    # its own.
+    assert_logged(["Core worker shutdown gave up", "task_queue=#{inspect(ctx.queue)}"], 60_000)
+
+    # Counted VM-wide: a Core worker of an earlier test may still be shutting down.
+    eventually(fn -> Hourglass.Native.stats().core_workers <= core_workers end, 20_000)
+
+    # No live Core worker tracks the attempt: its completion reaches the server by task token,
+    # long before the start-to-close timeout would have the server retry it.
+    send(executor, :go)
+    assert_logged(["its completion goes to the server by task token"], 10_000)
+    assert {:ok, 1} = Client.result(ctx.client, handle, timeout: 30_000)
+  end
+
   test "an activity still running after the graceful period is cancelled and retried elsewhere",
        ctx do
     {:ok, worker} =

@@ -1,5 +1,5 @@
-//! Counters for every native task and every client call in flight, so tests can prove aborts
-//! and the absence of leaks.
+//! Counters for every native task, every client call in flight and every Core worker, so tests
+//! can prove aborts and the absence of leaks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +10,7 @@ static FAILED: AtomicU64 = AtomicU64::new(0);
 static ABORTED: AtomicU64 = AtomicU64::new(0);
 static PANICKED: AtomicU64 = AtomicU64::new(0);
 static CLIENT_CALLS: AtomicU64 = AtomicU64::new(0);
+static CORE_WORKERS: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct Stats {
     pub panicked: u64,
     /// Client calls whose work still runs on tokio.
     pub client_calls: u64,
+    /// Core workers that exist: running, shutting down, or waiting for attempts in flight.
+    pub core_workers: u64,
 }
 
 pub fn snapshot() -> Stats {
@@ -33,6 +36,7 @@ pub fn snapshot() -> Stats {
         aborted: ABORTED.load(Ordering::Relaxed),
         panicked: PANICKED.load(Ordering::Relaxed),
         client_calls: CLIENT_CALLS.load(Ordering::Relaxed),
+        core_workers: CORE_WORKERS.load(Ordering::Relaxed),
     }
 }
 
@@ -67,6 +71,22 @@ impl ClientCallGuard {
 impl Drop for ClientCallGuard {
     fn drop(&mut self) {
         CLIENT_CALLS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Held by a Core worker for as long as it exists.
+pub struct CoreWorkerGuard(());
+
+impl CoreWorkerGuard {
+    pub fn start() -> Self {
+        CORE_WORKERS.fetch_add(1, Ordering::Relaxed);
+        CoreWorkerGuard(())
+    }
+}
+
+impl Drop for CoreWorkerGuard {
+    fn drop(&mut self) {
+        CORE_WORKERS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -42,7 +42,8 @@ fn native_activity_types() -> Vec<&'static str> {
 }
 
 /// Counters of native tasks: `%{started, live, completed, failed, aborted, panicked}` plus
-/// `client_calls`, the client calls whose work runs on tokio right now,
+/// `client_calls`, the client calls whose work runs on tokio right now, `core_workers`, the Core
+/// workers that exist right now,
 /// `log_dropped`, the log records dropped because Logger could not keep up, and
 /// `rust_heap_bytes`, what the NIF has allocated right now.
 #[rustler::nif]
@@ -56,6 +57,7 @@ fn native_stats(env: Env) -> Term {
         ("aborted", stats.aborted),
         ("panicked", stats.panicked),
         ("client_calls", stats.client_calls),
+        ("core_workers", stats.core_workers),
         ("log_dropped", logging::dropped()),
     ];
     let heap_bytes = heap::allocated_bytes();

@@ -34,13 +34,9 @@ use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompleti
 use temporalio_sdk_core::PollError;
 
 /// Which Core worker issued each task in flight: completions and heartbeats go there, whichever
-/// worker they were handed to (see [`crate::temporal::issuers`]).
+/// worker they were handed to (see [`crate::temporal::issuers`]); those of a task no live Core
+/// worker issued go to the server by task token (see [`crate::temporal::orphans`]).
 static ISSUERS: LazyLock<Issuers<CoreWorker>> = LazyLock::new(Issuers::default);
-
-/// The Core worker that issued `token`, or `fallback` for a token no live worker issued.
-fn issuer_of(token: &[u8], fallback: &Arc<CoreWorker>) -> Arc<CoreWorker> {
-    ISSUERS.issuer(token).unwrap_or_else(|| fallback.clone())
-}
 
 /// A Core worker, shared by the worker process and every completion in flight.
 pub struct WorkerResource {
@@ -57,10 +53,18 @@ impl Resource for WorkerResource {
 
     /// The worker process exited. If it died without shutting its Core worker down, stop
     /// polling, so that no task is taken for a process that cannot run it.
+    /// Core's shutdown waits for every attempt the worker handed out, and with the process gone
+    /// nothing may ever report some of them (an executor killed now is seen by no one): after
+    /// `shutdown_patience` the Core worker is abandoned instead of waiting forever.
     fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _monitor: rustler::Monitor) {
         tracing::debug!("a worker process exited; its Core worker stops polling");
         let _entered = runtime::io().enter();
         self.core.worker.initiate_shutdown();
+        let (abandoned, patience) = (self.core.abandoned.clone(), self.core.shutdown_patience);
+        runtime::io().spawn(async move {
+            tokio::time::sleep(patience).await;
+            abandoned.cancel();
+        });
     }
 }
 
@@ -136,7 +140,11 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
     runtime::io().spawn(async move {
         let mut owned = OwnedEnv::new();
         let outcome = loop {
-            match core.worker.poll_activity_task().await {
+            let polled = tokio::select! {
+                polled = core.worker.poll_activity_task() => polled,
+                () = core.abandoned.cancelled() => break Err("the worker process is gone".into()),
+            };
+            match polled {
                 Ok(task) => {
                     let token = task.task_token;
                     match task.variant {
@@ -204,14 +212,19 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
             }
         };
         // Core finishes shutting down once every outstanding activity has been completed. If
-        // the worker process died, some never will be: give up after a while, and the server
-        // redelivers those attempts after their timeouts.
-        let patience = core.graceful_shutdown + std::time::Duration::from_secs(30);
-        if tokio::time::timeout(patience, core.worker.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("Core worker shutdown timed out with activities still outstanding");
+        // the worker process died, or polling failed, some may never be, not through this Core
+        // worker: give up when a live worker process would have stopped waiting too. Their
+        // executors, which outlive the worker, report to the server by task token when they end.
+        let gave_up = core.abandoned.is_cancelled()
+            || tokio::time::timeout(core.shutdown_patience, core.worker.shutdown())
+                .await
+                .is_err();
+        if gave_up {
+            tracing::warn!(
+                task_queue = core.task_queue,
+                "Core worker shutdown gave up with activities still outstanding; their \
+                 completions will be reported by task token"
+            );
         }
         let _ = owned.send_and_clear(&worker_pid, |env| {
             let outcome = match &outcome {
@@ -279,10 +292,29 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
         Ok(completion) => completion,
         Err(message) => return Ok(error(env, &message)),
     };
-    let core = issuer_of(&completion.task_token, &worker.core);
+    let issuer = ISSUERS.issuer(&completion.task_token);
+    let orphans = worker.core.orphans.clone();
     runtime::io().spawn(async move {
         let token = completion.task_token.clone();
-        let outcome = core.worker.complete_activity_task(completion).await;
+        let outcome = match issuer {
+            Some(core) => core
+                .worker
+                .complete_activity_task(completion)
+                .await
+                .map_err(|failure| failure.to_string()),
+            None => {
+                tracing::warn!(
+                    "the Core worker that handed out this attempt is gone (its worker process \
+                     died); its completion goes to the server by task token"
+                );
+                orphans.complete(completion).await.map_err(|status| {
+                    format!(
+                        "the server refused the completion of an attempt whose worker is gone: {}",
+                        status.message()
+                    )
+                })
+            }
+        };
         ISSUERS.completed(&token);
         let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
             let mut binary = rustler::NewBinary::new(env, token.len());
@@ -290,12 +322,12 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
             let token = Binary::from(binary).to_term(env);
             match &outcome {
                 Ok(()) => make_tuple(env, &[atom(env, "$hourglass_completion_accepted"), token]),
-                Err(failure) => make_tuple(
+                Err(message) => make_tuple(
                     env,
                     &[
                         atom(env, "$hourglass_completion_failed"),
                         token,
-                        str_to_term(env, &failure.to_string()),
+                        str_to_term(env, message),
                     ],
                 ),
             }
@@ -339,13 +371,15 @@ fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<
     {
         return Ok(error(env, &too_large.to_string()));
     }
+    let heartbeat = ActivityHeartbeat {
+        task_token: task_token.as_slice().to_vec(),
+        details,
+    };
     let _entered = runtime::io().enter();
-    issuer_of(task_token.as_slice(), &worker.core)
-        .worker
-        .record_activity_heartbeat(ActivityHeartbeat {
-            task_token: task_token.as_slice().to_vec(),
-            details,
-        });
+    match ISSUERS.issuer(&heartbeat.task_token) {
+        Some(core) => core.worker.record_activity_heartbeat(heartbeat),
+        None => worker.core.orphans.heartbeat(heartbeat),
+    }
     Ok(ok(env))
 }
 

@@ -66,6 +66,7 @@ pub fn decode_worker_settings(map: &TermMap) -> Result<WorkerSettings, String> {
         max_task_queue_activities_per_second: map
             .optional_f64("max_task_queue_activities_per_second")?,
         graceful_shutdown: Duration::from_millis(map.u64("graceful_shutdown_timeout")?),
+        cancel_grace: Duration::from_millis(map.u64("cancel_grace_period")?),
         metrics_address,
         build_id: map.string("build_id")?,
     })

@@ -7,7 +7,9 @@
 //! the worker that issued the task (any other logs that it is "not tracking" it and drops it),
 //! and the attempt would wait for the server's timeout. The old Core worker, though, is still
 //! there: its shutdown waits for its outstanding tasks. So each token remembers its issuer,
-//! weakly — a worker that has finished shutting down is not kept alive by its tokens.
+//! weakly — a worker that has finished shutting down is not kept alive by its tokens. (Its
+//! shutdown gives up on attempts still running a while after the graceful period; those report
+//! to the server by token: see [`super::orphans`].)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

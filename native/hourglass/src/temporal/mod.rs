@@ -6,5 +6,6 @@ pub mod connection;
 pub mod core_runtime;
 pub mod failure;
 pub mod issuers;
+pub mod orphans;
 pub mod payload_limit;
 pub mod worker;

@@ -2,10 +2,13 @@
 
 use super::connection::{connect, ConnectConfig};
 use super::core_runtime::{self, CoreRuntimeHandle};
+use super::orphans::OrphanReporter;
+use crate::stats::CoreWorkerGuard;
 use std::net::SocketAddr;
 use std::time::Duration;
 use temporalio_common::worker::WorkerTaskTypes;
 use temporalio_sdk_core::{init_worker, Worker, WorkerConfig, WorkerVersioningStrategy};
+use tokio_util::sync::CancellationToken;
 
 /// Settings of one worker, validated on the Elixir side before they get here.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +21,8 @@ pub struct WorkerSettings {
     pub max_task_queue_activities_per_second: Option<f64>,
     /// How long Core lets in-flight activities run after shutdown starts before it cancels them.
     pub graceful_shutdown: Duration,
+    /// How long the worker process gives a cancelled activity before it kills it.
+    pub cancel_grace: Duration,
     pub metrics_address: Option<SocketAddr>,
     pub build_id: String,
 }
@@ -26,7 +31,18 @@ pub struct WorkerSettings {
 pub struct CoreWorker {
     pub worker: Worker,
     pub runtime: CoreRuntimeHandle,
-    pub graceful_shutdown: Duration,
+    /// How long its shutdown waits for the attempts it handed out before it gives up on them:
+    /// as long as its worker process drains them (the graceful period, then the cancel grace,
+    /// and 5 s to report), so that a live worker is never given up on. What completes later is
+    /// reported by task token (see [`super::orphans`]).
+    pub shutdown_patience: Duration,
+    /// Cancelled once its worker process has been gone for `shutdown_patience`: then it stops
+    /// waiting for the attempts it handed out, and is dropped.
+    pub abandoned: CancellationToken,
+    pub task_queue: String,
+    /// Reports, on the worker's connection, for tasks no live Core worker tracks.
+    pub orphans: OrphanReporter,
+    _counted: CoreWorkerGuard,
 }
 
 fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
@@ -53,6 +69,11 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
         None => core_runtime::shared()?,
     };
     let connection = connect(&runtime.runtime, &settings.connect).await?;
+    let orphans = OrphanReporter::new(
+        connection.clone(),
+        settings.namespace.clone(),
+        settings.connect.identity.clone(),
+    );
     let worker = init_worker(&runtime.runtime, config(settings)?, connection)
         .map_err(|error| format!("cannot create the Core worker: {error}"))?;
     if let Err(error) = worker.validate().await {
@@ -68,6 +89,12 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
     Ok(CoreWorker {
         worker,
         runtime,
-        graceful_shutdown: settings.graceful_shutdown,
+        shutdown_patience: settings.graceful_shutdown
+            + settings.cancel_grace
+            + Duration::from_secs(5),
+        abandoned: CancellationToken::new(),
+        task_queue: settings.task_queue.clone(),
+        orphans,
+        _counted: CoreWorkerGuard::start(),
     })
 }
