@@ -11,6 +11,7 @@ defmodule Hourglass.Faults do
   | `server_restart`: the dev server restarted mid-run | 30 | 300 |
   | `cancellation`: a cancellation storm | 100 | 1,000 |
   | `load`: `max_concurrent_activities: 200` under load | 1,000 | 20,000 |
+  | `slot_churn`: 50 slots, executors killed at random, cancels, BridgeHolder kills | 300 | 10,000 |
   | `hostile_payloads`: hostile payloads | 8 inputs | 8 inputs |
   | `random_terms`: random terms into the API | 3,000 | 100,000 |
   | `soak`: a steady rate with random faults | 12 s | 10 minutes, or `:duration` |
@@ -19,7 +20,7 @@ defmodule Hourglass.Faults do
   alias Hourglass.{Client, DevServer}
   alias Hourglass.Faults
 
-  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load hostile_payloads random_terms soak)
+  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load slot_churn hostile_payloads random_terms soak)
 
   @doc "The scenario names, in the order they run."
   @spec scenarios() :: [String.t()]
@@ -74,6 +75,10 @@ defmodule Hourglass.Faults do
     do: Faults.Cancellation.run(context, size(scale, 100, 1_000))
 
   defp run_one("load", context, scale), do: Faults.Load.run(context, size(scale, 1_000, 20_000))
+
+  defp run_one("slot_churn", context, scale),
+    do: Faults.SlotChurn.run(context, size(scale, 300, 10_000))
+
   defp run_one("hostile_payloads", context, _scale), do: Faults.HostilePayloads.run(context)
 
   defp run_one("random_terms", context, scale),
