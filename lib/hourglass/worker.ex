@@ -142,13 +142,16 @@ defmodule Hourglass.Worker do
 
   @doc """
   What the worker is doing: its task queue, whether it has connected to the server yet, the
-  attempts it runs (`running`), and where its Prometheus metrics are served (nil when they are
-  not).
+  attempts it runs (`running`), the attempts whose completion Core has not acknowledged yet
+  (`unacknowledged`: running, or completed and on their way; each holds one of
+  `:max_concurrent_activities`), and where its Prometheus metrics are served (nil when they
+  are not).
   """
   @spec info(GenServer.server()) :: %{
           task_queue: String.t(),
           connected: boolean(),
           running: non_neg_integer(),
+          unacknowledged: non_neg_integer(),
           metrics_address: String.t() | nil
         }
   def info(worker), do: GenServer.call(worker, :info)
@@ -340,6 +343,7 @@ defmodule Hourglass.Worker do
        task_queue: state.task_queue,
        connected: state.core != nil,
        running: map_size(state.running),
+       unacknowledged: map_size(state.unacknowledged),
        metrics_address: state.metrics_address
      }, state}
   end
@@ -479,8 +483,14 @@ defmodule Hourglass.Worker do
       # never started) the attempt, so nothing else will complete it. Report it cancelled, or
       # it would hold one of Core's slots for good.
       :error ->
-        unless Map.has_key?(state.unacknowledged, token), do: ship_cancelled(token, reason, state)
-        state
+        if Map.has_key?(state.unacknowledged, token) do
+          # It ended and its completion has not been acknowledged: on its way, or lost. If
+          # still unacknowledged a while later, it is reported lost (see check_suspects/1).
+          suspect([token], state)
+        else
+          ship_cancelled(token, reason, state)
+          state
+        end
     end
   end
 
@@ -489,9 +499,10 @@ defmodule Hourglass.Worker do
     if Map.get(state.running, token) == pid do
       Process.exit(pid, :kill)
       ship_cancelled(token, Map.get(state.cancelled, token, :cancelled), state)
+      %{state | cancelled: Map.put(state.cancelled, token, :reported)}
+    else
+      state
     end
-
-    state
   end
 
   defp ship_cancelled(token, reason, state) do
@@ -514,11 +525,23 @@ defmodule Hourglass.Worker do
         # no one can know: fast activities do, having shipped their completion like any other,
         # but so does one killed at once. It becomes a suspect: if Core has not acknowledged a
         # completion a while later, it is reported lost (see check_suspects/1).
-        if reason not in [:normal, :noproc] and not Map.has_key?(state.cancelled, token) do
-          BridgeHolder.complete_activity_task(state.task_queue, %{
-            task_token: token,
-            result: {:failed, ActivityRunner.exit_failure(reason)}
-          })
+        # One that dies abnormally after a cancellation was asked for, before it could report
+        # it, is reported cancelled.
+        case {reason in [:normal, :noproc], Map.get(state.cancelled, token)} do
+          {true, _} ->
+            :ok
+
+          {false, nil} ->
+            BridgeHolder.complete_activity_task(state.task_queue, %{
+              task_token: token,
+              result: {:failed, ActivityRunner.exit_failure(reason)}
+            })
+
+          {false, :reported} ->
+            :ok
+
+          {false, cancel_reason} ->
+            ship_cancelled(token, cancel_reason, state)
         end
 
         unacknowledged? = Map.has_key?(state.unacknowledged, token)
@@ -631,6 +654,17 @@ defmodule Hourglass.Worker do
 
       {:DOWN, ref, :process, _pid, reason} when ref != state.bridge_holder ->
         drain(executor_down(ref, reason, state), deadline)
+
+      # Core's shutdown waits for every attempt it handed out: one whose completion was lost
+      # must still be reported lost, or the shutdown waits out its deadline.
+      {:"$hourglass_completion_accepted", token} ->
+        drain(acknowledged(token, state), deadline)
+
+      {:"$hourglass_completion_failed", token, _message} ->
+        drain(acknowledged(token, state), deadline)
+
+      :check_suspects ->
+        drain(check_suspects(state), deadline)
     after
       timeout ->
         Logger.error(

@@ -5,7 +5,8 @@ defmodule Hourglass.Faults.Activities do
     @moduledoc """
     Works for `ms` milliseconds, heartbeating, and returns which attempt and which OS process
     ran it. While it runs it counts itself in the `#{inspect(__MODULE__)}` ETS table, when
-    that exists, so a scenario can see the most that ever ran at once from inside.
+    that exists, so a scenario can see the most that ever ran at once from inside, and records
+    its pid under `{:pid, activity_id}` there.
     """
     use Hourglass.Activity, name: "faults.work"
 
@@ -18,6 +19,8 @@ defmodule Hourglass.Faults.Activities do
       counted? = :ets.whereis(@table) != :undefined
 
       if counted? do
+        # Where this attempt runs, for a scenario that kills it on purpose.
+        :ets.insert(@table, {{:pid, Hourglass.Activity.info().activity_id}, self()})
         now = :ets.update_counter(@table, :in_flight, 1)
         # Raise the recorded maximum to `now`, atomically, if it is lower.
         :ets.select_replace(@table, [{{:max, :"$1"}, [{:<, :"$1", now}], [{{:max, now}}]}])

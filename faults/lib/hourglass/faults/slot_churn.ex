@@ -4,12 +4,13 @@ defmodule Hourglass.Faults.SlotChurn do
   it gets its completion, so every task it hands out must get exactly one, whatever happens to
   the attempt. Activities run through a worker with 50 slots while executors are killed at
   random moments — many as soon as they appear, often before the worker has monitored them —
-  some activities are cancelled, and the BridgeHolder is killed every 3 s.
+  some activities are cancelled (half of those then killed a moment after the request), and
+  the BridgeHolder is killed every 3 s.
 
-  Every activity must end (completed, or cancelled when asked); afterwards all 50 slots must
-  serve new work at once (50 activities counted running together, from inside), and a graceful
-  shutdown must finish well before its graceful period, which it would wait out for a task
-  still holding a slot.
+  Every activity must end (completed, or, when asked to cancel, cancelled, failed or timed out);
+  afterwards all 50 slots must serve new work at once (50 activities counted running together,
+  from inside), and a graceful shutdown must finish well before its graceful period, which it
+  would wait out for a task still holding a slot.
   """
 
   alias Hourglass.{ActivityExecutor, Client}
@@ -25,7 +26,6 @@ defmodule Hourglass.Faults.SlotChurn do
   # The application supervisor's default intensity allows 3 restarts in 5 s (see
   # Hourglass.Faults.BridgeHolderKills).
   @bridge_holder_every_ms 3_000
-  @cancel_share 0.05
   @graceful_ms 30_000
 
   @doc "Runs the scenario with `count` activities."
@@ -51,20 +51,29 @@ defmodule Hourglass.Faults.SlotChurn do
     chaos =
       spawn_link(fn -> chaos(%{seen: MapSet.new(), last_kill: now(), ended: {ended, until}}) end)
 
+    # Most attempts are short; every tenth runs 2 s, and those are the ones asked to cancel,
+    # so that cancellations reach running attempts (through heartbeats, sent at most every
+    # 0.8 s with a 1 s heartbeat timeout).
     handles =
-      Support.start_batch(client, queue, "faults.work", count, fn _ -> [:rand.uniform(300)] end,
+      Support.start_batch(client, queue, "faults.work", count, &[duration(&1)],
         in_flight: 2 * @slots,
-        start_to_close_timeout: 30_000
+        start_to_close_timeout: 30_000,
+        heartbeat_timeout: 1_000
       )
 
-    cancelled = for handle <- handles, :rand.uniform() < @cancel_share, do: handle
+    cancelled = for {handle, index} <- Enum.with_index(handles, 1), long?(index), do: handle
     canceller = Task.async(fn -> cancel_some(client, cancelled) end)
     results = await_counting(client, handles, ended)
     Task.await(canceller, :infinity)
     faults = stop(chaos)
     tally = Support.tally(results)
 
-    idle? = Support.wait_until(fn -> Hourglass.Worker.info(worker).running == 0 end)
+    # Nothing runs, and every completion has been acknowledged (one lost to a BridgeHolder
+    # kill is reported lost 10 s after its attempt ended, freeing its slot).
+    idle? =
+      Support.wait_until(fn ->
+        match?(%{running: 0, unacknowledged: 0}, Hourglass.Worker.info(worker))
+      end)
 
     # No slot leaked: all of them are busy at once again. (Killed executors never counted
     # themselves out: start from zero, now that none runs.)
@@ -80,7 +89,17 @@ defmodule Hourglass.Faults.SlotChurn do
     shutdown_ms = now() - started
     :ets.delete(table)
 
-    ended = tally.completed + tally.cancelled
+    # Once its cancellation was asked for, an activity whose attempt fails or times out (killed
+    # before the worker learned of the request) ends so, instead of being retried.
+    asked = MapSet.new(cancelled)
+
+    {finished, odd} =
+      Enum.zip(handles, results)
+      |> Enum.split_with(fn
+        {_handle, {:ok, _}} -> true
+        {handle, {:error, {_outcome, _}}} -> handle in asked
+        _ -> false
+      end)
 
     %{
       scenario: "slot churn",
@@ -89,11 +108,14 @@ defmodule Hourglass.Faults.SlotChurn do
       faults: faults,
       completed: tally.completed,
       cancelled: tally.cancelled,
-      lost: count - ended,
+      failed_after_cancel_request: tally.failed,
+      # What ended otherwise, for the diagnosis (the first few).
+      unexpected: odd |> Enum.take(3) |> Enum.map(fn {_handle, result} -> result end),
+      lost: length(odd),
       max_concurrent_activities: @slots,
       slots_usable_after: again,
       graceful_shutdown_ms: shutdown_ms,
-      ok: ended == count and idle? and again == @slots and shutdown_ms < @graceful_ms
+      ok: length(finished) == count and idle? and again == @slots and shutdown_ms < @graceful_ms
     }
   end
 
@@ -168,6 +190,9 @@ defmodule Hourglass.Faults.SlotChurn do
     end
   end
 
+  defp long?(index), do: rem(index, 10) == 0
+  defp duration(index), do: if(long?(index), do: 2_000, else: :rand.uniform(300))
+
   # Every result, in order; `ended` counts them as they come.
   defp await_counting(client, handles, ended) do
     handles
@@ -184,13 +209,20 @@ defmodule Hourglass.Faults.SlotChurn do
   end
 
   # Cancellations at random moments: before, during or after the attempt (after it, the
-  # activity's completion stands).
+  # activity's completion stands). Half of the attempts asked to cancel are then killed a
+  # moment later, often before they could report the cancellation.
   defp cancel_some(client, handles) do
     handles
     |> Task.async_stream(
       fn handle ->
-        Process.sleep(:rand.uniform(500))
+        Process.sleep(:rand.uniform(1_500))
         Client.cancel(client, handle, "churn")
+
+        with true <- :rand.uniform() < 0.5,
+             [{_, pid}] <- :ets.lookup(Work.table(), {:pid, handle.activity_id}) do
+          Process.sleep(:rand.uniform(1_000))
+          Process.exit(pid, :kill)
+        end
       end,
       max_concurrency: 50,
       timeout: :infinity
