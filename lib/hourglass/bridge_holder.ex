@@ -239,16 +239,19 @@ defmodule Hourglass.BridgeHolder do
     {:ok, %{monitors: %{}}}
   end
 
+  # Registrations change rarely, and each leaves the backend term (a worker's resource) behind
+  # as garbage in this mostly idle process: hibernating collects it at once, so that the Core
+  # worker of a worker that is gone is freed, not kept until some later collection.
   @impl true
   def handle_call({:register, task_queue, backend}, _from, state) do
     state = drop(state, task_queue)
     ref = Process.monitor(backend_pid(backend))
     :ets.insert(@table, {task_queue, backend})
-    {:reply, :ok, put_in(state.monitors[ref], task_queue)}
+    {:reply, :ok, put_in(state.monitors[ref], task_queue), :hibernate}
   end
 
   def handle_call({:unregister, task_queue}, _from, state) do
-    {:reply, :ok, drop(state, task_queue)}
+    {:reply, :ok, drop(state, task_queue), :hibernate}
   end
 
   @impl true
@@ -259,7 +262,7 @@ defmodule Hourglass.BridgeHolder do
 
       {task_queue, monitors} ->
         :ets.delete(@table, task_queue)
-        {:noreply, %{state | monitors: monitors}}
+        {:noreply, %{state | monitors: monitors}, :hibernate}
     end
   end
 

@@ -38,6 +38,15 @@ use temporalio_sdk_core::PollError;
 /// worker issued go to the server by task token (see [`crate::temporal::orphans`]).
 static ISSUERS: LazyLock<Issuers<CoreWorker>> = LazyLock::new(Issuers::default);
 
+/// The Core worker that issued `token`, unless it is gone or abandoned (its worker process died
+/// and it stopped waiting): one may outlive its abandonment for as long as a BEAM process that
+/// once held its resource keeps the term as garbage.
+fn live_issuer(token: &[u8]) -> Option<Arc<CoreWorker>> {
+    ISSUERS
+        .issuer(token)
+        .filter(|core| !core.abandoned.is_cancelled())
+}
+
 /// A Core worker, shared by the worker process and every completion in flight.
 pub struct WorkerResource {
     core: Arc<CoreWorker>,
@@ -292,7 +301,7 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
         Ok(completion) => completion,
         Err(message) => return Ok(error(env, &message)),
     };
-    let issuer = ISSUERS.issuer(&completion.task_token);
+    let issuer = live_issuer(&completion.task_token);
     let orphans = worker.core.orphans.clone();
     runtime::io().spawn(async move {
         let token = completion.task_token.clone();
@@ -376,7 +385,7 @@ fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<
         details,
     };
     let _entered = runtime::io().enter();
-    match ISSUERS.issuer(&heartbeat.task_token) {
+    match live_issuer(&heartbeat.task_token) {
         Some(core) => core.worker.record_activity_heartbeat(heartbeat),
         None => worker.core.orphans.heartbeat(heartbeat),
     }

@@ -5,6 +5,7 @@
 
 use super::client::{ActivityClient, ClientError};
 use super::payload_limit::{PayloadLimit, TooLarge};
+use temporalio_client::grpc::WorkflowService;
 use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
@@ -86,6 +87,72 @@ fn check(target: &AsyncTarget) -> Result<(), ClientError> {
     }
 }
 
+/// How an attempt ended, as the `Respond…` calls carry it.
+pub(super) enum Response {
+    Completed(Option<Payloads>),
+    Failed(Option<Box<Failure>>),
+    Cancelled(Option<Payloads>),
+}
+
+impl From<AsyncOutcome> for Response {
+    fn from(outcome: AsyncOutcome) -> Self {
+        match outcome {
+            AsyncOutcome::Completed(result) => Response::Completed(payloads(result)),
+            AsyncOutcome::Failed(failure) => Response::Failed(Some(failure)),
+            AsyncOutcome::Cancelled(details) => Response::Cancelled(payloads(details)),
+        }
+    }
+}
+
+/// Reports to the server, by task token, how an attempt ended.
+pub(super) async fn respond_by_token(
+    mut service: Box<dyn WorkflowService>,
+    namespace: String,
+    identity: String,
+    task_token: Vec<u8>,
+    response: Response,
+) -> Result<(), tonic::Status> {
+    match response {
+        Response::Completed(result) => {
+            let request = RespondActivityTaskCompletedRequest {
+                task_token,
+                result,
+                identity,
+                namespace,
+                ..Default::default()
+            };
+            service
+                .respond_activity_task_completed(request.into_request())
+                .await?;
+        }
+        Response::Failed(failure) => {
+            let request = RespondActivityTaskFailedRequest {
+                task_token,
+                failure: failure.map(|failure| *failure),
+                identity,
+                namespace,
+                ..Default::default()
+            };
+            service
+                .respond_activity_task_failed(request.into_request())
+                .await?;
+        }
+        Response::Cancelled(details) => {
+            let request = RespondActivityTaskCanceledRequest {
+                task_token,
+                details,
+                identity,
+                namespace,
+                ..Default::default()
+            };
+            service
+                .respond_activity_task_canceled(request.into_request())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 impl ActivityClient {
     /// Reports how an asynchronously completed attempt ended.
     pub async fn respond_async(
@@ -98,41 +165,8 @@ impl ActivityClient {
         let identity = self.identity().to_string();
         let mut service = self.service();
         match (target, outcome) {
-            (AsyncTarget::Token(task_token), AsyncOutcome::Completed(result)) => {
-                let request = RespondActivityTaskCompletedRequest {
-                    task_token,
-                    result: payloads(result),
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_completed(request.into_request())
-                    .await?;
-            }
-            (AsyncTarget::Token(task_token), AsyncOutcome::Failed(failure)) => {
-                let request = RespondActivityTaskFailedRequest {
-                    task_token,
-                    failure: Some(*failure),
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_failed(request.into_request())
-                    .await?;
-            }
-            (AsyncTarget::Token(task_token), AsyncOutcome::Cancelled(details)) => {
-                let request = RespondActivityTaskCanceledRequest {
-                    task_token,
-                    details: payloads(details),
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_canceled(request.into_request())
-                    .await?;
+            (AsyncTarget::Token(task_token), outcome) => {
+                respond_by_token(service, namespace, identity, task_token, outcome.into()).await?;
             }
             (
                 AsyncTarget::Ids {

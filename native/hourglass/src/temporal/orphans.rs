@@ -9,6 +9,7 @@
 //! namespace. A token the server no longer knows (the attempt already ended) is refused with
 //! `NotFound`, so a duplicate cannot end an attempt twice.
 
+use super::async_completion::{respond_by_token, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +18,7 @@ use temporalio_common::protos::coresdk::activity_result::activity_execution_resu
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
 use temporalio_common::protos::temporal::api::common::v1::Payloads;
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
-use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    RecordActivityTaskHeartbeatRequest, RespondActivityTaskCanceledRequest,
-    RespondActivityTaskCompletedRequest, RespondActivityTaskFailedRequest,
-};
+use temporalio_common::protos::temporal::api::workflowservice::v1::RecordActivityTaskHeartbeatRequest;
 use tonic::IntoRequest;
 
 /// At most one heartbeat per task this often: Core throttles the heartbeats of the tasks it
@@ -50,56 +48,29 @@ impl OrphanReporter {
     pub async fn complete(&self, completion: ActivityTaskCompletion) -> Result<(), tonic::Status> {
         let task_token = completion.task_token;
         self.throttle.forget(&task_token);
-        let (namespace, identity) = (self.namespace.clone(), self.identity.clone());
-        let mut service = self.connection.workflow_service();
-        match completion.result.and_then(|result| result.status) {
+        let response = match completion.result.and_then(|result| result.status) {
             Some(Status::Completed(success)) => {
-                let request = RespondActivityTaskCompletedRequest {
-                    task_token,
-                    result: success.result.map(|payload| Payloads {
-                        payloads: vec![payload],
-                    }),
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_completed(request.into_request())
-                    .await?;
+                Response::Completed(success.result.map(|payload| Payloads {
+                    payloads: vec![payload],
+                }))
             }
-            Some(Status::Failed(failed)) => {
-                let request = RespondActivityTaskFailedRequest {
-                    task_token,
-                    failure: failed.failure,
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_failed(request.into_request())
-                    .await?;
-            }
-            Some(Status::Cancelled(cancelled)) => {
-                let details = cancelled
-                    .failure
-                    .and_then(|failure| match failure.failure_info {
-                        Some(FailureInfo::CanceledFailureInfo(info)) => info.details,
-                        _ => None,
-                    });
-                let request = RespondActivityTaskCanceledRequest {
-                    task_token,
-                    details,
-                    identity,
-                    namespace,
-                    ..Default::default()
-                };
-                service
-                    .respond_activity_task_canceled(request.into_request())
-                    .await?;
-            }
-            Some(Status::WillCompleteAsync(_)) | None => {}
-        }
-        Ok(())
+            Some(Status::Failed(failed)) => Response::Failed(failed.failure.map(Box::new)),
+            Some(Status::Cancelled(cancelled)) => Response::Cancelled(cancelled.failure.and_then(
+                |failure| match failure.failure_info {
+                    Some(FailureInfo::CanceledFailureInfo(info)) => info.details,
+                    _ => None,
+                },
+            )),
+            Some(Status::WillCompleteAsync(_)) | None => return Ok(()),
+        };
+        respond_by_token(
+            self.connection.workflow_service(),
+            self.namespace.clone(),
+            self.identity.clone(),
+            task_token,
+            response,
+        )
+        .await
     }
 
     /// Sends the heartbeat unless this task sent one less than a second ago, on the
