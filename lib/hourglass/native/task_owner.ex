@@ -24,9 +24,9 @@ defmodule Hourglass.Native.TaskOwner do
   map arrives deferred), and `Hourglass.BridgeHolder` routes them from this process, where the
   payload codec and the call into Core run too. No process that serves every attempt converts
   or encodes anything, so a slow codec or a burst of completions holds up only its own
-  attempts. Besides, when the task has a heartbeat timeout, the owner heartbeats
-  for the body every half timeout while it runs, so that a long body that never heartbeats
-  stays alive on the server and a cancellation can reach it.
+  attempts. Besides, when the task has a heartbeat timeout, the owner heartbeats for the body
+  every half timeout while it runs, so that a long body that never heartbeats stays alive on
+  the server and a cancellation can reach it.
   """
 
   require Logger
@@ -58,8 +58,8 @@ defmodule Hourglass.Native.TaskOwner do
 
   @doc """
   Runs the native body for `task` owned by the calling process, and returns once its
-  completion has been handed to `complete_fn`. Returns what `complete_fn` returned, or `{:error, reason}`
-  when the body could not be started.
+  completion has been handed to `complete_fn`. Returns what `complete_fn` returned, or
+  `{:error, reason}` when the body could not be started.
   """
   @spec run(map(), String.t(), ActivityRunner.complete_fn()) :: :ok | {:error, term()}
   def run(task, task_queue, complete_fn) do

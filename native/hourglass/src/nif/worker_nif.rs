@@ -62,6 +62,7 @@ impl Resource for WorkerResource {
 
     /// The worker process exited. If it died without shutting its Core worker down, stop
     /// polling, so that no task is taken for a process that cannot run it.
+    ///
     /// Core's shutdown waits for every attempt the worker handed out, and with the process gone
     /// nothing may ever report some of them (an executor killed now is seen by no one): after
     /// `shutdown_patience` the Core worker is abandoned instead of waiting forever.
@@ -313,8 +314,9 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
                 .map_err(|failure| failure.to_string()),
             None => {
                 tracing::warn!(
-                    "the Core worker that handed out this attempt is gone (its worker process \
-                     died); its completion goes to the server by task token"
+                    "no live Core worker tracks this attempt (the one that handed it out is gone \
+                     with its worker process, or the attempt was completed already); its \
+                     completion goes to the server by task token"
                 );
                 orphans.complete(completion).await.map_err(|status| {
                     format!(

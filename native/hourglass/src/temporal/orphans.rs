@@ -2,7 +2,7 @@
 //! by task token (`RespondActivityTask…`, `RecordActivityTaskHeartbeat`).
 //!
 //! A completion goes to the Core worker that issued its task (see [`super::issuers`]). That
-//! worker may be gone: its worker process died, and its shutdown gave up waiting for the
+//! worker may be gone: its worker process died, and after a while it stopped waiting for the
 //! attempts its executors still run (they outlive the worker by design). Core only completes
 //! tasks it tracks, and any other worker would drop the completion, leaving the attempt to the
 //! server's timeout and a retry; the server, though, accepts it by token from anyone in the
