@@ -7,6 +7,11 @@ defmodule Hourglass.Faults.Activities do
     ran it. While it runs it counts itself in the `#{inspect(__MODULE__)}` ETS table, when
     that exists, so a scenario can see the most that ever ran at once from inside, and records
     its pid under `{:pid, activity_id}` there.
+
+    Given `%{"until_running" => n, "at_most" => ms}` instead, it works until `n` attempts have
+    been counted running at once (a barrier: a check that all slots can be busy together does
+    not depend on how quickly the server hands the tasks out), or for `ms` milliseconds when
+    that never happens.
     """
     use Hourglass.Activity, name: "faults.work"
 
@@ -27,7 +32,7 @@ defmodule Hourglass.Faults.Activities do
       end
 
       try do
-        work(ms)
+        work(ms, System.monotonic_time(:millisecond))
       after
         if counted?, do: :ets.update_counter(@table, :in_flight, -1)
       end
@@ -36,12 +41,25 @@ defmodule Hourglass.Faults.Activities do
       {:ok, %{"attempt" => info.attempt, "os_pid" => System.pid()}}
     end
 
-    defp work(ms) when ms <= 0, do: :ok
+    defp work(%{"until_running" => n, "at_most" => ms} = barrier, started) do
+      # `:max` only grows, so every waiter sees the barrier reached, also after the first one
+      # has left.
+      waited = System.monotonic_time(:millisecond) - started
 
-    defp work(ms) do
+      if :ets.lookup_element(@table, :max, 2) < n and waited < ms do
+        Process.sleep(20)
+        # About every 200 ms, as the timed form does.
+        if div(waited + 20, 200) > div(waited, 200), do: Hourglass.Activity.heartbeat()
+        work(barrier, started)
+      end
+    end
+
+    defp work(ms, _started) when ms <= 0, do: :ok
+
+    defp work(ms, started) do
       Process.sleep(min(ms, 200))
       Hourglass.Activity.heartbeat()
-      work(ms - 200)
+      work(ms - 200, started)
     end
   end
 end

@@ -63,7 +63,10 @@ defmodule Hourglass.Faults.SlotChurn do
 
     cancelled = for {handle, index} <- Enum.with_index(handles, 1), long?(index), do: handle
     canceller = Task.async(fn -> cancel_some(client, cancelled) end)
-    results = await_counting(client, handles, ended)
+
+    results =
+      Support.await_all(client, handles, 4 * @slots, fn _ -> :counters.add(ended, 1, 1) end)
+
     Task.await(canceller, :infinity)
     faults = stop(chaos)
     tally = Support.tally(results)
@@ -76,14 +79,8 @@ defmodule Hourglass.Faults.SlotChurn do
       end)
 
     # No slot leaked: all of them are busy at once again. (Killed executors never counted
-    # themselves out: start from zero, now that none runs.)
-    :ets.insert(table, [{:in_flight, 0}, {:max, 0}])
-
-    client
-    |> Support.start_batch(queue, "faults.work", @slots, [3_000], in_flight: @slots)
-    |> then(&Support.await_all(client, &1))
-
-    [{:max, again}] = :ets.lookup(table, :max)
+    # themselves out; `slots_usable/3` starts from zero, now that none runs.)
+    again = Support.slots_usable(client, queue, @slots)
     started = now()
     Support.stop_worker(worker)
     shutdown_ms = now() - started
@@ -192,21 +189,6 @@ defmodule Hourglass.Faults.SlotChurn do
 
   defp long?(index), do: rem(index, 10) == 0
   defp duration(index), do: if(long?(index), do: 2_000, else: :rand.uniform(300))
-
-  # Every result, in order; `ended` counts them as they come.
-  defp await_counting(client, handles, ended) do
-    handles
-    |> Task.async_stream(
-      fn handle ->
-        result = Client.result(client, handle)
-        :counters.add(ended, 1, 1)
-        result
-      end,
-      max_concurrency: 2 * @slots * 2,
-      timeout: :infinity
-    )
-    |> Enum.map(fn {:ok, result} -> result end)
-  end
 
   # Cancellations at random moments: before, during or after the attempt (after it, the
   # activity's completion stands). Half of the attempts asked to cancel are then killed a

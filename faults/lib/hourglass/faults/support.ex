@@ -69,15 +69,43 @@ defmodule Hourglass.Faults.Support do
     |> Enum.map(fn {:ok, handle} -> handle end)
   end
 
-  @doc "Waits for every handle's result; returns the results in order."
-  @spec await_all(Client.t(), [Client.ActivityHandle.t()], pos_integer()) :: [term()]
-  def await_all(client, handles, in_flight \\ 200) do
+  @doc """
+  Waits for every handle's result, at most `in_flight` at once; returns the results in order.
+  `on_result` is called with each result as it arrives (a scenario counting how many ended).
+  """
+  @spec await_all(Client.t(), [Client.ActivityHandle.t()], pos_integer(), (term() -> any())) ::
+          [term()]
+  def await_all(client, handles, in_flight \\ 200, on_result \\ fn _ -> :ok end) do
     handles
-    |> Task.async_stream(fn handle -> retrying(fn -> Client.result(client, handle) end) end,
+    |> Task.async_stream(
+      fn handle ->
+        result = retrying(fn -> Client.result(client, handle) end)
+        on_result.(result)
+        result
+      end,
       max_concurrency: in_flight,
       timeout: :infinity
     )
     |> Enum.map(fn {:ok, result} -> result end)
+  end
+
+  @doc """
+  How many of a worker's `slots` can be busy at once: starts `slots` `faults.work` activities
+  on `queue` that each wait, up to 30 s, until all of them run together (counted inside them,
+  in `Hourglass.Faults.Activities.Work`'s table, which must exist and where nothing may be
+  running), and returns the most counted running at once: `slots` unless a slot leaked.
+  """
+  @spec slots_usable(Client.t(), String.t(), pos_integer()) :: non_neg_integer()
+  def slots_usable(client, queue, slots) do
+    table = Hourglass.Faults.Activities.Work.table()
+    :ets.insert(table, [{:in_flight, 0}, {:max, 0}])
+    barrier = %{"until_running" => slots, "at_most" => 30_000}
+
+    client
+    |> start_batch(queue, "faults.work", slots, [barrier], in_flight: slots)
+    |> then(&await_all(client, &1, slots))
+
+    :ets.lookup_element(table, :max, 2)
   end
 
   # A call that meets an unavailable server (restarting, say) is tried again, as a client
