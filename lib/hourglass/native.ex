@@ -44,9 +44,10 @@ defmodule Hourglass.Native do
 
   @typedoc """
   Counters of native tasks since the VM started; `live` is what runs right now,
-  `client_calls` the `Hourglass.Client` calls whose work runs on tokio right now, and
+  `client_calls` the `Hourglass.Client` calls whose work runs on tokio right now,
   `core_workers` the Core workers that exist right now (a worker's lives on after its worker
-  process dies, until the attempts it handed out are completed or its shutdown gives up).
+  process dies, until the attempts it handed out are completed or its shutdown gives up), and
+  `conversions` the payload conversions of heavy values running on tokio right now.
   """
   @type stats :: %{
           started: non_neg_integer(),
@@ -57,6 +58,7 @@ defmodule Hourglass.Native do
           panicked: non_neg_integer(),
           client_calls: non_neg_integer(),
           core_workers: non_neg_integer(),
+          conversions: non_neg_integer(),
           log_dropped: non_neg_integer(),
           rust_heap_bytes: integer()
         }
@@ -204,6 +206,10 @@ defmodule Hourglass.Native do
   @doc false
   def payloads_to_values(_payloads), do: not_loaded()
   @doc false
+  def payloads_from_values_etf(_values, _ref), do: not_loaded()
+  @doc false
+  def payloads_to_values_etf(_payloads, _ref), do: not_loaded()
+  @doc false
   def payload_to_protobuf(_payload), do: not_loaded()
   @doc false
   def payload_from_protobuf(_bytes), do: not_loaded()
@@ -242,6 +248,10 @@ defmodule Hourglass.Native do
   def bench_payloads_from_values_on_scheduler(_values), do: not_loaded()
   @doc false
   def bench_payloads_to_values_on_scheduler(_payloads), do: not_loaded()
+  @doc false
+  def bench_payloads_from_values_dirty_cpu(_values), do: not_loaded()
+  @doc false
+  def bench_payloads_to_values_dirty_cpu(_payloads), do: not_loaded()
   @doc false
   def native_activity_types, do: not_loaded()
   @doc false

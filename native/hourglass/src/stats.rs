@@ -1,5 +1,5 @@
-//! Counters for every native task, every client call in flight and every Core worker, so tests
-//! can prove aborts and the absence of leaks.
+//! Counters for every native task, every client call and payload conversion in flight and every
+//! Core worker, so tests can prove aborts and the absence of leaks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,6 +11,7 @@ static ABORTED: AtomicU64 = AtomicU64::new(0);
 static PANICKED: AtomicU64 = AtomicU64::new(0);
 static CLIENT_CALLS: AtomicU64 = AtomicU64::new(0);
 static CORE_WORKERS: AtomicU64 = AtomicU64::new(0);
+static CONVERSIONS: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct Stats {
     pub client_calls: u64,
     /// Core workers that exist: running, shutting down, or waiting for attempts in flight.
     pub core_workers: u64,
+    /// Payload conversions of heavy values running on tokio.
+    pub conversions: u64,
 }
 
 pub fn snapshot() -> Stats {
@@ -37,6 +40,7 @@ pub fn snapshot() -> Stats {
         panicked: PANICKED.load(Ordering::Relaxed),
         client_calls: CLIENT_CALLS.load(Ordering::Relaxed),
         core_workers: CORE_WORKERS.load(Ordering::Relaxed),
+        conversions: CONVERSIONS.load(Ordering::Relaxed),
     }
 }
 
@@ -58,35 +62,35 @@ impl Drop for LiveGuard {
     }
 }
 
-/// Held by a client call's work on tokio, from its start until it finishes or is aborted.
-pub struct ClientCallGuard(());
+/// Counts itself in one of the gauges (client calls, Core workers, conversions) from its creation
+/// until it is dropped: when the work finishes, or when tokio drops an aborted future.
+pub struct Held(&'static AtomicU64);
 
-impl ClientCallGuard {
-    pub fn start() -> Self {
-        CLIENT_CALLS.fetch_add(1, Ordering::Relaxed);
-        ClientCallGuard(())
+impl Held {
+    fn start(gauge: &'static AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Held(gauge)
+    }
+
+    /// Held by a client call's work on tokio.
+    pub fn client_call() -> Self {
+        Self::start(&CLIENT_CALLS)
+    }
+
+    /// Held by a Core worker for as long as it exists.
+    pub fn core_worker() -> Self {
+        Self::start(&CORE_WORKERS)
+    }
+
+    /// Held by a payload conversion's work on tokio.
+    pub fn conversion() -> Self {
+        Self::start(&CONVERSIONS)
     }
 }
 
-impl Drop for ClientCallGuard {
+impl Drop for Held {
     fn drop(&mut self) {
-        CLIENT_CALLS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Held by a Core worker for as long as it exists.
-pub struct CoreWorkerGuard(());
-
-impl CoreWorkerGuard {
-    pub fn start() -> Self {
-        CORE_WORKERS.fetch_add(1, Ordering::Relaxed);
-        CoreWorkerGuard(())
-    }
-}
-
-impl Drop for CoreWorkerGuard {
-    fn drop(&mut self) {
-        CORE_WORKERS.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

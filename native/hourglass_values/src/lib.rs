@@ -4,6 +4,8 @@
 //! terms the NIF decodes with).
 //!
 //! - [`term`]: a term, seen through the [`term::TermView`] trait, to a JSON value.
+//! - [`etf`]: terms in Erlang's external term format, read into a [`tree::TermTree`] and
+//!   written from JSON values: how heavy values cross between a process and tokio.
 //! - [`payload`]: a payload's encoding and data to a value and back, the way the official SDKs'
 //!   default data converter does it.
 //! - [`tree`]: terms as a plain Rust tree, for tests and fuzzing.
@@ -12,6 +14,7 @@
 
 #[cfg(feature = "beam")]
 pub mod beam;
+pub mod etf;
 pub mod payload;
 pub mod stack;
 pub mod term;

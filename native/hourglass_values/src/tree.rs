@@ -1,6 +1,6 @@
 //! [`TermTree`]: Erlang terms as a plain Rust tree, for the decoder's tests and fuzz targets,
-//! which have no BEAM to make real terms with. With the `arbitrary` feature, a fuzzer can
-//! generate them.
+//! which have no BEAM to make real terms with, and for terms read from their external format
+//! ([`crate::etf`]). With the `arbitrary` feature, a fuzzer can generate them.
 
 use crate::term::{Integer, TermKind, TermView};
 
@@ -24,6 +24,9 @@ pub enum TermTree {
     Map(Vec<(TermTree, TermTree)>),
     Tuple,
     Pid,
+    Port,
+    Reference,
+    Function,
 }
 
 type Entry<'t> = &'t (TermTree, TermTree);
@@ -50,6 +53,9 @@ impl<'t> TermView<'t> for &'t TermTree {
             TermTree::Map(_) => TermKind::Map,
             TermTree::Tuple => TermKind::Other("a tuple"),
             TermTree::Pid => TermKind::Other("a pid"),
+            TermTree::Port => TermKind::Other("a port"),
+            TermTree::Reference => TermKind::Other("a reference"),
+            TermTree::Function => TermKind::Other("a function"),
         }
     }
 

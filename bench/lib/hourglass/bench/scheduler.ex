@@ -9,9 +9,14 @@ defmodule Hourglass.Bench.Scheduler do
     * `dirty_nif` - as a dirty CPU NIF;
     * `elixir` - as pure Elixir calling `:crypto` in a loop;
     * `payloads` - not hash chains but payload conversion: each body converts a ~2 MB value to
-      a payload and back with `Hourglass.Payload` (heavy values go to dirty CPU schedulers);
+      a payload and back with `Hourglass.Payload` (heavy values go to the low-priority tokio
+      pool, in the external term format);
+    * `payloads_dirty_cpu` - the same conversion as dirty CPU NIFs (how `Hourglass.Payload`
+      converted heavy values before they went to tokio);
     * `payloads_on_scheduler` - the same conversion as plain NIFs on the calling scheduler,
       whatever the size (how `Hourglass.Payload` converted before it weighed its arguments).
+
+  The payload variants also count the conversions (there and back) finished per second.
 
   Each variant runs for `:seconds` (default 3) with the load kept constant; the bodies are sized
   to take about 100 ms each. Two figures per variant: the round trip itself, and how late the
@@ -22,7 +27,18 @@ defmodule Hourglass.Bench.Scheduler do
 
   alias Hourglass.{Bench, BridgeHolder, Native}
 
-  @variants [:idle, :tokio, :plain_nif, :dirty_nif, :elixir, :payloads, :payloads_on_scheduler]
+  @variants [
+    :idle,
+    :tokio,
+    :plain_nif,
+    :dirty_nif,
+    :elixir,
+    :payloads,
+    :payloads_dirty_cpu,
+    :payloads_on_scheduler
+  ]
+
+  @payload_variants [:payloads, :payloads_dirty_cpu, :payloads_on_scheduler]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -32,8 +48,10 @@ defmodule Hourglass.Bench.Scheduler do
 
     results =
       Map.new(@variants, fn variant ->
-        load = start_load(variant, bodies, rounds)
+        done = :counters.new(1, [])
+        load = start_load(variant, bodies, rounds, done)
         samples = measure_round_trips(seconds * 1_000)
+        finished = :counters.get(done, 1)
         stop_load(load)
         round_trips = Enum.map(samples, &elem(&1, 0))
         lateness = Enum.map(samples, &elem(&1, 1))
@@ -43,7 +61,8 @@ defmodule Hourglass.Bench.Scheduler do
            round_trip: Bench.percentiles(round_trips),
            wake_up_lateness: Bench.percentiles(lateness),
            responsiveness: Bench.percentiles(Enum.map(samples, fn {rt, late} -> rt + late end)),
-           samples: length(samples)
+           samples: length(samples),
+           bodies_per_second: if(variant in @payload_variants, do: finished / seconds)
          }}
       end)
 
@@ -77,51 +96,63 @@ defmodule Hourglass.Bench.Scheduler do
     max(1, div(probe * 100_000, max(micros, 1)))
   end
 
-  defp start_load(:idle, _bodies, _rounds), do: []
+  defp start_load(:idle, _bodies, _rounds, _done), do: []
 
-  defp start_load(:tokio, bodies, rounds) do
+  defp start_load(:tokio, bodies, rounds, _done) do
     queue = "bench-scheduler"
     driver = spawn(fn -> tokio_driver(queue, bodies, rounds) end)
     [driver]
   end
 
-  defp start_load(:plain_nif, bodies, rounds),
+  defp start_load(:plain_nif, bodies, rounds, _done),
     do: [
       spawn(fn ->
         keep_running(bodies, fn -> Native.bench_sha256_on_scheduler("x", rounds) end)
       end)
     ]
 
-  defp start_load(:dirty_nif, bodies, rounds),
+  defp start_load(:dirty_nif, bodies, rounds, _done),
     do: [
       spawn(fn -> keep_running(bodies, fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
     ]
 
-  defp start_load(:payloads, bodies, _rounds) do
-    value = big_value()
+  defp start_load(:payloads, bodies, _rounds, done),
+    do:
+      payload_load(bodies, done, &Hourglass.Payload.from_values/1, &Hourglass.Payload.to_values/1)
 
-    body = fn ->
-      {:ok, payloads} = Hourglass.Payload.from_values([value])
-      {:ok, [_]} = Hourglass.Payload.to_values(payloads)
-    end
+  defp start_load(:payloads_dirty_cpu, bodies, _rounds, done),
+    do:
+      payload_load(
+        bodies,
+        done,
+        &Native.bench_payloads_from_values_dirty_cpu/1,
+        &Native.bench_payloads_to_values_dirty_cpu/1
+      )
 
-    [spawn(fn -> keep_running(bodies, body) end)]
-  end
+  defp start_load(:payloads_on_scheduler, bodies, _rounds, done),
+    do:
+      payload_load(
+        bodies,
+        done,
+        &Native.bench_payloads_from_values_on_scheduler/1,
+        &Native.bench_payloads_to_values_on_scheduler/1
+      )
 
-  defp start_load(:payloads_on_scheduler, bodies, _rounds) do
-    value = big_value()
-
-    body = fn ->
-      {:ok, payloads} = Native.bench_payloads_from_values_on_scheduler([value])
-      {:ok, [_]} = Native.bench_payloads_to_values_on_scheduler(payloads)
-    end
-
-    [spawn(fn -> keep_running(bodies, body) end)]
-  end
-
-  defp start_load(:elixir, bodies, rounds) do
+  defp start_load(:elixir, bodies, rounds, _done) do
     body = fn ->
       Enum.reduce(1..rounds, "x", fn _, digest -> :crypto.hash(:sha256, digest) end)
+    end
+
+    [spawn(fn -> keep_running(bodies, body) end)]
+  end
+
+  defp payload_load(bodies, done, from_values, to_values) do
+    value = big_value()
+
+    body = fn ->
+      {:ok, payloads} = from_values.([value])
+      {:ok, [_]} = to_values.(payloads)
+      :counters.add(done, 1, 1)
     end
 
     [spawn(fn -> keep_running(bodies, body) end)]

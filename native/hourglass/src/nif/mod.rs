@@ -22,6 +22,7 @@ mod native_task;
 #[cfg(test)]
 mod outside_beam;
 mod payload_nif;
+mod payload_offload;
 mod payload_term;
 mod pending_call;
 mod task;
@@ -43,8 +44,8 @@ fn native_activity_types() -> Vec<&'static str> {
 
 /// Counters of native tasks: `%{started, live, completed, failed, aborted, panicked}` plus
 /// `client_calls`, the client calls whose work runs on tokio right now, `core_workers`, the Core
-/// workers that exist right now,
-/// `log_dropped`, the log records dropped because Logger could not keep up, and
+/// workers that exist right now, `conversions`, the payload conversions of heavy values running
+/// on tokio right now, `log_dropped`, the log records dropped because Logger could not keep up, and
 /// `rust_heap_bytes`, what the NIF has allocated right now.
 #[rustler::nif]
 fn native_stats(env: Env) -> Term {
@@ -58,6 +59,7 @@ fn native_stats(env: Env) -> Term {
         ("panicked", stats.panicked),
         ("client_calls", stats.client_calls),
         ("core_workers", stats.core_workers),
+        ("conversions", stats.conversions),
         ("log_dropped", logging::dropped()),
     ];
     let heap_bytes = heap::allocated_bytes();

@@ -3,7 +3,7 @@
 //! encrypt or compress whole).
 
 use crate::nif::atoms::named as atom;
-use crate::nif::dirty::{self, dirty_nif};
+use crate::nif::dirty;
 use crate::nif::payload_term::{
     decode_payload_struct, payload_struct, payload_to_term, term_to_payload,
 };
@@ -21,31 +21,27 @@ fn error<'a>(env: Env<'a>, message: &str) -> Term<'a> {
     make_tuple(env, &[atom(env, "error"), str_to_term(env, message)])
 }
 
-fn proper_list(term: Term) -> Result<Vec<Term>, String> {
+pub(crate) fn proper_list(term: Term) -> Result<Vec<Term>, String> {
     term.list_length()
         .map_err(|_| "expected a proper list".to_string())?;
     term.decode::<Vec<Term>>()
         .map_err(|_| "expected a proper list".to_string())
 }
 
-fn payload_argument(term: Term) -> Result<Payload, String> {
+pub(crate) fn payload_argument(term: Term) -> Result<Payload, String> {
     decode_payload_struct(term).unwrap_or_else(|| Err("expected a %Hourglass.Payload{}".into()))
 }
 
-/// Values to `%Hourglass.Payload{}` structs: `{:ok, payloads}` or `{:error, message}`.
+/// Values to `%Hourglass.Payload{}` structs: `{:ok, payloads}` or `{:error, message}`; `:heavy`
+/// when the values weigh more than a normal scheduler converts in about a millisecond
+/// (`Hourglass.Payload` then converts them on tokio: see [`crate::nif::payload_offload`]).
 #[rustler::nif]
 fn payloads_from_values<'a>(env: Env<'a>, values: Term<'a>) -> NifResult<Term<'a>> {
-    dirty::run(
-        env,
-        &[values],
-        dirty::is_heavy(&[values]),
-        c"payloads_from_values",
-        payloads_from_values_dirty,
-        payloads_from_values_body,
-    )
+    if dirty::is_heavy(&[values]) {
+        return Ok(atom(env, "heavy"));
+    }
+    payloads_from_values_body(env, &[values])
 }
-
-dirty_nif!(payloads_from_values_dirty, payloads_from_values_body);
 
 pub(crate) fn payloads_from_values_body<'a>(
     env: Env<'a>,
@@ -68,20 +64,15 @@ pub(crate) fn payloads_from_values_body<'a>(
     })
 }
 
-/// `%Hourglass.Payload{}` structs to their values: `{:ok, values}` or `{:error, message}`.
+/// `%Hourglass.Payload{}` structs to their values: `{:ok, values}` or `{:error, message}`;
+/// `:heavy` as for [`payloads_from_values`].
 #[rustler::nif]
 fn payloads_to_values<'a>(env: Env<'a>, payloads: Term<'a>) -> NifResult<Term<'a>> {
-    dirty::run(
-        env,
-        &[payloads],
-        dirty::is_heavy(&[payloads]),
-        c"payloads_to_values",
-        payloads_to_values_dirty,
-        payloads_to_values_body,
-    )
+    if dirty::is_heavy(&[payloads]) {
+        return Ok(atom(env, "heavy"));
+    }
+    payloads_to_values_body(env, &[payloads])
 }
-
-dirty_nif!(payloads_to_values_dirty, payloads_to_values_body);
 
 pub(crate) fn payloads_to_values_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     let decoded: Result<Vec<Term>, String> = proper_list(args[0]).and_then(|payloads| {

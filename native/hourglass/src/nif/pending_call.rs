@@ -1,5 +1,5 @@
-//! Client calls in flight: the work runs on tokio and answers its caller with a message; the
-//! caller holds a [`PendingCall`] resource for as long as it waits.
+//! Client calls and heavy payload conversions in flight: the work runs on tokio and answers its
+//! caller with a message; the caller holds a [`PendingCall`] resource for as long as it waits.
 //!
 //! A caller that stops waiting — a timeout, or the process died — must not leave the work
 //! running (a `result/3` long-poll would go on for as long as the activity runs) nor get an
@@ -14,6 +14,7 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Resource, ResourceArc, Term};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 /// A client call whose answer has not been given up on.
@@ -71,12 +72,63 @@ where
     F: Future<Output = T> + Send + 'static,
     A: for<'a> FnOnce(Env<'a>, T) -> Term<'a> + Send + 'static,
 {
+    answer_later(
+        env,
+        runtime::io(),
+        stats::Held::client_call,
+        reply_to,
+        reference,
+        work,
+        move |env, outcome| defer(env, move |env| answer(env, outcome)),
+    )
+}
+
+/// Runs the CPU-bound `work` on the cpu runtime (threads at a low OS priority) and sends its
+/// answer as [`reply_later`] does; `answer` makes the answer on the tokio thread, so it must be
+/// a small term (no map of more than 32 keys).
+pub(crate) fn compute_later<'e, T, W, A>(
+    env: Env<'e>,
+    reply_to: LocalPid,
+    reference: Term,
+    work: W,
+    answer: A,
+) -> Term<'e>
+where
+    T: Send + 'static,
+    W: FnOnce() -> T + Send + 'static,
+    A: for<'a> FnOnce(Env<'a>, T) -> Term<'a> + Send + 'static,
+{
+    answer_later(
+        env,
+        runtime::cpu(),
+        stats::Held::conversion,
+        reply_to,
+        reference,
+        async move { work() },
+        answer,
+    )
+}
+
+fn answer_later<'e, T, F, A>(
+    env: Env<'e>,
+    runtime: &Handle,
+    counted: fn() -> stats::Held,
+    reply_to: LocalPid,
+    reference: Term,
+    work: F,
+    answer: A,
+) -> Term<'e>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+    A: for<'a> FnOnce(Env<'a>, T) -> Term<'a> + Send + 'static,
+{
     let mut owned = OwnedEnv::new();
     let reference = owned.save(reference);
     let state = Arc::new(CallState::default());
     let sender = state.clone();
-    let task = runtime::io().spawn(async move {
-        let _live = stats::ClientCallGuard::start();
+    let task = runtime.spawn(async move {
+        let _live = counted();
         let outcome = work.await;
         let abandoned = sender
             .abandoned
@@ -86,13 +138,12 @@ where
             return;
         }
         let _ = owned.send_and_clear(&reply_to, |env| {
-            let answer = defer(env, move |env| answer(env, outcome));
             make_tuple(
                 env,
                 &[
                     atom(env, "$hourglass_client_reply"),
                     reference.load(env),
-                    answer,
+                    answer(env, outcome),
                 ],
             )
         });

@@ -3,7 +3,7 @@
 use super::connection::{connect, ConnectConfig};
 use super::core_runtime::{self, CoreRuntimeHandle};
 use super::orphans::OrphanReporter;
-use crate::stats::CoreWorkerGuard;
+use crate::stats::Held;
 use std::net::SocketAddr;
 use std::time::Duration;
 use temporalio_common::worker::WorkerTaskTypes;
@@ -42,7 +42,7 @@ pub struct CoreWorker {
     pub task_queue: String,
     /// Reports, on the worker's connection, for tasks no live Core worker tracks.
     pub orphans: OrphanReporter,
-    _counted: CoreWorkerGuard,
+    _counted: Held,
 }
 
 fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
@@ -95,6 +95,6 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
         abandoned: CancellationToken::new(),
         task_queue: settings.task_queue.clone(),
         orphans,
-        _counted: CoreWorkerGuard::start(),
+        _counted: Held::core_worker(),
     })
 }
