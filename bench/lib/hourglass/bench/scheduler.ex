@@ -14,7 +14,10 @@ defmodule Hourglass.Bench.Scheduler do
     * `payloads_dirty_cpu` - the same conversion as dirty CPU NIFs (how `Hourglass.Payload`
       converted heavy values before they went to tokio);
     * `payloads_on_scheduler` - the same conversion as plain NIFs on the calling scheduler,
-      whatever the size (how `Hourglass.Payload` converted before it weighed its arguments).
+      whatever the size (how `Hourglass.Payload` converted before it weighed its arguments);
+    * `external_term_only` - no conversion at all, only the BEAM's side of the tokio path:
+      `:erlang.term_to_binary/1` of the value and `:erlang.binary_to_term/1` back, what any
+      process that serialises such a value pays.
 
   The payload variants also count the conversions (there and back) finished per second.
 
@@ -35,10 +38,11 @@ defmodule Hourglass.Bench.Scheduler do
     :elixir,
     :payloads,
     :payloads_dirty_cpu,
-    :payloads_on_scheduler
+    :payloads_on_scheduler,
+    :external_term_only
   ]
 
-  @payload_variants [:payloads, :payloads_dirty_cpu, :payloads_on_scheduler]
+  @payload_variants [:payloads, :payloads_dirty_cpu, :payloads_on_scheduler, :external_term_only]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -138,6 +142,15 @@ defmodule Hourglass.Bench.Scheduler do
         &Native.bench_payloads_to_values_on_scheduler/1
       )
 
+  defp start_load(:external_term_only, bodies, _rounds, done),
+    do:
+      payload_load(
+        bodies,
+        done,
+        fn [value] -> {:ok, :erlang.term_to_binary(value)} end,
+        fn binary -> {:ok, [:erlang.binary_to_term(binary)]} end
+      )
+
   defp start_load(:elixir, bodies, rounds, _done) do
     body = fn ->
       Enum.reduce(1..rounds, "x", fn _, digest -> :crypto.hash(:sha256, digest) end)
@@ -147,9 +160,13 @@ defmodule Hourglass.Bench.Scheduler do
   end
 
   defp payload_load(bodies, done, from_values, to_values) do
-    value = big_value()
+    # The bodies read the value from a persistent term, which no spawn copies: a closure
+    # holding it would have the spawning process copy ~10 MB of terms per body, in one go, and
+    # that copy would stall a scheduler in every variant alike.
+    :persistent_term.put({__MODULE__, :value}, big_value())
 
     body = fn ->
+      value = :persistent_term.get({__MODULE__, :value})
       {:ok, payloads} = from_values.([value])
       {:ok, [_]} = to_values.(payloads)
       :counters.add(done, 1, 1)
