@@ -20,6 +20,10 @@ pub const MAX_DEPTH: usize = 100;
 /// and the thread's guard page.
 const STACK_RED_ZONE: usize = 64 * 1024;
 
+/// The key by which serde_json, with the arbitrary precision that big integers need, marks a
+/// number inside a map: an object with this key alone would not read back as an object.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
 /// Largest value accepted, counted roughly as string bytes plus a few bytes per node.
 pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
@@ -167,6 +171,16 @@ impl Decoder {
                 let mut object = Map::new();
                 for (key, value) in entries {
                     let key = map_key(key, path)?;
+                    if key == NUMBER_TOKEN {
+                        return Err(fail(
+                            path,
+                            format!(
+                                "map key {NUMBER_TOKEN:?} is reserved: serde_json, which \
+                                 Hourglass's JSON goes through, reads such a map back as a \
+                                 number"
+                            ),
+                        ));
+                    }
                     self.charge(path, key.len())?;
                     let mark = path.len();
                     path.push_str(&format!("[{key:?}]"));
@@ -296,6 +310,12 @@ mod tests {
             .unwrap_err()
             .problem
             .contains("duplicate key"));
+        // Found by the fuzzer: it would encode, and read back as the number 1.5.
+        let reserved = T::Map(vec![(text("$serde_json::private::Number"), T::Float(1.5))]);
+        assert!(term_to_value(&reserved)
+            .unwrap_err()
+            .problem
+            .contains("reserved"));
         let bad_key = T::Map(vec![(T::Float(1.0), T::Atom("a".into()))]);
         assert!(term_to_value(&bad_key)
             .unwrap_err()
