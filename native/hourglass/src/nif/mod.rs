@@ -10,7 +10,8 @@
 mod activity_task_term;
 mod async_completion_nif;
 mod atoms;
-#[cfg(feature = "bench-baselines")]
+// Also in the unit tests' build, where bin/test's clippy lints it.
+#[cfg(any(feature = "bench-baselines", test))]
 mod bench_baselines;
 mod client_nif;
 mod completion;
