@@ -53,9 +53,10 @@ defmodule Hourglass.Payload do
     end
   end
 
-  # The conversion runs on tokio and answers with the result in the external term format, which
-  # binary_to_term/1 reads here. Both that and term_to_binary/1 yield to other processes as they
-  # go, where a NIF making or reading the terms would hold the scheduler throughout.
+  # The conversion runs on tokio and answers with the result, or with the result in the external
+  # term format (values holding a map too wide to be made on a tokio thread, erlang/otp#8208),
+  # which binary_to_term/1 reads here. Both that and term_to_binary/1 yield to other processes as
+  # they go, where a NIF making or reading the terms would hold the scheduler throughout.
   defp off_scheduler(nif, input) do
     ref = make_ref()
     {:ok, pending} = nif.(input, ref)
@@ -70,7 +71,8 @@ defmodule Hourglass.Payload do
     :ok = Native.client_abandon(pending)
 
     case answer do
-      {:ok, external} -> {:ok, :erlang.binary_to_term(external)}
+      {:ok, {:external, external}} -> {:ok, :erlang.binary_to_term(external)}
+      {:ok, converted} -> {:ok, converted}
       {:error, _message} = error -> error
     end
   end

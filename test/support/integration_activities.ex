@@ -7,12 +7,20 @@ defmodule Hourglass.IntegrationActivities do
 
   @doc false
   def report(name, message) do
-    case Process.whereis(String.to_existing_atom(name)) do
-      nil -> :ok
-      pid -> send(pid, message)
+    # A name no test registered may not even exist as an atom ("nobody", say): then nobody is
+    # told, as for a name nobody holds.
+    with {:ok, name} <- existing_atom(name),
+         pid when is_pid(pid) <- Process.whereis(name) do
+      send(pid, message)
     end
 
     :ok
+  end
+
+  defp existing_atom(name) do
+    {:ok, String.to_existing_atom(name)}
+  rescue
+    ArgumentError -> :error
   end
 
   defmodule Echo do

@@ -120,36 +120,10 @@ defmodule Hourglass.Bench.Scheduler do
       spawn(fn -> keep_running(bodies, fn -> Native.bench_sha256_dirty_cpu("x", rounds) end) end)
     ]
 
-  defp start_load(:payloads, bodies, _rounds, done),
-    do:
-      payload_load(bodies, done, &Hourglass.Payload.from_values/1, &Hourglass.Payload.to_values/1)
-
-  defp start_load(:payloads_dirty_cpu, bodies, _rounds, done),
-    do:
-      payload_load(
-        bodies,
-        done,
-        &Native.bench_payloads_from_values_dirty_cpu/1,
-        &Native.bench_payloads_to_values_dirty_cpu/1
-      )
-
-  defp start_load(:payloads_on_scheduler, bodies, _rounds, done),
-    do:
-      payload_load(
-        bodies,
-        done,
-        &Native.bench_payloads_from_values_on_scheduler/1,
-        &Native.bench_payloads_to_values_on_scheduler/1
-      )
-
-  defp start_load(:external_term_only, bodies, _rounds, done),
-    do:
-      payload_load(
-        bodies,
-        done,
-        fn [value] -> {:ok, :erlang.term_to_binary(value)} end,
-        fn binary -> {:ok, [:erlang.binary_to_term(binary)]} end
-      )
+  defp start_load(variant, bodies, _rounds, done) when variant in @payload_variants do
+    {from_values, to_values} = conversion(variant)
+    payload_load(bodies, done, from_values, to_values)
+  end
 
   defp start_load(:elixir, bodies, rounds, _done) do
     body = fn ->
@@ -158,6 +132,25 @@ defmodule Hourglass.Bench.Scheduler do
 
     [spawn(fn -> keep_running(bodies, body) end)]
   end
+
+  # Values to payloads and back, as each payload variant does it.
+  defp conversion(:payloads),
+    do: {&Hourglass.Payload.from_values/1, &Hourglass.Payload.to_values/1}
+
+  defp conversion(:payloads_dirty_cpu),
+    do:
+      {&Native.bench_payloads_from_values_dirty_cpu/1,
+       &Native.bench_payloads_to_values_dirty_cpu/1}
+
+  defp conversion(:payloads_on_scheduler),
+    do:
+      {&Native.bench_payloads_from_values_on_scheduler/1,
+       &Native.bench_payloads_to_values_on_scheduler/1}
+
+  defp conversion(:external_term_only),
+    do:
+      {fn [value] -> {:ok, :erlang.term_to_binary(value)} end,
+       fn binary -> {:ok, [:erlang.binary_to_term(binary)]} end}
 
   defp payload_load(bodies, done, from_values, to_values) do
     # The bodies read the value from a persistent term, which no spawn copies: a closure

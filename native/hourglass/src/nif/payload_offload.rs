@@ -2,47 +2,62 @@
 //!
 //! A NIF that converts a 2 MB value holds its scheduler for tens of milliseconds; rescheduled
 //! on a dirty CPU scheduler, it still takes a core from the normal schedulers, whose threads run
-//! at the same OS priority (83 ms of lateness at p99 in the scheduler benchmark). So heavy values
-//! cross to the cpu runtime, whose threads run at nice 19, in Erlang's external term format:
-//! the calling process serialises values with `:erlang.term_to_binary/1` and reads results with
-//! `:erlang.binary_to_term/1`, both of which yield to other processes as they go, and the
-//! runtime does the JSON and the payloads. No term bigger than a tuple and a binary is made
-//! off a scheduler (a large map made there would crash the VM: erlang/otp#8208).
+//! at the same OS priority (55 ms of lateness at p99 in the scheduler benchmark). So heavy values
+//! cross to the cpu runtime, whose threads run at nice 19:
+//!
+//! - values to payloads: the calling process serialises the values with
+//!   `:erlang.term_to_binary/1` (a BIF that yields to other processes as it goes); the runtime
+//!   reads that external term, makes the payloads and answers with the external term of the
+//!   payload structs (small: their data are binaries).
+//! - payloads to values: the runtime decodes the payloads and makes the values' terms itself,
+//!   sent as the answer (the copy into the caller's heap happens on the tokio thread, not on a
+//!   scheduler), unless a value holds a map of more than 32 keys, which must not be made off a
+//!   scheduler (erlang/otp#8208): then it answers with their external term, which the caller
+//!   reads with `:erlang.binary_to_term/1`.
 //!
 //! Each NIF answers at once with `{:ok, pending}` and later with
-//! `{:"$hourglass_client_reply", reference, {:ok, external_term} | {:error, message}}`, as
-//! client calls do (see [`crate::nif::pending_call`]); the errors are the same as those of the
-//! conversions on the caller's scheduler.
+//! `{:"$hourglass_client_reply", reference, answer}`, as client calls do (see
+//! [`crate::nif::pending_call`]): `answer` is `{:ok, {:external, binary}}`, `{:ok, values}` or
+//! `{:error, message}`, with the same errors as the conversions on the caller's scheduler.
 
 use crate::nif::atoms::named as atom;
+use crate::nif::deferred_term::has_wide_map;
 use crate::nif::payload_nif::{payload_argument, proper_list};
+use crate::nif::payload_term::payload_value_term;
 use crate::nif::pending_call::compute_later;
 use crate::nif::value::str_to_term;
 use crate::payload::{self, PayloadValue};
 use hourglass_values::etf::{self, Writer};
 use hourglass_values::tree::TermTree;
 use rustler::types::tuple::make_tuple;
-use rustler::{Binary, Env, NewBinary, OwnedEnv, Term};
+use rustler::{Binary, Encoder, Env, NewBinary, OwnedEnv, Term};
 use std::collections::HashMap;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
 const PAYLOAD_STRUCT: &str = "Elixir.Hourglass.Payload";
 
 /// Values to `%Hourglass.Payload{}` structs: `values` is `:erlang.term_to_binary(values)`;
-/// the answer's external term is the list of structs.
+/// the answer is the external term of the list of structs.
 #[rustler::nif]
 fn payloads_from_values_etf<'a>(env: Env<'a>, values: Term<'a>, reference: Term<'a>) -> Term<'a> {
     offload(env, values, reference, |values| {
         let bytes = Binary::from_term(values).map_err(|_| "expected a binary".to_string())?;
-        payload_structs_from_values(bytes.as_slice())
+        payload_structs_from_values(bytes.as_slice()).map(Converted::External)
     })
 }
 
-/// `%Hourglass.Payload{}` structs to their values; the answer's external term is the list of
-/// values.
+/// `%Hourglass.Payload{}` structs to their values (see the module docs for the answer).
 #[rustler::nif]
 fn payloads_to_values_etf<'a>(env: Env<'a>, payloads: Term<'a>, reference: Term<'a>) -> Term<'a> {
     offload(env, payloads, reference, values_from_payload_structs)
+}
+
+/// What a conversion answers with.
+enum Converted {
+    /// An external term, for `:erlang.binary_to_term/1` in the caller.
+    External(Vec<u8>),
+    /// Values whose terms may be made off a scheduler (no map of more than 32 keys).
+    Values(Vec<PayloadValue>),
 }
 
 /// Copies `input` into an environment of its own (a binary is shared, not copied) and runs
@@ -51,7 +66,7 @@ fn offload<'a>(
     env: Env<'a>,
     input: Term<'a>,
     reference: Term<'a>,
-    convert: for<'b> fn(Term<'b>) -> Result<Vec<u8>, String>,
+    convert: for<'b> fn(Term<'b>) -> Result<Converted, String>,
 ) -> Term<'a> {
     let owned = OwnedEnv::new();
     let saved = owned.save(input);
@@ -60,11 +75,22 @@ fn offload<'a>(
         env.pid(),
         reference,
         move || owned.run(|env| convert(saved.load(env))),
-        |env, converted: Result<Vec<u8>, String>| match converted {
-            Ok(bytes) => {
+        |env, converted: Result<Converted, String>| match converted {
+            Ok(Converted::External(bytes)) => {
                 let mut binary = NewBinary::new(env, bytes.len());
                 binary.as_mut_slice().copy_from_slice(&bytes);
-                make_tuple(env, &[atom(env, "ok"), Binary::from(binary).to_term(env)])
+                let external = make_tuple(
+                    env,
+                    &[atom(env, "external"), Binary::from(binary).to_term(env)],
+                );
+                make_tuple(env, &[atom(env, "ok"), external])
+            }
+            Ok(Converted::Values(values)) => {
+                let terms: Vec<Term> = values
+                    .iter()
+                    .map(|value| payload_value_term(env, value))
+                    .collect();
+                make_tuple(env, &[atom(env, "ok"), terms.encode(env)])
             }
             Err(message) => error(env, &message),
         },
@@ -91,23 +117,35 @@ fn payload_structs_from_values(values: &[u8]) -> Result<Vec<u8>, String> {
     Ok(writer.finish())
 }
 
-/// The external term of the values of a list of payload structs.
-fn values_from_payload_structs(payloads: Term) -> Result<Vec<u8>, String> {
-    let payloads = proper_list(payloads)?;
+/// The values of a list of payload structs: as they are, unless one holds a map too wide to be
+/// made off a scheduler; then their external term.
+fn values_from_payload_structs(payloads: Term) -> Result<Converted, String> {
+    let values = proper_list(payloads)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, term)| {
+            payload_argument(term)
+                .and_then(|payload| payload::decode(&payload))
+                .map_err(|problem| format!("payload {}: {problem}", index + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let wide = values
+        .iter()
+        .any(|value| matches!(value, PayloadValue::Json(json) if has_wide_map(json)));
+    if !wide {
+        return Ok(Converted::Values(values));
+    }
     let mut writer = Writer::new();
-    writer.list(payloads.len());
-    for (index, term) in payloads.into_iter().enumerate() {
-        let value = payload_argument(term)
-            .and_then(|payload| payload::decode(&payload))
-            .map_err(|problem| format!("payload {}: {problem}", index + 1))?;
+    writer.list(values.len());
+    for value in &values {
         match value {
-            PayloadValue::Json(value) => writer.value(&value),
+            PayloadValue::Json(value) => writer.value(value),
             PayloadValue::Null => writer.atom("nil"),
-            PayloadValue::Bytes(bytes) => writer.binary(&bytes),
+            PayloadValue::Bytes(bytes) => writer.binary(bytes),
         }
     }
     writer.nil();
-    Ok(writer.finish())
+    Ok(Converted::External(writer.finish()))
 }
 
 /// A value as a payload, as `crate::nif::payload_term::term_to_payload` makes it from a live

@@ -149,7 +149,7 @@ pub fn payload_term<'a>(env: Env<'a>, payload: &Payload, form: Form) -> Result<T
     DecodedPayload::decode(payload, form).map(|decoded| decoded.to_term(env))
 }
 
-fn payload_value_term<'a>(env: Env<'a>, value: &PayloadValue) -> Term<'a> {
+pub(crate) fn payload_value_term<'a>(env: Env<'a>, value: &PayloadValue) -> Term<'a> {
     match value {
         PayloadValue::Json(value) => value_to_term(env, value),
         PayloadValue::Null => rustler::types::atom::nil().encode(env),
