@@ -84,8 +84,10 @@ where
 }
 
 /// Runs the CPU-bound `work` on the cpu runtime (threads at a low OS priority) and sends its
-/// answer as [`reply_later`] does; `answer` makes the answer on the tokio thread, so it must be
-/// a small term (no map of more than 32 keys).
+/// answer as [`reply_later`] does. `answer` makes the answer on the tokio thread, so it must hold
+/// no map of more than 32 keys (see [`crate::nif::deferred_term`]). Abandoning stops `work`
+/// only before it starts (it has no await point); once started, it runs to its end and its
+/// answer is dropped.
 pub(crate) fn compute_later<'e, T, W, A>(
     env: Env<'e>,
     reply_to: LocalPid,
