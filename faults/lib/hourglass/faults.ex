@@ -14,13 +14,14 @@ defmodule Hourglass.Faults do
   | `slot_churn`: 50 slots, executors killed at random, cancels, BridgeHolder kills | 300 | 10,000 |
   | `hostile_payloads`: hostile payloads | 8 inputs | 8 inputs |
   | `random_terms`: random terms into the API | 3,000 | 100,000 |
+  | `wide_values`: the widest values through the payload API, Elixir and native activities | 3 cases | 15 cases |
   | `soak`: a steady rate with random faults | 12 s | 10 minutes, or `:duration` |
   """
 
   alias Hourglass.{Client, DevServer}
   alias Hourglass.Faults
 
-  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load slot_churn hostile_payloads random_terms soak)
+  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load slot_churn hostile_payloads random_terms wide_values soak)
 
   @doc "The scenario names, in the order they run."
   @spec scenarios() :: [String.t()]
@@ -83,6 +84,8 @@ defmodule Hourglass.Faults do
 
   defp run_one("random_terms", context, scale),
     do: Faults.RandomTerms.run(context, size(scale, 3_000, 100_000))
+
+  defp run_one("wide_values", context, scale), do: Faults.WideValues.run(context, scale)
 
   defp run_one(name, _context, _scale),
     do:

@@ -62,4 +62,14 @@ defmodule Hourglass.Faults.Activities do
       work(ms - 200, started)
     end
   end
+
+  defmodule Echo do
+    @moduledoc "Heartbeats its argument and returns it."
+    use Hourglass.Activity, name: "faults.echo"
+
+    def execute(value) do
+      Hourglass.Activity.heartbeat(value)
+      {:ok, value}
+    end
+  end
 end

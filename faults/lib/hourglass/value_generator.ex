@@ -1,7 +1,9 @@
 defmodule Hourglass.ValueGenerator do
   @moduledoc false
   # Values of every shape and size the default converter accepts, from a seeded generator (no
-  # hex: StreamData is out of reach), for property tests through the real NIF.
+  # hex: StreamData is out of reach), for property tests through the real NIF (the ExUnit suite)
+  # and for the fault suite's wide_values scenario (hence it lives beside the fault suite, which
+  # is compiled in dev and test).
   #
   # Every value is in the converter's normal form — what decoding its payload gives back —
   # so a round trip through any path must return it unchanged: string keys, lists, binaries
