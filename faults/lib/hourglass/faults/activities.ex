@@ -32,7 +32,7 @@ defmodule Hourglass.Faults.Activities do
       end
 
       try do
-        work(ms, System.monotonic_time(:millisecond))
+        work(ms)
       after
         if counted?, do: :ets.update_counter(@table, :in_flight, -1)
       end
@@ -41,7 +41,18 @@ defmodule Hourglass.Faults.Activities do
       {:ok, %{"attempt" => info.attempt, "os_pid" => System.pid()}}
     end
 
-    defp work(%{"until_running" => n, "at_most" => ms} = barrier, started) do
+    defp work(%{"until_running" => _, "at_most" => _} = barrier),
+      do: wait(barrier, System.monotonic_time(:millisecond))
+
+    defp work(ms) when ms <= 0, do: :ok
+
+    defp work(ms) do
+      Process.sleep(min(ms, 200))
+      Hourglass.Activity.heartbeat()
+      work(ms - 200)
+    end
+
+    defp wait(%{"until_running" => n, "at_most" => ms} = barrier, started) do
       # `:max` only grows, so every waiter sees the barrier reached, also after the first one
       # has left.
       waited = System.monotonic_time(:millisecond) - started
@@ -50,16 +61,8 @@ defmodule Hourglass.Faults.Activities do
         Process.sleep(20)
         # About every 200 ms, as the timed form does.
         if div(waited + 20, 200) > div(waited, 200), do: Hourglass.Activity.heartbeat()
-        work(barrier, started)
+        wait(barrier, started)
       end
-    end
-
-    defp work(ms, _started) when ms <= 0, do: :ok
-
-    defp work(ms, started) do
-      Process.sleep(min(ms, 200))
-      Hourglass.Activity.heartbeat()
-      work(ms - 200, started)
     end
   end
 
