@@ -65,18 +65,22 @@ defmodule Hourglass.Integration.WorkerVmStateTest do
     test "a few hundred concurrent activities, each completed exactly once", ctx do
       log =
         ExUnit.CaptureLog.capture_log(fn ->
+          # A generous start-to-close timeout: a busy CI machine must not fail an attempt that
+          # is slow but not lost (a lost completion still fails it, within the stream's timeout).
           results =
             1..300
             |> Task.async_stream(
               fn i ->
-                run_activity(ctx, if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo"), [i])
+                type = if(rem(i, 2) == 0, do: "echo", else: "hourglass.echo")
+                {i, run_activity(ctx, type, [i], start_to_close_timeout: 60_000)}
               end,
               max_concurrency: 300,
               timeout: 120_000
             )
             |> Enum.map(fn {:ok, result} -> result end)
 
-          assert Enum.sort(for {:ok, i} <- results, do: i) == Enum.to_list(1..300)
+          # Named, so that a failure shows which attempts went wrong and how.
+          assert [] == for({i, result} <- results, result != {:ok, i}, do: {i, result})
           # Core would warn about a second completion of the same attempt.
           Process.sleep(500)
         end)
