@@ -17,7 +17,10 @@ defmodule Hourglass.Bench.Scheduler do
       whatever the size (how `Hourglass.Payload` converted before it weighed its arguments);
     * `external_term_only` - no conversion at all, only the BEAM's side of the tokio path:
       `:erlang.term_to_binary/1` of the value and `:erlang.binary_to_term/1` back, what any
-      process that serialises such a value pays.
+      process that serialises such a value pays;
+    * `elixir_values` - no conversion and no serialisation: each body builds the same value in
+      Elixir and drops it, the floor any process that makes or receives such values sits on
+      (collecting ~10 MB of terms per value).
 
   The payload variants also count the conversions (there and back) finished per second.
 
@@ -39,10 +42,17 @@ defmodule Hourglass.Bench.Scheduler do
     :payloads,
     :payloads_dirty_cpu,
     :payloads_on_scheduler,
-    :external_term_only
+    :external_term_only,
+    :elixir_values
   ]
 
-  @payload_variants [:payloads, :payloads_dirty_cpu, :payloads_on_scheduler, :external_term_only]
+  @payload_variants [
+    :payloads,
+    :payloads_dirty_cpu,
+    :payloads_on_scheduler,
+    :external_term_only,
+    :elixir_values
+  ]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -151,6 +161,9 @@ defmodule Hourglass.Bench.Scheduler do
     do:
       {fn [value] -> {:ok, :erlang.term_to_binary(value)} end,
        fn binary -> {:ok, [:erlang.binary_to_term(binary)]} end}
+
+  defp conversion(:elixir_values),
+    do: {fn [_value] -> {:ok, :none} end, fn :none -> {:ok, [big_value()]} end}
 
   defp payload_load(bodies, done, from_values, to_values) do
     # The bodies read the value from a persistent term, which no spawn copies: a closure
