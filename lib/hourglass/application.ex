@@ -11,7 +11,8 @@ defmodule Hourglass.Application do
         {Registry, keys: :unique, name: Hourglass.Worker.Registry},
         Hourglass.ActivityRegistry,
         Hourglass.BridgeHolder,
-        Hourglass.ActivityExecutor.DynamicSupervisor
+        Hourglass.ActivityExecutor.DynamicSupervisor,
+        Hourglass.WorkflowExecutor.DynamicSupervisor
       ]
 
       Supervisor.start_link(children, strategy: :one_for_one, name: Hourglass.Supervisor)

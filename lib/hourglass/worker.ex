@@ -33,6 +33,12 @@ defmodule Hourglass.Worker do
     * `:task_queue` (required) - the task queue to poll.
     * `:activities` - modules that `use Hourglass.Activity`.
     * `:native_activities` - native activity types (`Hourglass.Native.activity_types/0`).
+    * `:workflows` - modules that `use Hourglass.Workflow`. With any, the same Core worker
+      polls for workflow tasks too; each cached run is a process under
+      `Hourglass.WorkflowExecutor.DynamicSupervisor` (see `Hourglass.Workflow`).
+    * `:max_cached_workflows` - runs kept in Core's sticky cache (default 1_000); an evicted
+      run is replayed from its history when it next has work.
+    * `:max_concurrent_workflow_tasks` - workflow tasks handled at once (default 100).
     * `:address` - `"host:port"` of the Temporal frontend (default `"localhost:7233"`).
     * `:namespace` - default `"default"`.
     * `:identity` - how the worker names itself to the server (default `"os_pid@host"`).
@@ -93,7 +99,7 @@ defmodule Hourglass.Worker do
     Native
   }
 
-  alias Hourglass.Worker.Options
+  alias Hourglass.Worker.{Options, WorkflowRuns}
 
   # After a BridgeHolder restart, how long an ended attempt's completion may still take to be
   # acknowledged by Core before the worker deems it lost.
@@ -185,7 +191,13 @@ defmodule Hourglass.Worker do
         ended: %{},
         # unacknowledged tokens whose completion may have been lost in a BridgeHolder restart
         suspects: %{},
-        bridge_holder: nil
+        bridge_holder: nil,
+        # workflow type => module; run id => its process, monitor ref => run id; runs with an
+        # activation forwarded and not answered yet (run id => deadline timer)
+        workflows: Map.new(options.workflows, &{&1.__workflow_name__(), &1}),
+        runs: %{},
+        run_monitors: %{},
+        unanswered: %{}
       }
 
       case connected do
@@ -290,8 +302,11 @@ defmodule Hourglass.Worker do
         :connect_timeout,
         # Only whether there is one matters to the NIF: then payloads reach Elixir undecoded.
         :payload_codec,
-        :payload_size_limit
+        :payload_size_limit,
+        :max_cached_workflows,
+        :max_concurrent_workflow_tasks
       ])
+      |> Map.put(:workflows, options.workflows != [])
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
     ref = make_ref()
@@ -366,8 +381,24 @@ defmodule Hourglass.Worker do
     {:noreply, %{state | bridge_holder: nil} |> register() |> check_after_outage()}
   end
 
+  def handle_info({:DOWN, ref, :process, _pid, reason}, state)
+      when is_map_key(state.run_monitors, ref),
+      do: {:noreply, WorkflowRuns.run_down(ref, reason, state)}
+
   def handle_info({:DOWN, ref, :process, _pid, reason}, state),
     do: {:noreply, executor_down(ref, reason, state)}
+
+  def handle_info({:"$hourglass_activation", activation}, state),
+    do: {:noreply, WorkflowRuns.activation(Native.resolve(activation), state)}
+
+  def handle_info({:"$hourglass_activation_answered", run_id}, state),
+    do: {:noreply, WorkflowRuns.answered(run_id, state)}
+
+  def handle_info({:"$hourglass_activation_completed", run_id, outcome}, state),
+    do: {:noreply, WorkflowRuns.completed(run_id, outcome, state)}
+
+  def handle_info({:activation_deadline, run_id, timer}, state),
+    do: {:noreply, WorkflowRuns.deadline(run_id, timer, state)}
 
   def handle_info(:register, state), do: {:noreply, register(state)}
 
@@ -652,8 +683,24 @@ defmodule Hourglass.Worker do
       {:kill_after_grace, token, pid} ->
         drain(kill_after_grace(token, pid, state), deadline)
 
+      {:DOWN, ref, :process, _pid, reason} when is_map_key(state.run_monitors, ref) ->
+        drain(WorkflowRuns.run_down(ref, reason, state), deadline)
+
       {:DOWN, ref, :process, _pid, reason} when ref != state.bridge_holder ->
         drain(executor_down(ref, reason, state), deadline)
+
+      # Core evicts every cached run as it shuts down, and waits for those answers too.
+      {:"$hourglass_activation", activation} ->
+        drain(WorkflowRuns.activation(Native.resolve(activation), state), deadline)
+
+      {:"$hourglass_activation_answered", run_id} ->
+        drain(WorkflowRuns.answered(run_id, state), deadline)
+
+      {:"$hourglass_activation_completed", run_id, outcome} ->
+        drain(WorkflowRuns.completed(run_id, outcome, state), deadline)
+
+      {:activation_deadline, run_id, timer} ->
+        drain(WorkflowRuns.deadline(run_id, timer, state), deadline)
 
       # Core's shutdown waits for every attempt it handed out: one whose completion was lost
       # must still be reported lost, or the shutdown waits out its deadline.

@@ -10,6 +10,9 @@ defmodule Hourglass.Worker.Options do
           task_queue: String.t(),
           activities: [module()],
           native_activities: [String.t()],
+          workflows: [module()],
+          max_cached_workflows: non_neg_integer(),
+          max_concurrent_workflow_tasks: pos_integer(),
           address: String.t(),
           namespace: String.t(),
           identity: String.t(),
@@ -35,6 +38,9 @@ defmodule Hourglass.Worker.Options do
     :task_queue,
     :activities,
     :native_activities,
+    :workflows,
+    :max_cached_workflows,
+    :max_concurrent_workflow_tasks,
     :address,
     :namespace,
     :identity,
@@ -86,7 +92,31 @@ defmodule Hourglass.Worker.Options do
              &native_types?/1,
              "must be a list of names from Hourglass.Native.activity_types/0 (#{inspect(safe_native_types())})"
            ),
-         :ok <- some_activity(activities, natives),
+         {:ok, workflows} <-
+           fetch(
+             opts,
+             :workflows,
+             [],
+             &workflow_modules?/1,
+             "must be a list of modules that use Hourglass.Workflow, with distinct names"
+           ),
+         :ok <- serves_something(activities, natives, workflows),
+         {:ok, max_cached} <-
+           fetch(
+             opts,
+             :max_cached_workflows,
+             1_000,
+             &non_neg_integer?/1,
+             "must be a non-negative integer"
+           ),
+         {:ok, max_workflow_tasks} <-
+           fetch(
+             opts,
+             :max_concurrent_workflow_tasks,
+             100,
+             &pos_integer?/1,
+             "must be a positive integer"
+           ),
          {:ok, address} <-
            fetch(
              opts,
@@ -186,6 +216,9 @@ defmodule Hourglass.Worker.Options do
          task_queue: task_queue,
          activities: activities,
          native_activities: natives,
+         workflows: workflows,
+         max_cached_workflows: max_cached,
+         max_concurrent_workflow_tasks: max_workflow_tasks,
          address: address,
          namespace: namespace,
          identity: identity,
@@ -268,15 +301,25 @@ defmodule Hourglass.Worker.Options do
     end
   end
 
-  defp some_activity([], []),
+  defp serves_something([], [], []),
     do:
       invalid(
         :activities,
-        "and :native_activities are both empty: the worker would serve nothing",
+        ", :native_activities and :workflows are all empty: the worker would serve nothing",
         []
       )
 
-  defp some_activity(_, _), do: :ok
+  defp serves_something(_, _, _), do: :ok
+
+  defp workflow_modules?(modules) do
+    is_list(modules) and
+      Enum.all?(modules, fn module ->
+        is_atom(module) and Code.ensure_loaded?(module) and
+          function_exported?(module, :__workflow_name__, 0)
+      end) and
+      modules |> Enum.map(& &1.__workflow_name__()) |> Enum.uniq() |> length() ==
+        length(modules)
+  end
 
   defp tls(false), do: {:ok, nil}
   defp tls(nil), do: {:ok, nil}

@@ -120,7 +120,7 @@ fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
     Ok(map.optional_u64(key)?.map(Duration::from_millis))
 }
 
-fn decode_retry_policy(term: Term) -> Result<RetryPolicy, String> {
+pub(crate) fn decode_retry_policy(term: Term) -> Result<RetryPolicy, String> {
     let map = TermMap::new(term, ":retry_policy")?;
     let non_retryable_error_types = match map.get("non_retryable_error_types") {
         None => Vec::new(),

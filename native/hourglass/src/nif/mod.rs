@@ -31,6 +31,8 @@ mod term_map;
 mod value;
 mod worker_nif;
 mod worker_settings;
+mod workflow_activation_term;
+mod workflow_commands;
 
 use crate::activity::NativeActivity;
 use crate::{heap, registry, runtime, stats};

@@ -9,6 +9,10 @@
 //!   `{:"$hourglass_worker_stopped", :ok | {:error, message}}` once Core has shut down.
 //! - `worker_complete/3` → `{:"$hourglass_completion_accepted", token}` or
 //!   `{:"$hourglass_completion_failed", token, message}`.
+//! - For a worker with workflows, `worker_poll/2` also sends `{:"$hourglass_activation", _}`
+//!   for each workflow activation (see [`crate::nif::workflow_activation_term`]), and
+//!   `worker_complete_activation/4` → `{:"$hourglass_activation_completed", run_id, :ok |
+//!   {:error, message}}`.
 
 use crate::nif::activity_task_term::{cancel_message, start_message, StartPayloads};
 use crate::nif::atoms::named as atom;
@@ -20,6 +24,8 @@ use crate::nif::value::str_to_term;
 use crate::nif::worker_settings::{
     decode_payload_form, decode_payload_limit, decode_worker_settings,
 };
+use crate::nif::workflow_activation_term::{activation_message, DecodedActivation};
+use crate::nif::workflow_commands::decode_activation_completion;
 use crate::runtime;
 use crate::temporal::failure::ApplicationFailure;
 use crate::temporal::issuers::Issuers;
@@ -30,7 +36,13 @@ use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, Res
 use std::sync::{Arc, LazyLock};
 use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult;
 use temporalio_common::protos::coresdk::activity_task::activity_task;
+use temporalio_common::protos::coresdk::workflow_activation::workflow_activation_job;
+use temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation;
+use temporalio_common::protos::coresdk::workflow_completion::{
+    self, workflow_activation_completion, WorkflowActivationCompletion,
+};
 use temporalio_common::protos::coresdk::{ActivityHeartbeat, ActivityTaskCompletion};
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_sdk_core::PollError;
 
 /// Which Core worker issued each task in flight: completions and heartbeats go there, whichever
@@ -54,6 +66,8 @@ pub struct WorkerResource {
     payload_form: Form,
     /// Results, failures and heartbeat details over it are not sent as they are.
     payload_limit: PayloadLimit,
+    /// Whether it polls for workflow activations too.
+    workflows: bool,
 }
 
 #[rustler::resource_impl]
@@ -105,6 +119,7 @@ fn worker_start<'a>(
         Ok(decoded) => decoded,
         Err(message) => return error(env, &message),
     };
+    let workflows = settings.workflows;
     let mut owned = OwnedEnv::new();
     let reference = owned.save(reference);
     runtime::io().spawn(async move {
@@ -121,6 +136,7 @@ fn worker_start<'a>(
                         core: Arc::new(core),
                         payload_form,
                         payload_limit,
+                        workflows,
                     });
                     make_tuple(env, &[ok(env), resource.encode(env), metrics])
                 }
@@ -147,6 +163,9 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
     }
     let core = worker.core.clone();
     let form = worker.payload_form;
+    if worker.workflows {
+        poll_activations(core.clone(), form, worker_pid);
+    }
     runtime::io().spawn(async move {
         let mut owned = OwnedEnv::new();
         let outcome = loop {
@@ -245,6 +264,138 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
         });
     });
     ok(env)
+}
+
+/// The workflow poll loop: sends each activation to `worker_pid` until Core shuts down. Every
+/// activation must be answered, or its run is stuck: one that cannot reach a run (its payloads
+/// cannot be decoded, or the worker process is gone) is answered here.
+fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
+    runtime::io().spawn(async move {
+        let mut owned = OwnedEnv::new();
+        loop {
+            let polled = tokio::select! {
+                polled = core.worker.poll_workflow_activation() => polled,
+                () = core.abandoned.cancelled() => break,
+            };
+            let activation = match polled {
+                Ok(activation) => activation,
+                Err(PollError::ShutDown) => break,
+                Err(other) => {
+                    tracing::error!("workflow polling stopped: {other}");
+                    core.worker.initiate_shutdown();
+                    break;
+                }
+            };
+            let run_id = activation.run_id.clone();
+            let evicts = only_evicts(&activation);
+            let problem = match DecodedActivation::decode(activation, form) {
+                Ok(decoded) => owned
+                    .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
+                    .err()
+                    .map(|_| "the worker process is gone".to_string()),
+                Err(problem) => Some(format!("cannot decode the activation's payloads: {problem}")),
+            };
+            if let Some(problem) = problem {
+                answer_unrun(&core, run_id, evicts, problem).await;
+            }
+        }
+    });
+}
+
+fn only_evicts(activation: &WorkflowActivation) -> bool {
+    activation.jobs.iter().all(|job| {
+        matches!(
+            job.variant,
+            Some(workflow_activation_job::Variant::RemoveFromCache(_))
+        )
+    })
+}
+
+/// Answers an activation no run will see: an eviction with nothing to do, anything else as a
+/// failed workflow task (Core evicts the run; the server retries the task).
+async fn answer_unrun(core: &CoreWorker, run_id: String, evicts: bool, problem: String) {
+    let status = if evicts {
+        workflow_activation_completion::Status::Successful(workflow_completion::Success::default())
+    } else {
+        tracing::warn!(run_id, "a workflow activation failed before it ran: {problem}");
+        workflow_activation_completion::Status::Failed(workflow_completion::Failure {
+            failure: Some(Failure {
+                message: problem,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    };
+    let completion = WorkflowActivationCompletion {
+        run_id,
+        status: Some(status),
+        ..Default::default()
+    };
+    if let Err(error) = core.worker.complete_workflow_activation(completion).await {
+        tracing::error!("cannot answer a workflow activation: {error}");
+    }
+}
+
+/// Answers a workflow activation for `run_id` with a run's answer (see
+/// [`crate::nif::workflow_commands`]). Returns `:ok` once it is on its way, then `reply_to` gets
+/// `{:"$hourglass_activation_completed", run_id, :ok | {:error, message}}`; an answer that
+/// cannot be sent (malformed, a value that cannot be encoded or is over the payload size limit)
+/// is refused at once with `{:error, message}`, and the caller fails the task instead.
+#[rustler::nif]
+fn worker_complete_activation<'a>(
+    env: Env<'a>,
+    worker: Term<'a>,
+    run_id: Term<'a>,
+    completion: Term<'a>,
+    reply_to: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[worker, run_id, completion, reply_to],
+        dirty::is_heavy(&[completion]),
+        c"worker_complete_activation",
+        worker_complete_activation_dirty,
+        worker_complete_activation_body,
+    )
+}
+
+dirty_nif!(
+    worker_complete_activation_dirty,
+    worker_complete_activation_body
+);
+
+fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let worker: ResourceArc<WorkerResource> = args[0].decode()?;
+    let run_id: String = args[1].decode()?;
+    let reply_to: LocalPid = args[3].decode()?;
+    let completion =
+        match decode_activation_completion(run_id.clone(), args[2], &worker.payload_limit) {
+            Ok(completion) => completion,
+            Err(message) => return Ok(error(env, &message)),
+        };
+    let core = worker.core.clone();
+    runtime::io().spawn(async move {
+        let outcome = core
+            .worker
+            .complete_workflow_activation(completion)
+            .await
+            .map_err(|failure| failure.to_string());
+        let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
+            let outcome = match &outcome {
+                Ok(()) => ok(env),
+                Err(message) => error(env, message),
+            };
+            make_tuple(
+                env,
+                &[
+                    atom(env, "$hourglass_activation_completed"),
+                    str_to_term(env, &run_id),
+                    outcome,
+                ],
+            )
+        });
+    });
+    Ok(ok(env))
 }
 
 /// Completes an attempt that never reaches Elixir (its payloads cannot be decoded, or the

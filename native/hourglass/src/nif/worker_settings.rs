@@ -62,6 +62,11 @@ pub fn decode_worker_settings(map: &TermMap) -> Result<WorkerSettings, String> {
         namespace: map.string("namespace")?,
         task_queue: map.string("task_queue")?,
         max_concurrent_activities: map.u64("max_concurrent_activities")? as usize,
+        workflows: map.bool("workflows")?,
+        max_cached_workflows: map.optional_u64("max_cached_workflows")?.unwrap_or(1_000) as usize,
+        max_concurrent_workflow_tasks: map
+            .optional_u64("max_concurrent_workflow_tasks")?
+            .unwrap_or(100) as usize,
         max_worker_activities_per_second: map.optional_f64("max_activities_per_second")?,
         max_task_queue_activities_per_second: map
             .optional_f64("max_task_queue_activities_per_second")?,

@@ -1,4 +1,4 @@
-//! An activity-only Core worker polling one task queue.
+//! A Core worker polling one task queue: for activities, and for workflows when it has some.
 
 use super::connection::{connect, ConnectConfig};
 use super::core_runtime::{self, CoreRuntimeHandle};
@@ -17,6 +17,11 @@ pub struct WorkerSettings {
     pub namespace: String,
     pub task_queue: String,
     pub max_concurrent_activities: usize,
+    /// Whether it polls for workflow tasks (the worker process serves workflows).
+    pub workflows: bool,
+    /// Workflow runs kept in Core's sticky cache; evicted ones are replayed from history.
+    pub max_cached_workflows: usize,
+    pub max_concurrent_workflow_tasks: usize,
     pub max_worker_activities_per_second: Option<f64>,
     pub max_task_queue_activities_per_second: Option<f64>,
     /// How long Core lets in-flight activities run after shutdown starts before it cancels them.
@@ -49,12 +54,21 @@ fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
     WorkerConfig::builder()
         .namespace(settings.namespace.clone())
         .task_queue(settings.task_queue.clone())
-        .task_types(WorkerTaskTypes::activity_only())
+        .task_types(WorkerTaskTypes {
+            enable_workflows: settings.workflows,
+            ..WorkerTaskTypes::activity_only()
+        })
         .versioning_strategy(WorkerVersioningStrategy::None {
             build_id: settings.build_id.clone(),
         })
         .client_identity_override(settings.connect.identity.clone())
         .max_outstanding_activities(settings.max_concurrent_activities)
+        .max_cached_workflows(if settings.workflows {
+            settings.max_cached_workflows
+        } else {
+            0
+        })
+        .max_outstanding_workflow_tasks(settings.max_concurrent_workflow_tasks.max(1))
         .maybe_max_worker_activities_per_second(settings.max_worker_activities_per_second)
         .maybe_max_task_queue_activities_per_second(settings.max_task_queue_activities_per_second)
         .graceful_shutdown_period(settings.graceful_shutdown)

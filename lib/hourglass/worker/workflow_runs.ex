@@ -1,0 +1,164 @@
+defmodule Hourglass.Worker.WorkflowRuns do
+  @moduledoc """
+  The worker's side of workflow runs: it starts a run's process for the activation that
+  initializes it, forwards it every later one, and makes sure every activation gets exactly
+  one answer.
+
+  The run answers its activations itself (`Hourglass.Workflow.Run`) and tells the worker it
+  did. The worker answers for it, with a failed workflow task (Core then evicts the run and
+  the server retries the task, replaying history into a new process), when the run's process
+  dies with an activation unanswered, or does not answer within the deadlock timeout (2 s, as
+  in the Python SDK: workflow code must not block); an activation for a run with no process
+  (one that ended outside an activation) is failed the same way, an eviction for it answered.
+  These functions take and return the worker's state.
+  """
+
+  require Logger
+
+  alias Hourglass.{Native, WorkflowExecutor}
+
+  @deadlock_timeout 2_000
+
+  @doc "Handles an activation from Core's poll loop."
+  @spec activation(map(), map()) :: map()
+  def activation(activation, state) do
+    case Map.fetch(state.runs, activation.run_id) do
+      {:ok, pid} ->
+        send(pid, {:"$hourglass_workflow_activation", activation})
+        await_answer(activation.run_id, state)
+
+      :error ->
+        case Enum.find(activation.jobs, &match?({:initialize, _}, &1)) do
+          {:initialize, init} -> start_run(init, activation, state)
+          nil -> answer_without_run(activation, state)
+        end
+    end
+  end
+
+  @doc "The run answered its activation."
+  @spec answered(String.t(), map()) :: map()
+  def answered(run_id, state) do
+    case Map.pop(state.unanswered, run_id) do
+      {nil, _} ->
+        state
+
+      {{_token, timer}, unanswered} ->
+        Process.cancel_timer(timer)
+        %{state | unanswered: unanswered}
+    end
+  end
+
+  @doc "Core took an answer, or refused it."
+  @spec completed(String.t(), :ok | {:error, String.t()}, map()) :: map()
+  def completed(_run_id, :ok, state), do: state
+
+  def completed(run_id, {:error, message}, state) do
+    Logger.warning(
+      "Hourglass.Worker #{inspect(state.task_queue)}: Core refused the answer of workflow run #{run_id}: #{message}"
+    )
+
+    state
+  end
+
+  @doc "An activation's deadline passed: a run still on it is stuck, so it is stopped."
+  @spec deadline(String.t(), reference(), map()) :: map()
+  def deadline(run_id, token, state) do
+    with {^token, _timer} <- Map.get(state.unanswered, run_id),
+         {:ok, pid} <- Map.fetch(state.runs, run_id) do
+      stack = Process.info(pid, :current_stacktrace)
+
+      message =
+        "the workflow did not finish handling an activation within #{@deadlock_timeout} ms " <>
+          "(workflow code must not block: wait with Hourglass.Workflow calls); it was at " <>
+          inspect(stack && elem(stack, 1))
+
+      Logger.error("Hourglass.Worker #{inspect(state.task_queue)}: run #{run_id}: #{message}")
+      Process.exit(pid, :kill)
+      fail(run_id, message, state)
+      %{state | unanswered: Map.delete(state.unanswered, run_id)}
+    else
+      _ -> state
+    end
+  end
+
+  @doc "A run's process ended."
+  @spec run_down(reference(), term(), map()) :: map()
+  def run_down(ref, reason, state) do
+    {run_id, run_monitors} = Map.pop(state.run_monitors, ref)
+    state = %{state | run_monitors: run_monitors, runs: Map.delete(state.runs, run_id)}
+
+    case Map.pop(state.unanswered, run_id) do
+      {nil, _} ->
+        state
+
+      {{_token, timer}, unanswered} ->
+        Process.cancel_timer(timer)
+        fail(run_id, "the workflow's process exited: #{inspect(reason)}", state)
+        %{state | unanswered: unanswered}
+    end
+  end
+
+  defp start_run(init, activation, state) do
+    with {:ok, module} <- workflow_module(init.workflow_type, state),
+         {:ok, pid} <-
+           WorkflowExecutor.DynamicSupervisor.start_child(%{
+             core: state.core,
+             worker: self(),
+             module: module,
+             task_queue: state.task_queue,
+             namespace: state.options.namespace,
+             codec: state.payload_codec,
+             activation: activation
+           }) do
+      ref = Process.monitor(pid)
+
+      state = %{
+        state
+        | runs: Map.put(state.runs, activation.run_id, pid),
+          run_monitors: Map.put(state.run_monitors, ref, activation.run_id)
+      }
+
+      await_answer(activation.run_id, state)
+    else
+      {:error, message} when is_binary(message) ->
+        fail(activation.run_id, message, state)
+        state
+
+      {:error, reason} ->
+        fail(activation.run_id, "cannot start the run's process: #{inspect(reason)}", state)
+        state
+    end
+  end
+
+  defp workflow_module(type, state) do
+    case Map.fetch(state.workflows, type) do
+      {:ok, module} ->
+        {:ok, module}
+
+      :error ->
+        {:error,
+         "workflow type #{inspect(type)} is not served by the worker on #{inspect(state.task_queue)} " <>
+           "(it serves #{inspect(Map.keys(state.workflows))})"}
+    end
+  end
+
+  defp answer_without_run(activation, state) do
+    if Enum.all?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
+      :ok = Native.worker_complete_activation(state.core, activation.run_id, {:ok, []}, self())
+    else
+      fail(activation.run_id, "the run's process is gone; the run is replayed", state)
+    end
+
+    state
+  end
+
+  defp await_answer(run_id, state) do
+    token = make_ref()
+    timer = Process.send_after(self(), {:activation_deadline, run_id, token}, @deadlock_timeout)
+    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer})}
+  end
+
+  defp fail(run_id, message, state) do
+    :ok = Native.worker_complete_activation(state.core, run_id, {:failed, message}, self())
+  end
+end

@@ -1,0 +1,211 @@
+defmodule Hourglass.Workflow do
+  @moduledoc """
+  Defines a workflow written in Elixir, and the calls its code makes.
+
+      defmodule MyApp.Approval do
+        use Hourglass.Workflow, name: "Approval"
+        alias Hourglass.Workflow
+
+        @impl true
+        def init([_order]), do: %{approver: nil}
+
+        @impl true
+        def run(order) do
+          :ok = Workflow.wait_condition(fn state -> state.approver != nil end)
+          {:ok, receipt} = Workflow.execute_activity("charge", [order], start_to_close_timeout: 10_000)
+          {:ok, %{"receipt" => receipt, "approver" => Workflow.state().approver}}
+        end
+
+        @impl true
+        def handle_signal("approve", [by], state), do: %{state | approver: by}
+
+        @impl true
+        def handle_query("approver", [], state), do: {:reply, state.approver}
+      end
+
+  Serve it with `{Hourglass.Worker, task_queue: "orders", workflows: [MyApp.Approval]}`.
+  `:name` is the workflow type clients start; it defaults to the module name without
+  `Elixir.`.
+
+  ## How a run runs
+
+  Each run the worker has cached is one process under
+  `Hourglass.WorkflowExecutor.DynamicSupervisor`, started when Core initializes the run and
+  stopped when Core evicts it. `run/N` runs in that process, with one argument per input
+  payload. A call that waits (an activity, a timer, a condition) answers the current activation
+  with the commands the run has issued so far and waits for the next one, which Core sends
+  once something the run waits for has happened; signals and queries are handled between. Core
+  replays history into a new process after an eviction, so the code must be deterministic:
+  take the time from `now/0`, random numbers from `random/0` or `:rand` (seeded per run),
+  ids from `uuid4/0`, and never wait with `receive` or `Process.sleep/1`.
+
+  ## What `run` returns
+
+    * `{:ok, value}` - completes the workflow with `value`.
+    * `{:error, %Hourglass.ApplicationError{}}` - fails the workflow with that error; raising
+      it does the same. `{:error, reason}` fails it with type `"WorkflowError"`.
+    * `{:error, :cancelled}` after the workflow was cancelled - ends it cancelled.
+    * Any other exception fails the workflow *task*: Temporal retries the task, so a fixed
+      worker can carry the run on.
+
+  ## Callbacks
+
+    * `init/1` (optional) - the initial state from the run's arguments (default `%{}`).
+    * `handle_signal/3` (optional) - the new state; a signal no clause matches is logged and
+      dropped.
+    * `handle_query/3` (optional) - `{:reply, value}`; it sees the state and must not change
+      it. An unknown query is answered with an error that names it.
+  """
+
+  alias Hourglass.Workflow.{Handle, Run}
+
+  @doc "The run's initial state, from its arguments."
+  @callback init(arguments :: [term()]) :: term()
+  @doc "Handles a signal: returns the new state."
+  @callback handle_signal(name :: String.t(), arguments :: [term()], state :: term()) :: term()
+  @doc "Answers a query from the state."
+  @callback handle_query(name :: String.t(), arguments :: [term()], state :: term()) ::
+              {:reply, term()}
+
+  # run/N takes one argument per input payload; a callback per arity lets `@impl true` mark
+  # whichever the workflow defines.
+  @doc "The workflow's main routine (one argument per input payload)."
+  @callback run() :: term()
+  @callback run(term()) :: term()
+  @callback run(term(), term()) :: term()
+  @callback run(term(), term(), term()) :: term()
+  @callback run(term(), term(), term(), term()) :: term()
+  @callback run(term(), term(), term(), term(), term()) :: term()
+  @callback run(term(), term(), term(), term(), term(), term()) :: term()
+
+  @optional_callbacks init: 1,
+                      handle_signal: 3,
+                      handle_query: 3,
+                      run: 0,
+                      run: 1,
+                      run: 2,
+                      run: 3,
+                      run: 4,
+                      run: 5,
+                      run: 6
+
+  defmacro __using__(opts) do
+    quote bind_quoted: [opts: opts] do
+      @behaviour Hourglass.Workflow
+
+      @hourglass_workflow_name Keyword.get(
+                                 opts,
+                                 :name,
+                                 __MODULE__
+                                 |> Atom.to_string()
+                                 |> String.replace_prefix("Elixir.", "")
+                               )
+
+      @doc false
+      def __workflow_name__, do: @hourglass_workflow_name
+    end
+  end
+
+  @typedoc "What a workflow waits on: an activity or a timer it started."
+  @type handle :: Handle.t()
+
+  @typedoc "An activity's outcome in a workflow."
+  @type activity_result :: {:ok, term()} | {:error, Hourglass.ActivityError.t() | :cancelled}
+
+  @doc """
+  Starts an activity and waits for its outcome: `{:ok, value}`, or
+  `{:error, %Hourglass.ActivityError{}}` carrying why it failed (see `start_activity/3`).
+  """
+  @spec execute_activity(String.t(), [term()], keyword()) :: activity_result()
+  def execute_activity(activity_type, arguments, opts \\ []),
+    do: activity_type |> start_activity(arguments, opts) |> await()
+
+  @doc """
+  Schedules an activity and returns its handle at once; `await/1` waits for it. Several
+  started before any is awaited run at the same time.
+
+  Options: `:task_queue` (default: the workflow's), `:activity_id` (default: its sequence
+  number in this run), `:start_to_close_timeout`, `:schedule_to_close_timeout`,
+  `:schedule_to_start_timeout`, `:heartbeat_timeout` (milliseconds; one of the first two is
+  required), `:retry_policy` (`:initial_interval`, `:backoff_coefficient`,
+  `:maximum_interval`, `:maximum_attempts`, `:non_retryable_error_types`) and
+  `:cancellation_type` (`:try_cancel`, `:wait_cancellation_completed`, `:abandon`).
+  """
+  @spec start_activity(String.t(), [term()], keyword()) :: handle()
+  def start_activity(activity_type, arguments, opts \\ [])
+      when is_binary(activity_type) and is_list(arguments) and is_list(opts),
+      do: Run.start_activity(activity_type, arguments, opts)
+
+  @doc "Starts a durable timer of `milliseconds`; `await/1` returns `{:ok, nil}` when it fires."
+  @spec start_timer(non_neg_integer()) :: handle()
+  def start_timer(milliseconds) when is_integer(milliseconds) and milliseconds >= 0,
+    do: Run.start_timer(milliseconds)
+
+  @doc "Waits `milliseconds` of workflow time (a durable timer)."
+  @spec sleep(non_neg_integer()) :: :ok | {:error, :cancelled}
+  def sleep(milliseconds) do
+    case milliseconds |> start_timer() |> await() do
+      {:ok, nil} -> :ok
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc "Waits for what `handle` stands for: `{:ok, value}` or `{:error, reason}`."
+  @spec await(handle()) :: {:ok, term()} | {:error, term()}
+  def await(%Handle{} = handle), do: Run.await_handles([handle], :all) |> hd()
+
+  @doc "Waits for every handle; their outcomes, in the same order."
+  @spec await_all([handle()]) :: [{:ok, term()} | {:error, term()}]
+  def await_all(handles) when is_list(handles), do: Run.await_handles(handles, :all)
+
+  @doc "Waits for the first of `handles` to finish: `{handle, outcome}`."
+  @spec await_any([handle(), ...]) :: {handle(), {:ok, term()} | {:error, term()}}
+  def await_any([_ | _] = handles), do: Run.await_handles(handles, :any)
+
+  @doc """
+  Waits until `condition`, given the state, returns true. With `timeout:` (milliseconds) it
+  gives up after that much workflow time with `{:error, :timeout}`.
+  """
+  @spec wait_condition((term() -> boolean()), keyword()) ::
+          :ok | {:error, :timeout} | {:error, :cancelled}
+  def wait_condition(condition, opts \\ []) when is_function(condition, 1),
+    do: Run.wait_condition(condition, Keyword.get(opts, :timeout))
+
+  @doc "The run's state."
+  @spec state() :: term()
+  def state, do: Run.state()
+
+  @doc "Replaces the run's state with `fun.(state)`; returns the new state."
+  @spec update_state((term() -> term())) :: term()
+  def update_state(fun) when is_function(fun, 1), do: Run.update_state(fun)
+
+  @doc """
+  About this run: `:workflow_id`, `:run_id`, `:workflow_type`, `:task_queue`, `:namespace`,
+  `:attempt`, `:first_execution_run_id`, `:continued_from_execution_run_id`, `:start_time`,
+  `:history_length`, `:continue_as_new_suggested`.
+  """
+  @spec info() :: map()
+  def info, do: Run.info()
+
+  @doc "Workflow time: the time of the activation being handled, the same on every replay."
+  @spec now() :: DateTime.t()
+  def now, do: Run.now()
+
+  @doc "A float in [0, 1), from the run's seeded generator: the same on every replay."
+  @spec random() :: float()
+  def random, do: :rand.uniform()
+
+  @doc "A version 4 UUID from the run's seeded generator: the same on every replay."
+  @spec uuid4() :: String.t()
+  def uuid4 do
+    <<a::32, b::16, _::4, c::12, _::2, d::14, e::48>> = <<:rand.uniform(2 ** 128) - 1::128>>
+    d = Bitwise.bor(d, 0x8000)
+
+    :io_lib.format("~8.16.0b-~4.16.0b-4~3.16.0b-~4.16.0b-~12.16.0b", [a, b, c, d, e])
+    |> IO.iodata_to_binary()
+  end
+
+  @doc "Whether the workflow was asked to cancel."
+  @spec cancelled?() :: boolean()
+  def cancelled?, do: Run.cancelled?()
+end

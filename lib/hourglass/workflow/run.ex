@@ -1,0 +1,556 @@
+defmodule Hourglass.Workflow.Run do
+  @moduledoc """
+  The process of one cached workflow run (see `Hourglass.Workflow` for what runs in it).
+
+  The worker starts it with the run's first activation and forwards it every later one as
+  `{:"$hourglass_workflow_activation", activation}`. The workflow code runs in this process:
+  the run's bookkeeping (its commands, sequence numbers, what has been resolved, the user's
+  state) lives in the process dictionary, which the `Hourglass.Workflow` calls read. A call
+  that waits answers the current activation with the commands issued so far and applies the
+  next activation's jobs until what it waits for is there, so exactly one piece of code runs at
+  a time, in an order the history fixes.
+
+  Every activation gets exactly one answer, sent from here with
+  `Hourglass.Native.worker_complete_activation/4`, and the worker is told
+  (`{:"$hourglass_activation_answered", run_id}`) before anything else can happen to this
+  process, so that the worker answers for it only if it dies with an activation unanswered.
+  """
+
+  require Logger
+
+  alias Hourglass.{ActivityError, ApplicationError, Native, PayloadCodec}
+  alias Hourglass.Workflow.Handle
+
+  @key :"$hourglass_workflow_run"
+  @evicted {:shutdown, :evicted}
+
+  @typedoc """
+  What the worker starts a run with: its Core worker and worker process, the workflow module,
+  the task queue and namespace, the payload codec, and the run's first activation.
+  """
+  @type args :: %{
+          core: reference(),
+          worker: pid(),
+          module: module(),
+          task_queue: String.t(),
+          namespace: String.t(),
+          codec: {module(), term()} | nil,
+          activation: map()
+        }
+
+  @doc "Starts the run's process, linked to the caller (its supervisor)."
+  @spec start_link(args()) :: {:ok, pid()}
+  def start_link(args), do: Task.start_link(__MODULE__, :init, [args])
+
+  @doc false
+  def init(args) do
+    activation = args.activation
+
+    Process.put(@key, %{
+      core: args.core,
+      worker: args.worker,
+      module: args.module,
+      codec: args.codec,
+      run_id: activation.run_id,
+      info: %{
+        run_id: activation.run_id,
+        task_queue: args.task_queue,
+        namespace: args.namespace
+      },
+      now: nil,
+      arguments: [],
+      state: %{},
+      commands: [],
+      seq: %{activity: 0, timer: 0},
+      # handle keys => outcome, and those started and not resolved yet
+      resolved: %{},
+      pending: %{},
+      activity_types: %{},
+      cancelled: false,
+      evicted: false
+    })
+
+    begin(activation)
+    outcome = run_main()
+    finish(outcome)
+    serve_finished()
+  end
+
+  ## Calls from workflow code
+
+  @doc false
+  def start_activity(activity_type, arguments, opts) do
+    ctx = context!()
+    seq = ctx.seq.activity + 1
+
+    arguments =
+      case PayloadCodec.encode_values(ctx.codec, arguments) do
+        {:ok, encoded} ->
+          encoded
+
+        {:error, message} ->
+          raise ArgumentError, "cannot encode the activity's arguments: #{message}"
+      end
+
+    options =
+      %{
+        activity_id: Keyword.get(opts, :activity_id, Integer.to_string(seq)),
+        activity_type: activity_type,
+        task_queue: Keyword.get(opts, :task_queue, ctx.info.task_queue),
+        arguments: arguments,
+        cancellation_type: Keyword.get(opts, :cancellation_type, :try_cancel)
+      }
+      |> put_present(opts, [
+        :start_to_close_timeout,
+        :schedule_to_close_timeout,
+        :schedule_to_start_timeout,
+        :heartbeat_timeout
+      ])
+      |> put_retry_policy(Keyword.get(opts, :retry_policy))
+
+    handle = %Handle{kind: :activity, seq: seq}
+
+    put(%{
+      ctx
+      | seq: %{ctx.seq | activity: seq},
+        commands: [{:schedule_activity, seq, options} | ctx.commands],
+        pending: Map.put(ctx.pending, key(handle), true),
+        activity_types: Map.put(ctx.activity_types, seq, activity_type)
+    })
+
+    handle
+  end
+
+  @doc false
+  def start_timer(milliseconds) do
+    ctx = context!()
+    seq = ctx.seq.timer + 1
+    handle = %Handle{kind: :timer, seq: seq}
+
+    put(%{
+      ctx
+      | seq: %{ctx.seq | timer: seq},
+        commands: [{:start_timer, seq, milliseconds} | ctx.commands],
+        pending: Map.put(ctx.pending, key(handle), true)
+    })
+
+    handle
+  end
+
+  @doc false
+  def await_handles(handles, mode) do
+    block(fn ctx ->
+      outcomes = Enum.map(handles, &Map.fetch(ctx.resolved, key(&1)))
+
+      case mode do
+        :all ->
+          if Enum.all?(outcomes, &match?({:ok, _}, &1)),
+            do: {:done, Enum.map(outcomes, fn {:ok, outcome} -> outcome end)},
+            else: :wait
+
+        :any ->
+          case Enum.find(Enum.zip(handles, outcomes), &match?({_, {:ok, _}}, &1)) do
+            {handle, {:ok, outcome}} -> {:done, {handle, outcome}}
+            nil -> :wait
+          end
+      end
+    end)
+  end
+
+  @doc false
+  def wait_condition(condition, timeout) do
+    timer = timeout && start_timer(timeout)
+
+    block(fn ctx ->
+      cond do
+        condition.(ctx.state) ->
+          if timer, do: cancel_timer(timer)
+          {:done, :ok}
+
+        ctx.cancelled ->
+          {:done, {:error, :cancelled}}
+
+        timer && Map.has_key?(ctx.resolved, key(timer)) ->
+          {:done, {:error, :timeout}}
+
+        true ->
+          :wait
+      end
+    end)
+  end
+
+  @doc false
+  def state, do: context!().state
+
+  @doc false
+  def update_state(fun) do
+    ctx = context!()
+    state = fun.(ctx.state)
+    put(%{ctx | state: state})
+    state
+  end
+
+  @doc false
+  def info, do: context!().info
+
+  @doc false
+  def now, do: context!().now
+
+  @doc false
+  def cancelled?, do: context!().cancelled
+
+  ## The run's course
+
+  defp context! do
+    Process.get(@key) ||
+      raise RuntimeError, "Hourglass.Workflow calls work only inside a workflow's code"
+  end
+
+  defp put(ctx), do: Process.put(@key, ctx)
+
+  defp key(%Handle{kind: kind, seq: seq}), do: {kind, seq}
+
+  defp put_present(map, opts, keys) do
+    Enum.reduce(keys, map, fn key, map ->
+      case Keyword.get(opts, key) do
+        nil -> map
+        value -> Map.put(map, key, value)
+      end
+    end)
+  end
+
+  defp put_retry_policy(options, nil), do: options
+  defp put_retry_policy(options, policy), do: Map.put(options, :retry_policy, Map.new(policy))
+
+  defp cancel_timer(%Handle{} = timer) do
+    ctx = context!()
+
+    if Map.has_key?(ctx.pending, key(timer)) do
+      put(%{
+        ctx
+        | commands: [{:cancel_timer, timer.seq} | ctx.commands],
+          pending: Map.delete(ctx.pending, key(timer)),
+          resolved: Map.put(ctx.resolved, key(timer), {:error, :cancelled})
+      })
+    end
+  end
+
+  # Runs `check` against the run's context; while it says :wait, answers the activation and
+  # applies the next one.
+  defp block(check) do
+    case check.(context!()) do
+      {:done, value} ->
+        value
+
+      :wait ->
+        answer({:ok, take_commands()})
+        next_activation()
+        block(check)
+    end
+  end
+
+  defp take_commands do
+    ctx = context!()
+    put(%{ctx | commands: []})
+    Enum.reverse(ctx.commands)
+  end
+
+  defp answer(completion) do
+    ctx = context!()
+
+    case Native.worker_complete_activation(ctx.core, ctx.run_id, completion, ctx.worker) do
+      :ok ->
+        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+
+      {:error, message} ->
+        # The commands cannot be sent (a value that cannot be encoded, or is too large): fail
+        # the task, which says why in the server's history.
+        fail_task("the workflow's commands cannot be sent: #{message}")
+    end
+  end
+
+  defp next_activation do
+    receive do
+      {:"$hourglass_workflow_activation", activation} -> begin(activation)
+    end
+  end
+
+  defp begin(activation) do
+    ctx = context!()
+
+    info =
+      Map.merge(ctx.info, %{
+        history_length: activation.history_length,
+        continue_as_new_suggested: activation.continue_as_new_suggested
+      })
+
+    now =
+      case activation.timestamp do
+        nil -> ctx.now
+        micros -> DateTime.from_unix!(micros, :microsecond)
+      end
+
+    put(%{ctx | info: info, now: now})
+
+    try do
+      Enum.each(activation.jobs, &apply_job/1)
+    rescue
+      error -> fail_task(Exception.format(:error, error, __STACKTRACE__))
+    end
+
+    if context!().evicted do
+      answer({:ok, []})
+      exit(@evicted)
+    end
+  end
+
+  defp apply_job({:initialize, init}) do
+    ctx = context!()
+    :rand.seed(:exsss, init.randomness_seed)
+    arguments = decode_values!(ctx.codec, init.arguments, "the workflow's input")
+
+    info =
+      Map.merge(ctx.info, %{
+        workflow_id: init.workflow_id,
+        workflow_type: init.workflow_type,
+        attempt: init.attempt,
+        first_execution_run_id: init.first_execution_run_id,
+        continued_from_execution_run_id: init.continued_from_execution_run_id,
+        start_time: init.start_time && DateTime.from_unix!(init.start_time, :microsecond)
+      })
+
+    state = if function_exported?(ctx.module, :init, 1), do: ctx.module.init(arguments), else: %{}
+
+    put(%{ctx | info: info, arguments: arguments, state: state})
+  end
+
+  defp apply_job({:fire_timer, seq}), do: resolve({:timer, seq}, {:ok, nil})
+
+  defp apply_job({:resolve_activity, seq, outcome}) do
+    ctx = context!()
+    activity_type = Map.get(ctx.activity_types, seq)
+
+    outcome =
+      case outcome do
+        {:completed, value} ->
+          case PayloadCodec.decode_value(ctx.codec, value) do
+            {:ok, value} ->
+              {:ok, value}
+
+            {:error, message} ->
+              raise ArgumentError, "cannot decode an activity's result: #{message}"
+          end
+
+        {_failed_or_cancelled, cause} ->
+          {:error, %ActivityError{activity_type: activity_type, cause: cause}}
+      end
+
+    resolve({:activity, seq}, outcome)
+  end
+
+  defp apply_job({:signal, name, arguments}) do
+    ctx = context!()
+    arguments = decode_values!(ctx.codec, arguments, "the input of signal #{inspect(name)}")
+
+    if function_exported?(ctx.module, :handle_signal, 3) do
+      try do
+        put(%{ctx | state: ctx.module.handle_signal(name, arguments, ctx.state)})
+      rescue
+        error in FunctionClauseError ->
+          if error.module == ctx.module and error.function == :handle_signal,
+            do:
+              Logger.warning(
+                "Hourglass.Workflow: no handler for signal #{inspect(name)}; dropped"
+              ),
+            else: reraise(error, __STACKTRACE__)
+      end
+    else
+      Logger.warning("Hourglass.Workflow: no handler for signal #{inspect(name)}; dropped")
+    end
+  end
+
+  defp apply_job({:query, query_id, name, arguments}) do
+    ctx = context!()
+    answer = query_answer(ctx, name, arguments)
+    put(%{ctx | commands: [{:respond_to_query, query_id, answer} | ctx.commands]})
+  end
+
+  defp apply_job({:cancel, _reason}) do
+    ctx = context!()
+
+    # Pending timers are cancelled here (Core sends nothing more for them); pending activities
+    # are asked to cancel, and Core resolves them as their cancellation type says.
+    commands =
+      Enum.flat_map(ctx.pending, fn
+        {{:timer, seq}, true} -> [{:cancel_timer, seq}]
+        {{:activity, seq}, true} -> [{:request_cancel_activity, seq}]
+      end)
+
+    timers =
+      for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
+
+    put(%{
+      ctx
+      | cancelled: true,
+        commands: Enum.reverse(commands, ctx.commands),
+        resolved: Map.merge(ctx.resolved, timers),
+        pending: Map.reject(ctx.pending, fn {key, _} -> Map.has_key?(timers, key) end)
+    })
+  end
+
+  defp apply_job({:update_random_seed, seed}), do: :rand.seed(:exsss, seed)
+  defp apply_job({:notify_has_patch, _patch_id}), do: :ok
+  defp apply_job({:remove_from_cache, _reason, _message}), do: put(%{context!() | evicted: true})
+
+  defp apply_job({:unsupported, what}),
+    do: raise(ArgumentError, "Hourglass does not run workflows that use #{what} yet")
+
+  defp resolve(key, outcome) do
+    ctx = context!()
+
+    put(%{
+      ctx
+      | resolved: Map.put(ctx.resolved, key, outcome),
+        pending: Map.delete(ctx.pending, key)
+    })
+  end
+
+  defp query_answer(ctx, name, arguments) do
+    with {:ok, arguments} <- PayloadCodec.decode_values(ctx.codec, arguments),
+         {:reply, value} <- call_query(ctx, name, arguments),
+         {:ok, encoded} <- PayloadCodec.encode_value(ctx.codec, value) do
+      {:ok, encoded}
+    else
+      {:error, message} -> {:error, message}
+    end
+  end
+
+  defp call_query(ctx, name, arguments) do
+    if function_exported?(ctx.module, :handle_query, 3) do
+      case ctx.module.handle_query(name, arguments, ctx.state) do
+        {:reply, value} -> {:reply, value}
+        other -> {:error, "handle_query/3 must return {:reply, value}, got: #{inspect(other)}"}
+      end
+    else
+      unknown_query(ctx, name)
+    end
+  rescue
+    error in FunctionClauseError ->
+      if error.module == ctx.module and error.function == :handle_query,
+        do: unknown_query(ctx, name),
+        else: {:error, Exception.message(error)}
+
+    error ->
+      {:error, Exception.message(error)}
+  end
+
+  defp unknown_query(ctx, name),
+    do: {:error, "unknown query #{inspect(name)} for workflow #{inspect(ctx.info.workflow_type)}"}
+
+  defp decode_values!(codec, values, what) do
+    case PayloadCodec.decode_values(codec, values) do
+      {:ok, decoded} -> decoded
+      {:error, message} -> raise ArgumentError, "cannot decode #{what}: #{message}"
+    end
+  end
+
+  defp run_main do
+    ctx = context!()
+
+    try do
+      {:returned, apply(ctx.module, :run, ctx.arguments)}
+    rescue
+      error in ApplicationError -> {:returned, {:error, error}}
+      error -> {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
+    catch
+      :exit, @evicted -> exit(@evicted)
+      kind, reason -> {:task_failure, Exception.format(kind, reason, __STACKTRACE__)}
+    end
+  end
+
+  defp finish({:task_failure, message}), do: fail_task(message)
+
+  defp finish({:returned, returned}) do
+    ctx = context!()
+
+    command =
+      case returned do
+        {:ok, value} ->
+          case PayloadCodec.encode_value(ctx.codec, value) do
+            {:ok, encoded} -> {:complete_workflow, encoded}
+            {:error, message} -> fail_task("cannot encode the workflow's result: #{message}")
+          end
+
+        {:error, reason} ->
+          if ctx.cancelled and cancellation?(reason),
+            do: :cancel_workflow,
+            else: {:fail_workflow, workflow_error(reason)}
+
+        other ->
+          {:fail_workflow,
+           %ApplicationError{
+             type: "InvalidReturn",
+             message: "run must return {:ok, value} or {:error, reason}, got: #{inspect(other)}",
+             non_retryable: true
+           }}
+      end
+
+    put(%{ctx | commands: [command | ctx.commands]})
+    answer({:ok, take_commands()})
+  end
+
+  defp cancellation?(:cancelled), do: true
+  defp cancellation?(%ActivityError{cause: {:cancelled, _}}), do: true
+  defp cancellation?(_reason), do: false
+
+  defp workflow_error(%ApplicationError{} = error), do: error
+
+  defp workflow_error(%ActivityError{} = error),
+    do: %ApplicationError{type: "ActivityError", message: Exception.message(error)}
+
+  defp workflow_error(reason),
+    do: %ApplicationError{type: "WorkflowError", message: inspect(reason)}
+
+  # After the run's end: answers queries until Core evicts the run.
+  defp serve_finished do
+    next_activation()
+    answer({:ok, take_commands()})
+    serve_finished()
+  end
+
+  # The workflow task fails (Core evicts the run, and the server retries the task): answer,
+  # then wait for the eviction, answering anything else with the same failure.
+  defp fail_task(message) do
+    ctx = context!()
+
+    Logger.error(
+      "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the workflow task failed: #{message}"
+    )
+
+    :ok = complete_failed(ctx, message)
+    await_eviction(ctx, message)
+  end
+
+  defp complete_failed(ctx, message) do
+    case Native.worker_complete_activation(ctx.core, ctx.run_id, {:failed, message}, ctx.worker) do
+      :ok -> send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+      {:error, _} -> complete_failed(ctx, "the workflow task failed")
+    end
+
+    :ok
+  end
+
+  defp await_eviction(ctx, message) do
+    receive do
+      {:"$hourglass_workflow_activation", activation} ->
+        if Enum.any?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
+          :ok = Native.worker_complete_activation(ctx.core, ctx.run_id, {:ok, []}, ctx.worker)
+          send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+          exit(@evicted)
+        else
+          complete_failed(ctx, message)
+          await_eviction(ctx, message)
+        end
+    end
+  end
+end

@@ -1,0 +1,332 @@
+//! Core's workflow activations as the messages `Hourglass.Worker` receives:
+//! `{:"$hourglass_activation", activation}` where `activation` is
+//! `%{run_id, timestamp, is_replaying, history_length, continue_as_new_suggested, jobs}`
+//! (`timestamp` in Unix microseconds, or nil) and each job one of:
+//!
+//! - `{:initialize, %{workflow_type, workflow_id, arguments, randomness_seed, attempt,
+//!   first_execution_run_id, continued_from_execution_run_id, identity, start_time}}`
+//! - `{:fire_timer, seq}`
+//! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}}`
+//!   where `failure` is the activity failure's cause, in the shapes the client answers with:
+//!   `{:failed, %Hourglass.ApplicationError{}}`, `{:timed_out, type}`, `{:cancelled, details}`
+//! - `{:signal, name, arguments}`, `{:query, query_id, query_type, arguments}`
+//! - `{:cancel, reason}`, `{:update_random_seed, seed}`, `{:notify_has_patch, patch_id}`
+//! - `{:remove_from_cache, reason, message}` (reason an atom: `:cache_full`, `:nondeterminism`, …)
+//! - `{:unsupported, job_name}` for jobs Hourglass does not run yet (child workflows, external
+//!   workflows, updates, Nexus), which the run fails with a clear message.
+//!
+//! An activation whose values or failure details hold a map too large to be made on a tokio
+//! thread (erlang/otp#8208) arrives deferred, as activity tasks do (see
+//! [`crate::nif::deferred_term`]).
+
+use crate::nif::atoms::named as atom;
+use crate::nif::client_nif::failure_term;
+use crate::nif::deferred_term::build_or_defer;
+use crate::nif::payload_term::{DecodedPayload, Form};
+use crate::nif::value::str_to_term;
+use rustler::types::tuple::make_tuple;
+use rustler::{Encoder, Env, Term};
+use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status;
+use temporalio_common::protos::coresdk::workflow_activation::remove_from_cache::EvictionReason;
+use temporalio_common::protos::coresdk::workflow_activation::workflow_activation_job::Variant;
+use temporalio_common::protos::coresdk::workflow_activation::{
+    InitializeWorkflow, WorkflowActivation,
+};
+use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+
+/// An activation whose payloads are decoded, before any term is made.
+pub struct DecodedActivation {
+    activation: WorkflowActivation,
+    form: Form,
+    /// Per job, its payloads decoded (arguments, inputs or an activity's result).
+    payloads: Vec<Vec<DecodedPayload>>,
+}
+
+impl DecodedActivation {
+    /// Decodes every payload the activation's jobs carry, or says which cannot be decoded.
+    pub fn decode(activation: WorkflowActivation, form: Form) -> Result<Self, String> {
+        let payloads = activation
+            .jobs
+            .iter()
+            .map(|job| match &job.variant {
+                Some(Variant::InitializeWorkflow(init)) => {
+                    DecodedPayload::decode_all(&init.arguments, form)
+                        .map_err(|error| format!("the workflow's input: {error}"))
+                }
+                Some(Variant::SignalWorkflow(signal)) => {
+                    DecodedPayload::decode_all(&signal.input, form).map_err(|error| {
+                        format!("the input of signal {:?}: {error}", signal.signal_name)
+                    })
+                }
+                Some(Variant::QueryWorkflow(query)) => {
+                    DecodedPayload::decode_all(&query.arguments, form).map_err(|error| {
+                        format!("the arguments of query {:?}: {error}", query.query_type)
+                    })
+                }
+                Some(Variant::ResolveActivity(resolve)) => match resolve
+                    .result
+                    .as_ref()
+                    .and_then(|result| result.status.as_ref())
+                {
+                    Some(Status::Completed(success)) => match &success.result {
+                        Some(payload) => DecodedPayload::decode(payload, form)
+                            .map(|decoded| vec![decoded])
+                            .map_err(|error| format!("the result of an activity: {error}")),
+                        None => Ok(Vec::new()),
+                    },
+                    _ => Ok(Vec::new()),
+                },
+                _ => Ok(Vec::new()),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(DecodedActivation {
+            activation,
+            form,
+            payloads,
+        })
+    }
+
+    /// Whether the message must be built by its receiver: a value holds a wide map, or a
+    /// failure carries details (whose width is known only once they are decoded).
+    fn must_defer(&self) -> bool {
+        self.payloads.iter().flatten().any(DecodedPayload::has_wide_map)
+            || self.activation.jobs.iter().any(|job| match &job.variant {
+                Some(Variant::ResolveActivity(resolve)) => resolve
+                    .result
+                    .as_ref()
+                    .and_then(|result| result.status.as_ref())
+                    .and_then(|status| match status {
+                        Status::Failed(failed) => failed.failure.as_ref(),
+                        Status::Cancelled(cancelled) => cancelled.failure.as_ref(),
+                        _ => None,
+                    })
+                    .is_some_and(has_details),
+                _ => false,
+            })
+    }
+}
+
+fn has_details(failure: &Failure) -> bool {
+    let own = match &failure.failure_info {
+        Some(FailureInfo::ApplicationFailureInfo(info)) => info.details.is_some(),
+        Some(FailureInfo::CanceledFailureInfo(info)) => info.details.is_some(),
+        _ => false,
+    };
+    own || failure.cause.as_deref().is_some_and(has_details)
+}
+
+/// The activation message, deferred to the receiving process when it must be.
+pub fn activation_message<'a>(env: Env<'a>, decoded: DecodedActivation) -> Term<'a> {
+    let activation = build_or_defer(env, decoded.must_defer(), move |env| {
+        activation_term(env, &decoded)
+    });
+    make_tuple(env, &[atom(env, "$hourglass_activation"), activation])
+}
+
+fn nil(env: Env) -> Term {
+    rustler::types::atom::nil().encode(env)
+}
+
+fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
+    if text.is_empty() {
+        nil(env)
+    } else {
+        str_to_term(env, text)
+    }
+}
+
+fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
+    time.as_ref()
+        .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
+        .unwrap_or_else(|| nil(env))
+}
+
+fn map<'a>(env: Env<'a>, pairs: &[(&str, Term<'a>)]) -> Term<'a> {
+    let keys: Vec<Term> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
+    let values: Vec<Term> = pairs.iter().map(|(_, value)| *value).collect();
+    Term::map_from_term_arrays(env, &keys, &values).expect("distinct keys")
+}
+
+fn values_term<'a>(env: Env<'a>, values: &[DecodedPayload]) -> Term<'a> {
+    values
+        .iter()
+        .map(|value| value.to_term(env))
+        .collect::<Vec<_>>()
+        .encode(env)
+}
+
+fn activation_term<'a>(env: Env<'a>, decoded: &DecodedActivation) -> Term<'a> {
+    let activation = &decoded.activation;
+    let jobs: Vec<Term> = activation
+        .jobs
+        .iter()
+        .zip(&decoded.payloads)
+        .map(|(job, payloads)| job_term(env, job.variant.as_ref(), payloads, decoded.form))
+        .collect();
+    map(
+        env,
+        &[
+            ("run_id", str_to_term(env, &activation.run_id)),
+            ("timestamp", micros(env, &activation.timestamp)),
+            ("is_replaying", activation.is_replaying.encode(env)),
+            ("history_length", activation.history_length.encode(env)),
+            (
+                "continue_as_new_suggested",
+                activation.continue_as_new_suggested.encode(env),
+            ),
+            ("jobs", jobs.encode(env)),
+        ],
+    )
+}
+
+fn initialize_term<'a>(
+    env: Env<'a>,
+    init: &InitializeWorkflow,
+    arguments: &[DecodedPayload],
+) -> Term<'a> {
+    map(
+        env,
+        &[
+            ("workflow_type", str_to_term(env, &init.workflow_type)),
+            ("workflow_id", str_to_term(env, &init.workflow_id)),
+            ("arguments", values_term(env, arguments)),
+            ("randomness_seed", init.randomness_seed.encode(env)),
+            ("attempt", init.attempt.encode(env)),
+            (
+                "first_execution_run_id",
+                optional_str(env, &init.first_execution_run_id),
+            ),
+            (
+                "continued_from_execution_run_id",
+                optional_str(env, &init.continued_from_execution_run_id),
+            ),
+            ("identity", optional_str(env, &init.identity)),
+            ("start_time", micros(env, &init.start_time)),
+        ],
+    )
+}
+
+fn job_term<'a>(
+    env: Env<'a>,
+    job: Option<&Variant>,
+    payloads: &[DecodedPayload],
+    form: Form,
+) -> Term<'a> {
+    let tuple = |items: &[Term<'a>]| make_tuple(env, items);
+    match job {
+        Some(Variant::InitializeWorkflow(init)) => tuple(&[
+            atom(env, "initialize"),
+            initialize_term(env, init, payloads),
+        ]),
+        Some(Variant::FireTimer(fire)) => tuple(&[atom(env, "fire_timer"), fire.seq.encode(env)]),
+        Some(Variant::ResolveActivity(resolve)) => {
+            let status = resolve.result.as_ref().and_then(|r| r.status.as_ref());
+            let outcome = match status {
+                Some(Status::Completed(_)) => tuple(&[
+                    atom(env, "completed"),
+                    payloads
+                        .first()
+                        .map(|value| value.to_term(env))
+                        .unwrap_or_else(|| nil(env)),
+                ]),
+                Some(Status::Failed(failed)) => {
+                    tuple(&[atom(env, "failed"), cause_term(env, &failed.failure, form)])
+                }
+                Some(Status::Cancelled(cancelled)) => tuple(&[
+                    atom(env, "cancelled"),
+                    cause_term(env, &cancelled.failure, form),
+                ]),
+                // Backoff is for local activities, which Hourglass does not schedule yet.
+                Some(Status::Backoff(_)) | None => tuple(&[
+                    atom(env, "failed"),
+                    tuple(&[
+                        atom(env, "unsupported"),
+                        str_to_term(env, "an activity resolution without a result"),
+                    ]),
+                ]),
+            };
+            tuple(&[
+                atom(env, "resolve_activity"),
+                resolve.seq.encode(env),
+                outcome,
+            ])
+        }
+        Some(Variant::SignalWorkflow(signal)) => tuple(&[
+            atom(env, "signal"),
+            str_to_term(env, &signal.signal_name),
+            values_term(env, payloads),
+        ]),
+        Some(Variant::QueryWorkflow(query)) => tuple(&[
+            atom(env, "query"),
+            str_to_term(env, &query.query_id),
+            str_to_term(env, &query.query_type),
+            values_term(env, payloads),
+        ]),
+        Some(Variant::CancelWorkflow(cancel)) => {
+            tuple(&[atom(env, "cancel"), str_to_term(env, &cancel.reason)])
+        }
+        Some(Variant::UpdateRandomSeed(update)) => tuple(&[
+            atom(env, "update_random_seed"),
+            update.randomness_seed.encode(env),
+        ]),
+        Some(Variant::NotifyHasPatch(patch)) => tuple(&[
+            atom(env, "notify_has_patch"),
+            str_to_term(env, &patch.patch_id),
+        ]),
+        Some(Variant::RemoveFromCache(remove)) => tuple(&[
+            atom(env, "remove_from_cache"),
+            atom(env, eviction_reason(remove.reason())),
+            str_to_term(env, &remove.message),
+        ]),
+        Some(other) => tuple(&[atom(env, "unsupported"), atom(env, unsupported_name(other))]),
+        None => tuple(&[atom(env, "unsupported"), atom(env, "empty_job")]),
+    }
+}
+
+/// The cause of an activity's failure (Core wraps it in an `ActivityFailureInfo`).
+fn cause_term<'a>(env: Env<'a>, failure: &Option<Failure>, form: Form) -> Term<'a> {
+    match failure {
+        Some(failure) => match (&failure.failure_info, failure.cause.as_deref()) {
+            (Some(FailureInfo::ActivityFailureInfo(_)), Some(cause)) => {
+                failure_term(env, cause, form)
+            }
+            _ => failure_term(env, failure, form),
+        },
+        None => make_tuple(
+            env,
+            &[
+                atom(env, "unsupported"),
+                str_to_term(env, "a failure without details"),
+            ],
+        ),
+    }
+}
+
+fn eviction_reason(reason: EvictionReason) -> &'static str {
+    match reason {
+        EvictionReason::Unspecified => "unspecified",
+        EvictionReason::CacheFull => "cache_full",
+        EvictionReason::CacheMiss => "cache_miss",
+        EvictionReason::Nondeterminism => "nondeterminism",
+        EvictionReason::LangFail => "lang_fail",
+        EvictionReason::LangRequested => "lang_requested",
+        EvictionReason::TaskNotFound => "task_not_found",
+        EvictionReason::UnhandledCommand => "unhandled_command",
+        EvictionReason::Fatal => "fatal",
+        EvictionReason::PaginationOrHistoryFetch => "pagination_or_history_fetch",
+        EvictionReason::WorkflowExecutionEnding => "workflow_execution_ending",
+    }
+}
+
+fn unsupported_name(job: &Variant) -> &'static str {
+    match job {
+        Variant::ResolveChildWorkflowExecutionStart(_)
+        | Variant::ResolveChildWorkflowExecution(_) => "child_workflow",
+        Variant::ResolveSignalExternalWorkflow(_)
+        | Variant::ResolveRequestCancelExternalWorkflow(_) => "external_workflow",
+        Variant::DoUpdate(_) => "update",
+        Variant::ResolveNexusOperationStart(_) | Variant::ResolveNexusOperation(_) => "nexus",
+        _ => "unknown",
+    }
+}

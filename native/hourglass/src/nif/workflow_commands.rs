@@ -1,0 +1,238 @@
+//! A workflow run's answer to an activation, as Core's `WorkflowActivationCompletion`.
+//!
+//! `{:ok, commands}` completes the activation with the commands the run produced, in order;
+//! `{:failed, message}` fails the workflow task (Core evicts the run and the server retries the
+//! task, so a fix can be deployed). Commands:
+//!
+//! - `{:start_timer, seq, milliseconds}`, `{:cancel_timer, seq}`
+//! - `{:schedule_activity, seq, options}` with `options` a map of `:activity_id`,
+//!   `:activity_type`, `:task_queue`, `:arguments` (values), the timeouts in milliseconds
+//!   (`:schedule_to_close_timeout`, `:schedule_to_start_timeout`, `:start_to_close_timeout`,
+//!   `:heartbeat_timeout`, each optional), `:retry_policy` (optional) and `:cancellation_type`
+//!   (`:try_cancel`, `:wait_cancellation_completed` or `:abandon`)
+//! - `{:request_cancel_activity, seq}`
+//! - `{:respond_to_query, query_id, {:ok, value} | {:error, message}}`
+//! - `{:complete_workflow, value}`, `{:fail_workflow, %Hourglass.ApplicationError{}}`,
+//!   `:cancel_workflow`
+
+use crate::nif::client_nif::decode_retry_policy;
+use crate::nif::core_completion::decode_failure;
+use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
+use crate::nif::term_map::TermMap;
+use crate::temporal::payload_limit::PayloadLimit;
+use rustler::Term;
+use std::time::Duration;
+use temporalio_common::protos::coresdk::workflow_commands::{
+    query_result, workflow_command, ActivityCancellationType, CancelTimer,
+    CancelWorkflowExecution, CompleteWorkflowExecution, FailWorkflowExecution, QueryResult,
+    QuerySuccess, RequestCancelActivity, ScheduleActivity, StartTimer, WorkflowCommand,
+};
+use temporalio_common::protos::coresdk::workflow_completion::{
+    self, workflow_activation_completion, WorkflowActivationCompletion,
+};
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+
+/// Decodes a run's answer for `run_id`. Errors for a malformed answer or a value that cannot
+/// be sent (not encodable, or over the payload size limit): the caller fails the task instead.
+pub fn decode_activation_completion(
+    run_id: String,
+    term: Term,
+    limit: &PayloadLimit,
+) -> Result<WorkflowActivationCompletion, String> {
+    let (tag, body): (rustler::Atom, Term) = term
+        .decode()
+        .map_err(|_| "the answer must be {:ok, commands} or {:failed, message}".to_string())?;
+    let status = match atom_name(tag, term).as_str() {
+        "ok" => {
+            let commands = body
+                .decode::<Vec<Term>>()
+                .map_err(|_| "the commands must be a list".to_string())?
+                .into_iter()
+                .map(|command| decode_command(command, limit))
+                .collect::<Result<Vec<_>, String>>()?;
+            workflow_activation_completion::Status::Successful(workflow_completion::Success {
+                commands,
+                ..Default::default()
+            })
+        }
+        "failed" => {
+            let message: String = body
+                .decode()
+                .map_err(|_| "the failure's message must be a string".to_string())?;
+            workflow_activation_completion::Status::Failed(workflow_completion::Failure {
+                failure: Some(Failure {
+                    message,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        }
+        other => return Err(format!("unknown answer tag :{other}")),
+    };
+    Ok(WorkflowActivationCompletion {
+        run_id,
+        status: Some(status),
+        ..Default::default()
+    })
+}
+
+fn atom_name(atom: rustler::Atom, context: Term) -> String {
+    atom.to_term(context.get_env())
+        .atom_to_string()
+        .unwrap_or_default()
+}
+
+fn seq(term: Term) -> Result<u32, String> {
+    term.decode()
+        .map_err(|_| "a command's sequence number must be a non-negative integer".to_string())
+}
+
+fn duration(milliseconds: u64) -> Option<prost_wkt_types::Duration> {
+    Duration::from_millis(milliseconds).try_into().ok()
+}
+
+fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, String> {
+    let variant = if term.is_atom() {
+        match term.atom_to_string().unwrap_or_default().as_str() {
+            "cancel_workflow" => {
+                workflow_command::Variant::CancelWorkflowExecution(CancelWorkflowExecution {
+                    details: None,
+                })
+            }
+            other => return Err(format!("unknown workflow command :{other}")),
+        }
+    } else {
+        let items = rustler::types::tuple::get_tuple(term)
+            .map_err(|_| format!("a workflow command must be a tuple, got {term:?}"))?;
+        let tag = items
+            .first()
+            .and_then(|tag| tag.atom_to_string().ok())
+            .ok_or_else(|| "a workflow command starts with its name".to_string())?;
+        match (tag.as_str(), &items[1..]) {
+            ("start_timer", [number, milliseconds]) => {
+                let milliseconds: u64 = milliseconds
+                    .decode()
+                    .map_err(|_| "a timer's duration must be milliseconds".to_string())?;
+                workflow_command::Variant::StartTimer(StartTimer {
+                    seq: seq(*number)?,
+                    start_to_fire_timeout: duration(milliseconds),
+                })
+            }
+            ("cancel_timer", [number]) => {
+                workflow_command::Variant::CancelTimer(CancelTimer { seq: seq(*number)? })
+            }
+            ("schedule_activity", [number, options]) => workflow_command::Variant::ScheduleActivity(
+                decode_schedule_activity(seq(*number)?, *options, limit)?,
+            ),
+            ("request_cancel_activity", [number]) => {
+                workflow_command::Variant::RequestCancelActivity(RequestCancelActivity {
+                    seq: seq(*number)?,
+                })
+            }
+            ("respond_to_query", [query_id, answer]) => {
+                workflow_command::Variant::RespondToQuery(decode_query_answer(*query_id, *answer)?)
+            }
+            ("complete_workflow", [value]) => {
+                let result = term_to_payload(*value)
+                    .map_err(|error| format!("the workflow's result: {error}"))?;
+                limit
+                    .check_payload("the workflow's result", &result)
+                    .map_err(|too_large| too_large.to_string())?;
+                workflow_command::Variant::CompleteWorkflowExecution(CompleteWorkflowExecution {
+                    result: Some(result),
+                })
+            }
+            ("fail_workflow", [error]) => {
+                let failure = decode_failure(*error)?.into_proto();
+                workflow_command::Variant::FailWorkflowExecution(FailWorkflowExecution {
+                    failure: Some(limit.fit_failure(failure)),
+                })
+            }
+            (other, _) => {
+                return Err(format!(
+                    "unknown workflow command {other:?} with {} arguments",
+                    items.len() - 1
+                ))
+            }
+        }
+    };
+    Ok(WorkflowCommand {
+        variant: Some(variant),
+        ..Default::default()
+    })
+}
+
+fn decode_schedule_activity(
+    seq: u32,
+    options: Term,
+    limit: &PayloadLimit,
+) -> Result<ScheduleActivity, String> {
+    let map = TermMap::new(options, "the activity's options")?;
+    let activity_type = map.string("activity_type")?;
+    let arguments = terms_to_payloads(map.required("arguments")?)
+        .map_err(|error| format!("the arguments of activity {activity_type:?}: {error}"))?;
+    limit
+        .check_payloads(&format!("the arguments of activity {activity_type:?}"), &arguments)
+        .map_err(|too_large| too_large.to_string())?;
+    let timeout = |key: &str| -> Result<Option<prost_wkt_types::Duration>, String> {
+        Ok(map.optional_u64(key)?.and_then(duration))
+    };
+    let cancellation_type = match map.get("cancellation_type") {
+        None => ActivityCancellationType::TryCancel,
+        Some(kind) => match kind.atom_to_string().unwrap_or_default().as_str() {
+            "try_cancel" => ActivityCancellationType::TryCancel,
+            "wait_cancellation_completed" => ActivityCancellationType::WaitCancellationCompleted,
+            "abandon" => ActivityCancellationType::Abandon,
+            other => return Err(format!("unknown :cancellation_type {other:?}")),
+        },
+    };
+    Ok(ScheduleActivity {
+        seq,
+        activity_id: map.string("activity_id")?,
+        activity_type,
+        task_queue: map.string("task_queue")?,
+        arguments,
+        schedule_to_close_timeout: timeout("schedule_to_close_timeout")?,
+        schedule_to_start_timeout: timeout("schedule_to_start_timeout")?,
+        start_to_close_timeout: timeout("start_to_close_timeout")?,
+        heartbeat_timeout: timeout("heartbeat_timeout")?,
+        retry_policy: map
+            .get("retry_policy")
+            .filter(|policy| !policy.is_atom())
+            .map(decode_retry_policy)
+            .transpose()?,
+        cancellation_type: cancellation_type as i32,
+        ..Default::default()
+    })
+}
+
+fn decode_query_answer(query_id: Term, answer: Term) -> Result<QueryResult, String> {
+    let query_id: String = query_id
+        .decode()
+        .map_err(|_| "a query id must be a string".to_string())?;
+    let (tag, body): (rustler::Atom, Term) = answer
+        .decode()
+        .map_err(|_| "a query's answer must be {:ok, value} or {:error, message}".to_string())?;
+    let variant = match atom_name(tag, answer).as_str() {
+        "ok" => match term_to_payload(body) {
+            Ok(response) => query_result::Variant::Succeeded(QuerySuccess {
+                response: Some(response),
+            }),
+            Err(error) => query_result::Variant::Failed(Failure {
+                message: format!("the query's answer cannot be encoded: {error}"),
+                ..Default::default()
+            }),
+        },
+        "error" => query_result::Variant::Failed(Failure {
+            message: body
+                .decode::<String>()
+                .map_err(|_| "a query's error must be a string".to_string())?,
+            ..Default::default()
+        }),
+        other => return Err(format!("unknown query answer tag :{other}")),
+    };
+    Ok(QueryResult {
+        query_id,
+        variant: Some(variant),
+    })
+}

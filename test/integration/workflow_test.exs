@@ -1,0 +1,169 @@
+defmodule Hourglass.Integration.WorkflowTest do
+  # Elixir workflows on a worker, started, signalled, queried and cancelled by the official
+  # Python SDK's client against the dev server.
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.IntegrationActivities, as: A
+  alias Hourglass.IntegrationWorkflows, as: W
+
+  @script Path.expand("../support/python/workflow_client.py", __DIR__)
+
+  # Runs the steps through the Python client; the outcome of each, in order.
+  defp python(ctx, steps) do
+    {:ok, [%{data: json}]} = Hourglass.Payload.from_values([steps])
+    {out, status} = System.cmd("python3", [@script, ctx.address, json], stderr_to_stdout: true)
+    assert status == 0, out
+    python_results(out)
+  end
+
+  defp start(ctx, id, workflow, args),
+    do: %{op: "start", id: id, workflow: workflow, task_queue: ctx.queue, args: args}
+
+  setup ctx do
+    start_worker(ctx,
+      workflows: [W.Approval, W.FanOut, W.Failing, W.Replayed, W.Cancellable, W.Crashing],
+      activities: [A.Echo, A.NonRetryable],
+      native_activities: ["hourglass.sleep"]
+    )
+
+    :ok
+  end
+
+  test "signals, queries, a condition and an activity: the README's workflow", ctx do
+    id = "approval-#{ctx.queue}"
+
+    assert [
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"ok" => %{"receipt" => "order-1", "approver" => "ada"}},
+             %{"ok" => "ada"}
+           ] =
+             python(ctx, [
+               start(ctx, id, "Approval", ["order-1"]),
+               %{op: "query", id: id, name: "approver"},
+               %{op: "signal", id: id, name: "approve", args: ["ada"]},
+               %{op: "result", id: id},
+               %{op: "query", id: id, name: "approver"}
+             ])
+  end
+
+  test "an unknown query is answered with an error that names it", ctx do
+    id = "approval-q-#{ctx.queue}"
+
+    assert [_, %{"error" => %{"message" => message}}, _, _] =
+             python(ctx, [
+               start(ctx, id, "Approval", ["o"]),
+               %{op: "query", id: id, name: "nope"},
+               %{op: "signal", id: id, name: "approve", args: ["x"]},
+               %{op: "result", id: id}
+             ])
+
+    assert message =~ "unknown query \"nope\""
+  end
+
+  test "activities started together run together; a timer waits workflow time", ctx do
+    id = "fanout-#{ctx.queue}"
+
+    assert [_, %{"ok" => result}] =
+             python(ctx, [start(ctx, id, "FanOut", [20, 1_000]), %{op: "result", id: id}])
+
+    assert result["results"] == List.duplicate(1_000, 20)
+    # 20 activities of 1 s one after another would take 20 s of workflow time.
+    assert result["activities_ms"] < 10_000
+    assert result["timer_ms"] >= 1_000
+  end
+
+  test "an activity's failure reaches the workflow; the workflow's failure reaches Python", ctx do
+    id = "failing-#{ctx.queue}"
+
+    assert [_, %{"error" => error}] =
+             python(ctx, [start(ctx, id, "Failing", []), %{op: "result", id: id}])
+
+    assert %{
+             "kind" => "ApplicationError",
+             "type" => "Rejected",
+             "message" => "the activity said: give up",
+             "details" => [%{"activity_error_type" => "Fatal"}],
+             "non_retryable" => true
+           } = error
+  end
+
+  test "a cancelled workflow ends cancelled", ctx do
+    id = "cancel-#{ctx.queue}"
+
+    assert [_, _, _, %{"error" => %{"kind" => "cancelled"}}] =
+             python(ctx, [
+               start(ctx, id, "Cancellable", []),
+               %{op: "sleep", seconds: 0.5},
+               %{op: "cancel", id: id},
+               %{op: "result", id: id}
+             ])
+  end
+
+  test "a workflow task that raises is retried, and the fixed code finishes the run", ctx do
+    key = ctx.queue
+    id = "crashing-#{key}"
+    on_exit(fn -> :persistent_term.erase({W.Crashing, key}) end)
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        assert [_] = python(ctx, [start(ctx, id, "Crashing", [key])])
+        Process.sleep(1_000)
+        :persistent_term.put({W.Crashing, key}, true)
+        assert [%{"ok" => "fixed"}] = python(ctx, [%{op: "result", id: id}])
+      end)
+
+    assert log =~ "not fixed yet"
+  end
+end
+
+defmodule Hourglass.Integration.WorkflowCacheTest do
+  # Runs evicted from a cache of one and replayed from history: deterministic values come out
+  # the same.
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.IntegrationWorkflows, as: W
+
+  @script Path.expand("../support/python/workflow_client.py", __DIR__)
+
+  test "with max_cached_workflows: 1, five waiting runs are replayed and each finishes right",
+       ctx do
+    start_supervised!(
+      {Hourglass.Worker,
+       task_queue: ctx.queue,
+       address: ctx.address,
+       workflows: [W.Replayed],
+       max_cached_workflows: 1}
+    )
+
+    ids = for i <- 1..5, do: "replayed-#{i}-#{ctx.queue}"
+
+    steps =
+      Enum.flat_map(ids, fn id ->
+        [%{op: "start", id: id, workflow: "Replayed", task_queue: ctx.queue, args: [id]}]
+      end) ++
+        Enum.flat_map(ids, &[%{op: "query", id: &1, name: "values"}]) ++
+        Enum.flat_map(ids, &[%{op: "signal", id: &1, name: "done"}]) ++
+        Enum.flat_map(ids, &[%{op: "result", id: &1}])
+
+    {:ok, [%{data: json}]} = Hourglass.Payload.from_values([steps])
+    {out, status} = System.cmd("python3", [@script, ctx.address, json], stderr_to_stdout: true)
+    assert status == 0, out
+    results = python_results(out)
+
+    queried = results |> Enum.slice(5, 5) |> Enum.map(& &1["ok"])
+    finished = results |> Enum.slice(15, 5) |> Enum.map(& &1["ok"])
+
+    # Each run's values, made again on every replay, are the ones it showed before.
+    assert queried == finished
+    assert Enum.map(finished, & &1["name"]) == ids
+    assert finished |> Enum.map(& &1["uuid"]) |> Enum.uniq() |> length() == 5
+
+    for %{"uuid" => uuid} <- finished,
+        do:
+          assert(
+            uuid =~ ~r/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+          )
+  end
+end
