@@ -129,6 +129,10 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
 
   test "with max_cached_workflows: 1, five waiting runs are replayed and each finishes right",
        ctx do
+    if :ets.whereis(:hourglass_replayed_inits) == :undefined do
+      :ets.new(:hourglass_replayed_inits, [:public, :named_table, :set])
+    end
+
     start_supervised!(
       {Hourglass.Worker,
        task_queue: ctx.queue,
@@ -155,6 +159,9 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     queried = results |> Enum.slice(5, 5) |> Enum.map(& &1["ok"])
     finished = results |> Enum.slice(15, 5) |> Enum.map(& &1["ok"])
 
+    # The runs were evicted and replayed: more processes than runs.
+    inits = Enum.sum(for id <- ids, do: :ets.lookup_element(:hourglass_replayed_inits, id, 2))
+    assert inits > length(ids)
     # Each run's values, made again on every replay, are the ones it showed before.
     assert queried == finished
     assert Enum.map(finished, & &1["name"]) == ids

@@ -81,8 +81,13 @@ defmodule Hourglass.IntegrationWorkflows do
     use Hourglass.Workflow, name: "Replayed"
     alias Hourglass.Workflow
 
+    # Counts the processes the run had (one more after each eviction): test instrumentation,
+    # not something workflow code should do.
     @impl true
-    def init([_]), do: %{done: false}
+    def init([name]) do
+      :ets.update_counter(:hourglass_replayed_inits, name, 1, {name, 0})
+      %{done: false}
+    end
 
     @impl true
     def run(name) do

@@ -293,7 +293,9 @@ fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
                     .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
                     .err()
                     .map(|_| "the worker process is gone".to_string()),
-                Err(problem) => Some(format!("cannot decode the activation's payloads: {problem}")),
+                Err(problem) => Some(format!(
+                    "cannot decode the activation's payloads: {problem}"
+                )),
             };
             if let Some(problem) = problem {
                 answer_unrun(&core, run_id, evicts, problem).await;
@@ -317,7 +319,10 @@ async fn answer_unrun(core: &CoreWorker, run_id: String, evicts: bool, problem: 
     let status = if evicts {
         workflow_activation_completion::Status::Successful(workflow_completion::Success::default())
     } else {
-        tracing::warn!(run_id, "a workflow activation failed before it ran: {problem}");
+        tracing::warn!(
+            run_id,
+            "a workflow activation failed before it ran: {problem}"
+        );
         workflow_activation_completion::Status::Failed(workflow_completion::Failure {
             failure: Some(Failure {
                 message: problem,

@@ -90,7 +90,10 @@ impl DecodedActivation {
     /// Whether the message must be built by its receiver: a value holds a wide map, or a
     /// failure carries details (whose width is known only once they are decoded).
     fn must_defer(&self) -> bool {
-        self.payloads.iter().flatten().any(DecodedPayload::has_wide_map)
+        self.payloads
+            .iter()
+            .flatten()
+            .any(DecodedPayload::has_wide_map)
             || self.activation.jobs.iter().any(|job| match &job.variant {
                 Some(Variant::ResolveActivity(resolve)) => resolve
                     .result

@@ -23,9 +23,9 @@ use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
 use std::time::Duration;
 use temporalio_common::protos::coresdk::workflow_commands::{
-    query_result, workflow_command, ActivityCancellationType, CancelTimer,
-    CancelWorkflowExecution, CompleteWorkflowExecution, FailWorkflowExecution, QueryResult,
-    QuerySuccess, RequestCancelActivity, ScheduleActivity, StartTimer, WorkflowCommand,
+    query_result, workflow_command, ActivityCancellationType, CancelTimer, CancelWorkflowExecution,
+    CompleteWorkflowExecution, FailWorkflowExecution, QueryResult, QuerySuccess,
+    RequestCancelActivity, ScheduleActivity, StartTimer, WorkflowCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
@@ -121,9 +121,13 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
             ("cancel_timer", [number]) => {
                 workflow_command::Variant::CancelTimer(CancelTimer { seq: seq(*number)? })
             }
-            ("schedule_activity", [number, options]) => workflow_command::Variant::ScheduleActivity(
-                decode_schedule_activity(seq(*number)?, *options, limit)?,
-            ),
+            ("schedule_activity", [number, options]) => {
+                workflow_command::Variant::ScheduleActivity(decode_schedule_activity(
+                    seq(*number)?,
+                    *options,
+                    limit,
+                )?)
+            }
             ("request_cancel_activity", [number]) => {
                 workflow_command::Variant::RequestCancelActivity(RequestCancelActivity {
                     seq: seq(*number)?,
@@ -172,7 +176,10 @@ fn decode_schedule_activity(
     let arguments = terms_to_payloads(map.required("arguments")?)
         .map_err(|error| format!("the arguments of activity {activity_type:?}: {error}"))?;
     limit
-        .check_payloads(&format!("the arguments of activity {activity_type:?}"), &arguments)
+        .check_payloads(
+            &format!("the arguments of activity {activity_type:?}"),
+            &arguments,
+        )
         .map_err(|too_large| too_large.to_string())?;
     let timeout = |key: &str| -> Result<Option<prost_wkt_types::Duration>, String> {
         Ok(map.optional_u64(key)?.and_then(duration))
