@@ -21,7 +21,7 @@ defmodule Hourglass.Integration.WorkflowTest do
 
   setup ctx do
     start_worker(ctx,
-      workflows: [W.Approval, W.FanOut, W.Failing, W.Replayed, W.Cancellable, W.Crashing],
+      workflows: [W.Approval, W.FanOut, W.Failing, W.Replayed, W.Cancellable, W.Crashing, W.Stuck],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
     )
@@ -99,6 +99,58 @@ defmodule Hourglass.Integration.WorkflowTest do
                %{op: "cancel", id: id},
                %{op: "result", id: id}
              ])
+  end
+
+  test "the temporal CLI starts an Elixir workflow and gets its result", ctx do
+    {out, status} =
+      cli(ctx, [
+        "workflow",
+        "execute",
+        "--type",
+        "FanOut",
+        "--task-queue",
+        ctx.queue,
+        "--workflow-id",
+        "cli-#{ctx.queue}",
+        "--input",
+        "2",
+        "--input",
+        "50",
+        "--output",
+        "json"
+      ])
+
+    assert status == 0, out
+    assert out =~ ~r/"results":\s*\[\s*50,\s*50\s*\]/
+  end
+
+  test "a run that blocks its process fails its task after 2 s; the worker carries on", ctx do
+    key = ctx.queue
+    id = "stuck-#{key}"
+    on_exit(fn -> :persistent_term.erase({W.Stuck, key}) end)
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        assert [_] = python(ctx, [start(ctx, id, "Stuck", [key])])
+        eventually(fn -> live_runs("Stuck") == 1 end)
+        # The deadlock timeout stops the blocked process.
+        eventually(fn -> live_runs("Stuck") == 0 end, 10_000)
+        :persistent_term.put({W.Stuck, key}, true)
+        assert [%{"ok" => "released"}] = python(ctx, [%{op: "result", id: id}])
+      end)
+
+    assert log =~ "did not finish handling an activation within 2000 ms"
+  end
+
+  defp live_runs(type) do
+    for {_, pid, _, _} <-
+          DynamicSupervisor.which_children(Hourglass.WorkflowExecutor.DynamicSupervisor),
+        info = Process.info(pid, :dictionary),
+        info != nil,
+        run = elem(info, 1)[:"$hourglass_workflow_run"],
+        run != nil and run.info[:workflow_type] == type,
+        reduce: 0,
+        do: (count -> count + 1)
   end
 
   test "a workflow task that raises is retried, and the fixed code finishes the run", ctx do

@@ -131,4 +131,20 @@ defmodule Hourglass.IntegrationWorkflows do
         else: raise("not fixed yet")
     end
   end
+
+  defmodule Stuck do
+    @moduledoc false
+    # Blocks its process on the first activation until the test releases it (what workflow code
+    # must never do); afterwards it returns at once.
+    use Hourglass.Workflow, name: "Stuck"
+
+    @impl true
+    def run(key) do
+      if :persistent_term.get({__MODULE__, key}, false) do
+        {:ok, "released"}
+      else
+        Process.sleep(:infinity)
+      end
+    end
+  end
 end
