@@ -1,7 +1,9 @@
 defmodule Hourglass.Client do
   @moduledoc """
-  A Temporal client for Standalone Activities — activities started on their own, without a
-  workflow — over the same Rust core as the worker.
+  A Temporal client over the same Rust core as the worker: Standalone Activities (activities
+  started on their own, without a workflow) and workflows (`start_workflow/4`,
+  `execute_workflow/4`, `workflow_result/3`, `signal_workflow/4`, `query_workflow/4`,
+  `cancel_workflow/3`, `terminate_workflow/3`).
 
       {:ok, client} = Hourglass.Client.connect(address: "localhost:7233")
 
@@ -54,6 +56,16 @@ defmodule Hourglass.Client do
 
   @typedoc "An activity to act on: a handle, or an activity id (its latest run)."
   @type activity :: ActivityHandle.t() | String.t()
+
+  defmodule WorkflowHandle do
+    @moduledoc "A started workflow: its id and the run the start created."
+    @enforce_keys [:workflow_id, :run_id]
+    defstruct [:workflow_id, :run_id]
+    @type t :: %__MODULE__{workflow_id: String.t(), run_id: String.t()}
+  end
+
+  @typedoc "A workflow to act on: a handle, or a workflow id (its latest run)."
+  @type workflow :: WorkflowHandle.t() | String.t()
 
   @connect_options [
     :address,
@@ -317,6 +329,164 @@ defmodule Hourglass.Client do
         last_failure = info.last_failure && decode_failure(info.last_failure, client)
         {:ok, %{info | heartbeat_details: details, last_failure: last_failure}}
       end
+    end
+  end
+
+  ## Workflows
+
+  @start_workflow_options [
+    :id,
+    :task_queue,
+    :execution_timeout,
+    :run_timeout,
+    :task_timeout,
+    :retry_policy,
+    :timeout
+  ]
+
+  @doc """
+  Starts a workflow of type `workflow_type` with `args` (one payload each). Options: `:id` and
+  `:task_queue` (required), `:execution_timeout`, `:run_timeout`, `:task_timeout`
+  (milliseconds), `:retry_policy` (as for `start_activity/4`) and `:timeout` for the call.
+  Returns a `WorkflowHandle`; `{:error, {:already_exists, message}}` when a workflow with that
+  id is running.
+  """
+  @spec start_workflow(t(), String.t(), list(), keyword()) ::
+          {:ok, WorkflowHandle.t()} | {:error, term()}
+  def start_workflow(%__MODULE__{} = client, workflow_type, args, opts)
+      when is_binary(workflow_type) and is_list(args) and is_list(opts) do
+    timeouts = [:execution_timeout, :run_timeout, :task_timeout]
+
+    with :ok <- known_options(opts, @start_workflow_options),
+         :ok <- required_text(opts, [:id, :task_queue]),
+         :ok <- milliseconds(opts, timeouts),
+         {:ok, retry_policy} <- retry_policy(Keyword.get(opts, :retry_policy)),
+         {:ok, input} <- encode(client, args) do
+      request =
+        opts
+        |> Keyword.take(timeouts)
+        |> Map.new()
+        |> Map.merge(%{
+          workflow_id: opts[:id],
+          workflow_type: workflow_type,
+          task_queue: opts[:task_queue],
+          input: input,
+          retry_policy: retry_policy,
+          request_id: uuid()
+        })
+
+      with {:ok, run_id} <-
+             call(
+               &Native.client_start_workflow(client.resource, request, self(), &1),
+               Keyword.get(opts, :timeout, 30_000)
+             ),
+           do: {:ok, %WorkflowHandle{workflow_id: opts[:id], run_id: run_id}}
+    end
+  end
+
+  def start_workflow(client, workflow_type, args, opts),
+    do:
+      {:error,
+       {:invalid_arguments,
+        [client: client, workflow_type: workflow_type, args: args, opts: opts]}}
+
+  @doc """
+  Starts a workflow and waits for its result: `start_workflow/4` then `workflow_result/3`.
+  """
+  @spec execute_workflow(t(), String.t(), list(), keyword()) :: {:ok, term()} | {:error, term()}
+  def execute_workflow(client, workflow_type, args, opts) do
+    with {:ok, handle} <- start_workflow(client, workflow_type, args, opts),
+         do: workflow_result(client, handle, Keyword.take(opts, [:timeout]))
+  end
+
+  @doc """
+  Waits for the workflow to close, following its continue-as-new runs: `{:ok, value}` or
+  `{:error, reason}` with the reasons `result/3` gives (`{:failed, %ApplicationError{}}`,
+  `{:cancelled, details}`, `{:terminated, reason}`, `{:timed_out, :workflow}`, a refused
+  call, `:timeout`). Option `:timeout` (default `:infinity`).
+  """
+  @spec workflow_result(t(), workflow(), keyword()) :: {:ok, term()} | {:error, term()}
+  def workflow_result(%__MODULE__{} = client, workflow, opts \\ []) do
+    with {:ok, ids} <- workflow_ids(workflow) do
+      fetch = &Native.client_workflow_result(client.resource, ids, self(), &1)
+      fetch |> call(Keyword.get(opts, :timeout, :infinity)) |> decode_outcome(client)
+    end
+  end
+
+  @doc "Sends the signal `name` with `args` to the workflow."
+  @spec signal_workflow(t(), workflow(), String.t(), list()) :: :ok | {:error, term()}
+  def signal_workflow(%__MODULE__{} = client, workflow, name, args)
+      when is_binary(name) and is_list(args) do
+    with {:ok, ids} <- workflow_ids(workflow),
+         {:ok, input} <- encode(client, args) do
+      request = Map.merge(ids, %{name: name, input: input, request_id: uuid()})
+      call(&Native.client_signal_workflow(client.resource, request, self(), &1), 30_000)
+    end
+  end
+
+  @doc """
+  Queries the workflow: `{:ok, value}`, or `{:error, {code, message}}` from the server (an
+  unknown query, a handler's error, a workflow that does not exist).
+  """
+  @spec query_workflow(t(), workflow(), String.t(), list()) :: {:ok, term()} | {:error, term()}
+  def query_workflow(%__MODULE__{} = client, workflow, name, args \\ [])
+      when is_binary(name) and is_list(args) do
+    with {:ok, ids} <- workflow_ids(workflow),
+         {:ok, arguments} <- encode(client, args) do
+      request = Map.merge(ids, %{name: name, arguments: arguments})
+
+      query = &Native.client_query_workflow(client.resource, request, self(), &1)
+      query |> call(30_000) |> decode_outcome(client)
+    end
+  end
+
+  @doc "Asks the workflow to cancel; its code decides how (see `Hourglass.Workflow`)."
+  @spec cancel_workflow(t(), workflow(), String.t()) :: :ok | {:error, term()}
+  def cancel_workflow(%__MODULE__{} = client, workflow, reason \\ "") when is_binary(reason) do
+    with {:ok, ids} <- workflow_ids(workflow) do
+      request = Map.merge(ids, %{reason: reason, request_id: uuid()})
+      call(&Native.client_cancel_workflow(client.resource, request, self(), &1), 30_000)
+    end
+  end
+
+  @doc "Ends the workflow at once, without running its code."
+  @spec terminate_workflow(t(), workflow(), String.t()) :: :ok | {:error, term()}
+  def terminate_workflow(%__MODULE__{} = client, workflow, reason \\ "")
+      when is_binary(reason) do
+    with {:ok, ids} <- workflow_ids(workflow) do
+      request = Map.put(ids, :reason, reason)
+      call(&Native.client_terminate_workflow(client.resource, request, self(), &1), 30_000)
+    end
+  end
+
+  defp workflow_ids(%WorkflowHandle{workflow_id: id, run_id: run_id} = handle) do
+    if text?(id) and id != "" and text?(run_id),
+      do: {:ok, %{workflow_id: id, run_id: run_id}},
+      else: {:error, {:invalid_workflow, handle}}
+  end
+
+  defp workflow_ids(id) when is_binary(id) and id != "" do
+    if text?(id),
+      do: {:ok, %{workflow_id: id, run_id: ""}},
+      else: {:error, {:invalid_workflow, id}}
+  end
+
+  defp workflow_ids(other), do: {:error, {:invalid_workflow, other}}
+
+  defp required_text(opts, keys) do
+    case Enum.find(keys, &(not (text?(opts[&1]) and opts[&1] != ""))) do
+      nil -> :ok
+      key -> {:error, {:invalid_option, key, "is required and must be a non-empty string"}}
+    end
+  end
+
+  defp milliseconds(opts, keys) do
+    case Enum.find(
+           keys,
+           &(Keyword.has_key?(opts, &1) and not (is_integer(opts[&1]) and opts[&1] >= 0))
+         ) do
+      nil -> :ok
+      key -> {:error, {:invalid_option, key, "must be a non-negative integer of milliseconds"}}
     end
   end
 

@@ -224,6 +224,18 @@ defmodule Hourglass.Native do
   @doc false
   def worker_heartbeat(_worker, _task_token, _details), do: not_loaded()
   @doc false
+  def client_start_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_workflow_result(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_signal_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_query_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_cancel_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def client_terminate_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
   def worker_complete_activation(_worker, _run_id, _completion, _reply_to), do: not_loaded()
   @doc false
   def worker_initiate_shutdown(_worker), do: not_loaded()

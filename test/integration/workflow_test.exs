@@ -48,6 +48,71 @@ defmodule Hourglass.Integration.WorkflowTest do
              ])
   end
 
+  test "the Elixir client: start, query, signal, result; cancel; terminate; errors", ctx do
+    alias Hourglass.Client
+    alias Hourglass.Client.WorkflowHandle
+
+    id = "client-#{ctx.queue}"
+
+    assert {:ok, %WorkflowHandle{workflow_id: ^id} = handle} =
+             Client.start_workflow(ctx.client, "Approval", ["order-9"],
+               id: id,
+               task_queue: ctx.queue,
+               execution_timeout: 60_000
+             )
+
+    assert {:error, {:already_exists, _}} =
+             Client.start_workflow(ctx.client, "Approval", ["again"],
+               id: id,
+               task_queue: ctx.queue
+             )
+
+    assert {:ok, nil} = Client.query_workflow(ctx.client, handle, "approver")
+    assert {:error, {_code, message}} = Client.query_workflow(ctx.client, id, "nope", [])
+    assert message =~ "unknown query"
+    assert :ok = Client.signal_workflow(ctx.client, id, "approve", ["bob"])
+
+    assert {:ok, %{"receipt" => "order-9", "approver" => "bob"}} =
+             Client.workflow_result(ctx.client, handle)
+
+    assert {:error, {:failed, %Hourglass.ApplicationError{type: "Rejected"}}} =
+             Client.execute_workflow(ctx.client, "Failing", [],
+               id: "client-failing-#{ctx.queue}",
+               task_queue: ctx.queue
+             )
+
+    {:ok, cancellable} =
+      Client.start_workflow(ctx.client, "Cancellable", [],
+        id: "client-cancel-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    assert :ok = Client.cancel_workflow(ctx.client, cancellable, "changed my mind")
+    assert {:error, {:cancelled, _}} = Client.workflow_result(ctx.client, cancellable)
+
+    {:ok, terminated} =
+      Client.start_workflow(ctx.client, "Cancellable", [],
+        id: "client-terminate-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    assert :ok = Client.terminate_workflow(ctx.client, terminated, "enough")
+    assert {:error, {:terminated, "enough"}} = Client.workflow_result(ctx.client, terminated)
+    assert {:error, {:not_found, _}} = Client.workflow_result(ctx.client, "client-nobody")
+
+    {:ok, waiting} =
+      Client.start_workflow(ctx.client, "Approval", ["o"],
+        id: "client-waiting-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    assert {:error, :timeout} = Client.workflow_result(ctx.client, waiting, timeout: 200)
+    assert :ok = Client.terminate_workflow(ctx.client, waiting)
+
+    assert {:error, {:invalid_option, :id, _}} =
+             Client.start_workflow(ctx.client, "Approval", [], task_queue: ctx.queue)
+  end
+
   test "an unknown query is answered with an error that names it", ctx do
     id = "approval-q-#{ctx.queue}"
 

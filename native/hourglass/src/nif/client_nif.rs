@@ -20,14 +20,14 @@ use rustler::{Encoder, Env, LocalPid, NifResult, Resource, ResourceArc, Term};
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::activity::v1::ActivityExecutionInfo;
-use temporalio_common::protos::temporal::api::common::v1::{Payloads, RetryPolicy};
+use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads, RetryPolicy};
 use temporalio_common::protos::temporal::api::enums::v1::{ActivityExecutionStatus, TimeoutType};
 use temporalio_common::protos::temporal::api::failure::v1::{failure::FailureInfo, Failure};
 
 pub struct ClientResource {
     pub(crate) client: Arc<ActivityClient>,
     /// Results, details and heartbeat details reach Elixir as payloads, for the client's codec.
-    payload_form: Form,
+    pub(crate) payload_form: Form,
     /// Requests whose payloads are over it are refused before they are sent.
     pub(crate) payload_limit: PayloadLimit,
 }
@@ -116,7 +116,7 @@ fn client_connect<'a>(
     )
 }
 
-fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
+pub(crate) fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
     Ok(map.optional_u64(key)?.map(Duration::from_millis))
 }
 
@@ -228,22 +228,7 @@ fn client_activity_result<'a>(
         reference,
         async move { client.result(&activity_id, &run_id).await },
         move |env, outcome| match outcome {
-            Ok(ActivityOutcome::Completed(payloads)) => {
-                match payloads.first().map(|p| payload_term(env, p, form)) {
-                    None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
-                    Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
-                    Some(Err(message)) => make_tuple(
-                        env,
-                        &[
-                            atom(env, "error"),
-                            make_tuple(
-                                env,
-                                &[atom(env, "undecodable_result"), str_to_term(env, &message)],
-                            ),
-                        ],
-                    ),
-                }
-            }
+            Ok(ActivityOutcome::Completed(payloads)) => result_term(env, payloads.first(), form),
             Ok(ActivityOutcome::Failed(failure)) => make_tuple(
                 env,
                 &[atom(env, "error"), failure_term(env, &failure, form)],
@@ -251,6 +236,25 @@ fn client_activity_result<'a>(
             Err(error) => error_term(env, &error),
         },
     )
+}
+
+/// `{:ok, value}` for a result (nil when there is none), or
+/// `{:error, {:undecodable_result, message}}`.
+pub(crate) fn result_term<'a>(env: Env<'a>, result: Option<&Payload>, form: Form) -> Term<'a> {
+    match result.map(|payload| payload_term(env, payload, form)) {
+        None => make_tuple(env, &[atom(env, "ok"), nil(env)]),
+        Some(Ok(value)) => make_tuple(env, &[atom(env, "ok"), value]),
+        Some(Err(message)) => make_tuple(
+            env,
+            &[
+                atom(env, "error"),
+                make_tuple(
+                    env,
+                    &[atom(env, "undecodable_result"), str_to_term(env, &message)],
+                ),
+            ],
+        ),
+    }
 }
 
 /// `request` is `%{activity_id, run_id, reason, request_id}`.

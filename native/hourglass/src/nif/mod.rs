@@ -32,6 +32,7 @@ mod value;
 mod worker_nif;
 mod worker_settings;
 mod workflow_activation_term;
+mod workflow_client_nif;
 mod workflow_commands;
 
 use crate::activity::NativeActivity;

@@ -9,3 +9,4 @@ pub mod issuers;
 pub mod orphans;
 pub mod payload_limit;
 pub mod worker;
+pub mod workflow_client;

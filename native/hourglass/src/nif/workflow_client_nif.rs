@@ -1,0 +1,326 @@
+//! NIFs of `Hourglass.Client`'s workflow calls: start, result, signal, query, cancel,
+//! terminate. Like the activity calls (see [`crate::nif::client_nif`]), each returns
+//! `{:ok, pending}` at once, or `{:error, message}` for a malformed request, and answers
+//! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
+
+use crate::nif::atoms::named as atom;
+use crate::nif::client_nif::{
+    decode_retry_policy, error_message, error_term, failure_term, millis, result_term,
+    too_large_term, ClientResource,
+};
+use crate::nif::dirty::{self, dirty_nif};
+use crate::nif::payload_term::{payload_term, terms_to_payloads};
+use crate::nif::term_map::TermMap;
+use crate::nif::value::str_to_term;
+use crate::temporal::workflow_client::{StartWorkflow, WorkflowOutcome};
+use rustler::types::tuple::make_tuple;
+use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+
+fn decode_start(term: Term) -> Result<StartWorkflow, String> {
+    let map = TermMap::new(term, "the start request")?;
+    Ok(StartWorkflow {
+        workflow_id: map.string("workflow_id")?,
+        workflow_type: map.string("workflow_type")?,
+        task_queue: map.string("task_queue")?,
+        input: terms_to_payloads(map.required("input")?)
+            .map_err(|error| format!("input: {error}"))?,
+        execution_timeout: millis(&map, "execution_timeout")?,
+        run_timeout: millis(&map, "run_timeout")?,
+        task_timeout: millis(&map, "task_timeout")?,
+        retry_policy: map
+            .get("retry_policy")
+            .filter(|policy| !policy.is_atom())
+            .map(decode_retry_policy)
+            .transpose()?,
+        request_id: map.string("request_id")?,
+    })
+}
+
+/// `request`: `%{workflow_id, workflow_type, task_queue, input, request_id}` and optionally
+/// `execution_timeout`, `run_timeout`, `task_timeout` (ms) and `retry_policy`. Answers
+/// `{:ok, run_id}`.
+#[rustler::nif]
+fn client_start_workflow<'a>(
+    env: Env<'a>,
+    client: Term<'a>,
+    request: Term<'a>,
+    reply_to: Term<'a>,
+    reference: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, request, reply_to, reference],
+        dirty::is_heavy(&[request]),
+        c"client_start_workflow",
+        client_start_workflow_dirty,
+        client_start_workflow_body,
+    )
+}
+
+dirty_nif!(client_start_workflow_dirty, client_start_workflow_body);
+
+fn client_start_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let start = match decode_start(args[1]) {
+        Ok(start) => start,
+        Err(message) => return Ok(error_message(env, &message)),
+    };
+    if let Err(too_large) = client
+        .payload_limit
+        .check_payloads("the input", &start.input)
+    {
+        return Ok(too_large_term(env, &too_large));
+    }
+    let client = client.client.clone();
+    Ok(crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        args[3],
+        async move { client.start_workflow(start).await },
+        |env, started| match started {
+            Ok(run_id) => make_tuple(env, &[atom(env, "ok"), str_to_term(env, &run_id)]),
+            Err(error) => error_term(env, &error),
+        },
+    ))
+}
+
+/// Waits for the workflow to close. Answers `{:ok, value}` or `{:error, reason}`, reason one of
+/// `{:failed, %Hourglass.ApplicationError{}}`, `{:cancelled, details}`, `{:terminated,
+/// reason}`, `{:timed_out, :workflow}`.
+#[rustler::nif]
+fn client_workflow_result<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let (workflow_id, run_id) = match ids(request) {
+        Ok(ids) => ids,
+        Err(message) => return error_message(env, &message),
+    };
+    let form = client.payload_form;
+    let client = client.client.clone();
+    crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        reference,
+        async move { client.workflow_result(&workflow_id, &run_id).await },
+        move |env, outcome| {
+            let error = |reason| make_tuple(env, &[atom(env, "error"), reason]);
+            match outcome {
+                Ok(WorkflowOutcome::Completed(payloads)) => {
+                    result_term(env, payloads.first(), form)
+                }
+                Ok(WorkflowOutcome::Failed(failure)) => error(failure_term(env, &failure, form)),
+                Ok(WorkflowOutcome::Cancelled(details)) => {
+                    let details = details
+                        .first()
+                        .and_then(|payload| payload_term(env, payload, form).ok())
+                        .unwrap_or_else(|| rustler::types::atom::nil().encode(env));
+                    error(make_tuple(env, &[atom(env, "cancelled"), details]))
+                }
+                Ok(WorkflowOutcome::Terminated(reason)) => error(make_tuple(
+                    env,
+                    &[atom(env, "terminated"), str_to_term(env, &reason)],
+                )),
+                Ok(WorkflowOutcome::TimedOut) => error(make_tuple(
+                    env,
+                    &[atom(env, "timed_out"), atom(env, "workflow")],
+                )),
+                Err(failure) => error_term(env, &failure),
+            }
+        },
+    )
+}
+
+/// A workflow id and a run id (empty for the latest run).
+fn ids(request: Term) -> Result<(String, String), String> {
+    let map = TermMap::new(request, "the request")?;
+    Ok((
+        map.string("workflow_id")?,
+        map.optional_string("run_id")?.unwrap_or_default(),
+    ))
+}
+
+/// `request`: `%{workflow_id, run_id, name, input, request_id}`. Answers `:ok`.
+#[rustler::nif]
+fn client_signal_workflow<'a>(
+    env: Env<'a>,
+    client: Term<'a>,
+    request: Term<'a>,
+    reply_to: Term<'a>,
+    reference: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, request, reply_to, reference],
+        dirty::is_heavy(&[request]),
+        c"client_signal_workflow",
+        client_signal_workflow_dirty,
+        client_signal_workflow_body,
+    )
+}
+
+dirty_nif!(client_signal_workflow_dirty, client_signal_workflow_body);
+
+fn client_signal_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let decoded = ids(args[1]).and_then(|ids| {
+        let map = TermMap::new(args[1], "the signal")?;
+        let input =
+            terms_to_payloads(map.required("input")?).map_err(|error| format!("input: {error}"))?;
+        Ok((ids, map.string("name")?, input, map.string("request_id")?))
+    });
+    let ((workflow_id, run_id), name, input, request_id) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return Ok(error_message(env, &message)),
+    };
+    if let Err(too_large) = client
+        .payload_limit
+        .check_payloads("the signal's input", &input)
+    {
+        return Ok(too_large_term(env, &too_large));
+    }
+    let client = client.client.clone();
+    Ok(crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        args[3],
+        async move {
+            client
+                .signal_workflow(&workflow_id, &run_id, name, input, request_id)
+                .await
+        },
+        |env, signalled| match signalled {
+            Ok(()) => atom(env, "ok"),
+            Err(error) => error_term(env, &error),
+        },
+    ))
+}
+
+/// `request`: `%{workflow_id, run_id, name, arguments}`. Answers `{:ok, value}`.
+#[rustler::nif]
+fn client_query_workflow<'a>(
+    env: Env<'a>,
+    client: Term<'a>,
+    request: Term<'a>,
+    reply_to: Term<'a>,
+    reference: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, request, reply_to, reference],
+        dirty::is_heavy(&[request]),
+        c"client_query_workflow",
+        client_query_workflow_dirty,
+        client_query_workflow_body,
+    )
+}
+
+dirty_nif!(client_query_workflow_dirty, client_query_workflow_body);
+
+fn client_query_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let decoded = ids(args[1]).and_then(|ids| {
+        let map = TermMap::new(args[1], "the query")?;
+        let arguments = terms_to_payloads(map.required("arguments")?)
+            .map_err(|error| format!("arguments: {error}"))?;
+        Ok((ids, map.string("name")?, arguments))
+    });
+    let ((workflow_id, run_id), name, arguments) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return Ok(error_message(env, &message)),
+    };
+    let form = client.payload_form;
+    let client = client.client.clone();
+    Ok(crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        args[3],
+        async move {
+            client
+                .query_workflow(&workflow_id, &run_id, name, arguments)
+                .await
+        },
+        move |env, answered| match answered {
+            Ok(answer) => result_term(env, answer.as_ref(), form),
+            Err(error) => error_term(env, &error),
+        },
+    ))
+}
+
+/// `request`: `%{workflow_id, run_id, reason, request_id}`. Answers `:ok`.
+#[rustler::nif]
+fn client_cancel_workflow<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let decoded = ids(request).and_then(|ids| {
+        let map = TermMap::new(request, "the cancel request")?;
+        Ok((
+            ids,
+            map.optional_string("reason")?.unwrap_or_default(),
+            map.string("request_id")?,
+        ))
+    });
+    let ((workflow_id, run_id), reason, request_id) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return error_message(env, &message),
+    };
+    let client = client.client.clone();
+    crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        reference,
+        async move {
+            client
+                .cancel_workflow(&workflow_id, &run_id, reason, request_id)
+                .await
+        },
+        |env, cancelled| match cancelled {
+            Ok(()) => atom(env, "ok"),
+            Err(error) => error_term(env, &error),
+        },
+    )
+}
+
+/// `request`: `%{workflow_id, run_id, reason}`. Answers `:ok`.
+#[rustler::nif]
+fn client_terminate_workflow<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let decoded = ids(request).and_then(|ids| {
+        let map = TermMap::new(request, "the terminate request")?;
+        Ok((ids, map.optional_string("reason")?.unwrap_or_default()))
+    });
+    let ((workflow_id, run_id), reason) = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => return error_message(env, &message),
+    };
+    let client = client.client.clone();
+    crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        reference,
+        async move {
+            client
+                .terminate_workflow(&workflow_id, &run_id, reason)
+                .await
+        },
+        |env, terminated| match terminated {
+            Ok(()) => atom(env, "ok"),
+            Err(error) => error_term(env, &error),
+        },
+    )
+}

@@ -1,0 +1,271 @@
+//! The client's workflow calls: start, await the result, signal, query, cancel, terminate.
+//!
+//! Plain WorkflowService calls on the client's connection, like the Standalone Activity calls
+//! beside them (see [`super::client`]).
+
+use super::client::{ActivityClient, ClientError};
+use std::time::Duration;
+use temporalio_common::protos::temporal::api::common::v1::{
+    Payload, Payloads, RetryPolicy, WorkflowExecution, WorkflowType,
+};
+use temporalio_common::protos::temporal::api::enums::v1::{HistoryEventFilterType, TaskQueueKind};
+use temporalio_common::protos::temporal::api::failure::v1::Failure;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
+use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    GetWorkflowExecutionHistoryRequest, QueryWorkflowRequest,
+    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+};
+use tonic::{Code, IntoRequest};
+
+/// How to start one workflow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartWorkflow {
+    pub workflow_id: String,
+    pub workflow_type: String,
+    pub task_queue: String,
+    pub input: Vec<Payload>,
+    pub execution_timeout: Option<Duration>,
+    pub run_timeout: Option<Duration>,
+    pub task_timeout: Option<Duration>,
+    pub retry_policy: Option<RetryPolicy>,
+    /// Makes a repeated start idempotent: the same request id returns the same run.
+    pub request_id: String,
+}
+
+/// How a workflow (the last run of its continue-as-new chain) ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkflowOutcome {
+    Completed(Vec<Payload>),
+    Failed(Box<Failure>),
+    Cancelled(Vec<Payload>),
+    Terminated(String),
+    TimedOut,
+}
+
+fn duration(value: Option<Duration>) -> Option<prost_wkt_types::Duration> {
+    value.and_then(|duration| duration.try_into().ok())
+}
+
+fn execution(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
+    Some(WorkflowExecution {
+        workflow_id: workflow_id.to_string(),
+        run_id: run_id.to_string(),
+    })
+}
+
+fn payloads(values: Vec<Payload>) -> Option<Payloads> {
+    Some(Payloads { payloads: values })
+}
+
+impl ActivityClient {
+    /// Starts a workflow; returns its run id.
+    pub async fn start_workflow(&self, start: StartWorkflow) -> Result<String, ClientError> {
+        let request = StartWorkflowExecutionRequest {
+            namespace: self.namespace().to_string(),
+            identity: self.identity().to_string(),
+            request_id: start.request_id,
+            workflow_id: start.workflow_id,
+            workflow_type: Some(WorkflowType {
+                name: start.workflow_type,
+            }),
+            task_queue: Some(TaskQueue {
+                name: start.task_queue,
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            input: payloads(start.input),
+            workflow_execution_timeout: duration(start.execution_timeout),
+            workflow_run_timeout: duration(start.run_timeout),
+            workflow_task_timeout: duration(start.task_timeout),
+            retry_policy: start.retry_policy,
+            ..Default::default()
+        };
+        let response = self
+            .service()
+            .start_workflow_execution(request.into_request())
+            .await?
+            .into_inner();
+        Ok(response.run_id)
+    }
+
+    /// Waits for the workflow to close, following its continue-as-new runs, and returns how it
+    /// ended. An empty `run_id` means the latest run.
+    pub async fn workflow_result(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<WorkflowOutcome, ClientError> {
+        let mut run_id = run_id.to_string();
+        let mut page_token = Vec::new();
+        loop {
+            // A long poll for the close event: the server answers without one when its own
+            // deadline passes, with a token to poll on from.
+            let response = self
+                .service()
+                .get_workflow_execution_history(
+                    GetWorkflowExecutionHistoryRequest {
+                        namespace: self.namespace().to_string(),
+                        execution: execution(workflow_id, &run_id),
+                        next_page_token: page_token.clone(),
+                        wait_new_event: true,
+                        history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
+                        skip_archival: true,
+                        ..Default::default()
+                    }
+                    .into_request(),
+                )
+                .await;
+            let response = match response {
+                Ok(response) => response.into_inner(),
+                Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                Err(status) => return Err(status.into()),
+            };
+            let close = response
+                .history
+                .and_then(|history| history.events.into_iter().last())
+                .and_then(|event| event.attributes);
+            match close {
+                Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => {
+                    return Ok(WorkflowOutcome::Completed(
+                        completed.result.map(|p| p.payloads).unwrap_or_default(),
+                    ))
+                }
+                Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) => {
+                    return Ok(WorkflowOutcome::Failed(Box::new(
+                        failed.failure.unwrap_or_default(),
+                    )))
+                }
+                Some(Attributes::WorkflowExecutionCanceledEventAttributes(cancelled)) => {
+                    return Ok(WorkflowOutcome::Cancelled(
+                        cancelled.details.map(|p| p.payloads).unwrap_or_default(),
+                    ))
+                }
+                Some(Attributes::WorkflowExecutionTerminatedEventAttributes(terminated)) => {
+                    return Ok(WorkflowOutcome::Terminated(terminated.reason))
+                }
+                Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => {
+                    return Ok(WorkflowOutcome::TimedOut)
+                }
+                Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(next)) => {
+                    run_id = next.new_execution_run_id;
+                    page_token.clear();
+                }
+                _ => page_token = response.next_page_token,
+            }
+        }
+    }
+
+    /// Sends a signal.
+    pub async fn signal_workflow(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        name: String,
+        input: Vec<Payload>,
+        request_id: String,
+    ) -> Result<(), ClientError> {
+        self.service()
+            .signal_workflow_execution(
+                SignalWorkflowExecutionRequest {
+                    namespace: self.namespace().to_string(),
+                    workflow_execution: execution(workflow_id, run_id),
+                    signal_name: name,
+                    input: payloads(input),
+                    identity: self.identity().to_string(),
+                    request_id,
+                    ..Default::default()
+                }
+                .into_request(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Queries a workflow: its answer (a payload, or none), or the server's error.
+    pub async fn query_workflow(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        name: String,
+        arguments: Vec<Payload>,
+    ) -> Result<Option<Payload>, ClientError> {
+        let response = self
+            .service()
+            .query_workflow(
+                QueryWorkflowRequest {
+                    namespace: self.namespace().to_string(),
+                    execution: execution(workflow_id, run_id),
+                    query: Some(WorkflowQuery {
+                        query_type: name,
+                        query_args: payloads(arguments),
+                        header: None,
+                    }),
+                    ..Default::default()
+                }
+                .into_request(),
+            )
+            .await?
+            .into_inner();
+        if let Some(rejected) = response.query_rejected {
+            return Err(ClientError {
+                code: "failed_precondition",
+                message: format!(
+                    "the query was rejected (workflow status {})",
+                    rejected.status
+                ),
+            });
+        }
+        Ok(response
+            .query_result
+            .and_then(|result| result.payloads.into_iter().next()))
+    }
+
+    /// Asks the workflow to cancel; its code decides what that means.
+    pub async fn cancel_workflow(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        reason: String,
+        request_id: String,
+    ) -> Result<(), ClientError> {
+        self.service()
+            .request_cancel_workflow_execution(
+                RequestCancelWorkflowExecutionRequest {
+                    namespace: self.namespace().to_string(),
+                    workflow_execution: execution(workflow_id, run_id),
+                    identity: self.identity().to_string(),
+                    request_id,
+                    reason,
+                    ..Default::default()
+                }
+                .into_request(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the workflow at once; no workflow code runs.
+    pub async fn terminate_workflow(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        reason: String,
+    ) -> Result<(), ClientError> {
+        self.service()
+            .terminate_workflow_execution(
+                TerminateWorkflowExecutionRequest {
+                    namespace: self.namespace().to_string(),
+                    workflow_execution: execution(workflow_id, run_id),
+                    reason,
+                    identity: self.identity().to_string(),
+                    ..Default::default()
+                }
+                .into_request(),
+            )
+            .await?;
+        Ok(())
+    }
+}
