@@ -1,6 +1,6 @@
 defmodule Hourglass.Worker do
   @moduledoc """
-  Polls one Temporal task queue and runs its activities.
+  Polls one Temporal task queue and runs its activities and workflows.
 
       children = [
         {Hourglass.Worker,
@@ -723,6 +723,8 @@ defmodule Hourglass.Worker do
   end
 
   defp cleanup(state) do
+    # Runs Core did not evict in time end with their worker (they would exit on its death too).
+    Enum.each(Map.get(state, :runs, %{}), fn {_run_id, pid} -> Process.exit(pid, :shutdown) end)
     BridgeHolder.unregister(state.task_queue)
     ActivityRegistry.unregister(state.task_queue)
     :ok

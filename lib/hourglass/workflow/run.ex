@@ -49,6 +49,8 @@ defmodule Hourglass.Workflow.Run do
     Process.put(@key, %{
       core: args.core,
       worker: args.worker,
+      # A run lives only as long as its worker: what it holds (the Core worker) goes with it.
+      worker_monitor: Process.monitor(args.worker),
       module: args.module,
       codec: args.codec,
       run_id: activation.run_id,
@@ -270,8 +272,11 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp next_activation do
+    monitor = context!().worker_monitor
+
     receive do
       {:"$hourglass_workflow_activation", activation} -> begin(activation)
+      {:DOWN, ^monitor, :process, _pid, _reason} -> exit({:shutdown, :worker_down})
     end
   end
 
@@ -541,7 +546,12 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp await_eviction(ctx, message) do
+    monitor = ctx.worker_monitor
+
     receive do
+      {:DOWN, ^monitor, :process, _pid, _reason} ->
+        exit({:shutdown, :worker_down})
+
       {:"$hourglass_workflow_activation", activation} ->
         if Enum.any?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
           :ok = Native.worker_complete_activation(ctx.core, ctx.run_id, {:ok, []}, ctx.worker)

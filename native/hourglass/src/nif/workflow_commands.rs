@@ -103,7 +103,7 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
         }
     } else {
         let items = rustler::types::tuple::get_tuple(term)
-            .map_err(|_| format!("a workflow command must be a tuple, got {term:?}"))?;
+            .map_err(|_| "a workflow command must be a tuple or :cancel_workflow".to_string())?;
         let tag = items
             .first()
             .and_then(|tag| tag.atom_to_string().ok())
