@@ -45,6 +45,8 @@ defmodule Hourglass.Workflow do
     * `{:error, %Hourglass.ApplicationError{}}` - fails the workflow with that error; raising
       it does the same. `{:error, reason}` fails it with type `"WorkflowError"`.
     * `{:error, :cancelled}` after the workflow was cancelled - ends it cancelled.
+    * `continue_as_new(arguments, opts)` - ends this run and starts the next, with a fresh
+      history (clients waiting for the result follow it).
     * Any other exception fails the workflow *task*: Temporal retries the task, so a fixed
       worker can carry the run on.
 
@@ -204,6 +206,28 @@ defmodule Hourglass.Workflow do
     :io_lib.format("~8.16.0b-~4.16.0b-4~3.16.0b-~4.16.0b-~12.16.0b", [a, b, c, d, e])
     |> IO.iodata_to_binary()
   end
+
+  @doc """
+  Whether the code may take the new path of the change named `patch_id`: true in runs that
+  reached this point with this code (and from then on, the same in their replays), false when
+  replaying a history made by code without the patch. Keep both paths until no such history is
+  open; then `deprecate_patch/1`, then remove the call.
+  """
+  @spec patched?(String.t()) :: boolean()
+  def patched?(patch_id) when is_binary(patch_id), do: Run.patched?(patch_id)
+
+  @doc "Marks `patch_id` as the only path: histories made before the patch no longer replay."
+  @spec deprecate_patch(String.t()) :: :ok
+  def deprecate_patch(patch_id) when is_binary(patch_id), do: Run.deprecate_patch(patch_id)
+
+  @doc """
+  What `run` returns to continue as a new run of the workflow with `arguments` and a fresh
+  history. Options: `:workflow_type` and `:task_queue` (default: this run's), `:run_timeout`
+  and `:task_timeout` (milliseconds).
+  """
+  @spec continue_as_new([term()], keyword()) :: {:continue_as_new, [term()], keyword()}
+  def continue_as_new(arguments, opts \\ []) when is_list(arguments) and is_list(opts),
+    do: {:continue_as_new, arguments, opts}
 
   @doc "Whether the workflow was asked to cancel."
   @spec cancelled?() :: boolean()

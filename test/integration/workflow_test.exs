@@ -21,7 +21,16 @@ defmodule Hourglass.Integration.WorkflowTest do
 
   setup ctx do
     start_worker(ctx,
-      workflows: [W.Approval, W.FanOut, W.Failing, W.Replayed, W.Cancellable, W.Crashing, W.Stuck],
+      workflows: [
+        W.Approval,
+        W.FanOut,
+        W.Failing,
+        W.Replayed,
+        W.Cancellable,
+        W.Crashing,
+        W.Stuck,
+        W.Looping
+      ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
     )
@@ -111,6 +120,15 @@ defmodule Hourglass.Integration.WorkflowTest do
 
     assert {:error, {:invalid_option, :id, _}} =
              Client.start_workflow(ctx.client, "Approval", [], task_queue: ctx.queue)
+  end
+
+  test "continue-as-new three times: the client follows the runs to the last one's result",
+       ctx do
+    assert {:ok, %{"seen" => [3, 2, 1], "continued" => true}} =
+             Hourglass.Client.execute_workflow(ctx.client, "Looping", [3, []],
+               id: "looping-#{ctx.queue}",
+               task_queue: ctx.queue
+             )
   end
 
   test "an unknown query is answered with an error that names it", ctx do
@@ -282,6 +300,7 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     # Each run's values, made again on every replay, are the ones it showed before.
     assert queried == finished
     assert Enum.map(finished, & &1["name"]) == ids
+    assert Enum.all?(finished, & &1["patched"])
     assert finished |> Enum.map(& &1["uuid"]) |> Enum.uniq() |> length() == 5
 
     for %{"uuid" => uuid} <- finished,
@@ -289,5 +308,49 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
           assert(
             uuid =~ ~r/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
           )
+  end
+end
+
+defmodule Hourglass.Integration.WorkflowCodecTest do
+  # A worker and a client with the same payload codec: workflow inputs, activity arguments and
+  # results, signals, queries, results and failure details all go through it.
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.Client
+  alias Hourglass.IntegrationActivities, as: A
+  alias Hourglass.IntegrationWorkflows, as: W
+  alias Hourglass.PayloadCodec.Encryption
+
+  @codec {Encryption, key_id: "workflow-test", key: :binary.copy(<<7>>, 32)}
+
+  test "an encrypted workflow runs as a clear one does", ctx do
+    start_worker(ctx,
+      workflows: [W.Approval, W.Failing],
+      activities: [A.Echo, A.NonRetryable],
+      payload_codec: @codec
+    )
+
+    {:ok, client} = Client.connect(address: ctx.address, payload_codec: @codec)
+    id = "codec-#{ctx.queue}"
+
+    {:ok, handle} =
+      Client.start_workflow(client, "Approval", ["secret order"], id: id, task_queue: ctx.queue)
+
+    assert {:ok, nil} = Client.query_workflow(client, handle, "approver")
+    assert :ok = Client.signal_workflow(client, handle, "approve", ["eve"])
+
+    assert {:ok, %{"receipt" => "secret order", "approver" => "eve"}} =
+             Client.workflow_result(client, handle)
+
+    assert {:error,
+            {:failed, %Hourglass.ApplicationError{details: [%{"activity_error_type" => "Fatal"}]}}} =
+             Client.execute_workflow(client, "Failing", [],
+               id: "codec-failing-#{ctx.queue}",
+               task_queue: ctx.queue
+             )
+
+    # The server holds only ciphertext: a client without the codec cannot read the result.
+    assert {:error, {:undecodable_result, message}} = Client.workflow_result(ctx.client, handle)
+    assert message =~ "binary/encrypted"
   end
 end

@@ -91,7 +91,14 @@ defmodule Hourglass.IntegrationWorkflows do
 
     @impl true
     def run(name) do
-      values = %{"uuid" => Workflow.uuid4(), "random" => Workflow.random(), "name" => name}
+      values = %{
+        "uuid" => Workflow.uuid4(),
+        "random" => Workflow.random(),
+        "name" => name,
+        # A replay must take the path the first run took (Core tells it the history's markers).
+        "patched" => Workflow.patched?("values-v2")
+      }
+
       Workflow.update_state(&Map.put(&1, :values, values))
       :ok = Workflow.wait_condition(& &1.done)
       {:ok, values}
@@ -146,5 +153,20 @@ defmodule Hourglass.IntegrationWorkflows do
         Process.sleep(:infinity)
       end
     end
+  end
+
+  defmodule Looping do
+    @moduledoc false
+    # Continues as new `n` times, carrying what each run saw.
+    use Hourglass.Workflow, name: "Looping"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run(0, seen),
+      do:
+        {:ok,
+         %{"seen" => seen, "continued" => Workflow.info().continued_from_execution_run_id != nil}}
+
+    def run(n, seen), do: Workflow.continue_as_new([n - 1, seen ++ [n]])
   end
 end

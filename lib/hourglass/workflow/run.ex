@@ -69,7 +69,11 @@ defmodule Hourglass.Workflow.Run do
       pending: %{},
       activity_types: %{},
       cancelled: false,
-      evicted: false
+      evicted: false,
+      replaying: false,
+      # patches the history has markers for (NotifyHasPatch), and the answers given so far
+      notified_patches: MapSet.new(),
+      patches: %{}
     })
 
     begin(activation)
@@ -179,6 +183,41 @@ defmodule Hourglass.Workflow.Run do
           :wait
       end
     end)
+  end
+
+  @doc false
+  def patched?(patch_id) do
+    ctx = context!()
+
+    case Map.fetch(ctx.patches, patch_id) do
+      {:ok, answer} ->
+        answer
+
+      :error ->
+        # A new run takes the new path; a replay takes it only where the history did.
+        answer = not ctx.replaying or MapSet.member?(ctx.notified_patches, patch_id)
+
+        commands =
+          if answer, do: [{:set_patch_marker, patch_id, false} | ctx.commands], else: ctx.commands
+
+        put(%{ctx | patches: Map.put(ctx.patches, patch_id, answer), commands: commands})
+        answer
+    end
+  end
+
+  @doc false
+  def deprecate_patch(patch_id) do
+    ctx = context!()
+
+    unless Map.has_key?(ctx.patches, patch_id) do
+      put(%{
+        ctx
+        | patches: Map.put(ctx.patches, patch_id, true),
+          commands: [{:set_patch_marker, patch_id, true} | ctx.commands]
+      })
+    end
+
+    :ok
   end
 
   @doc false
@@ -295,7 +334,7 @@ defmodule Hourglass.Workflow.Run do
         micros -> DateTime.from_unix!(micros, :microsecond)
       end
 
-    put(%{ctx | info: info, now: now})
+    put(%{ctx | info: info, now: now, replaying: activation.is_replaying})
 
     try do
       Enum.each(activation.jobs, &apply_job/1)
@@ -404,7 +443,12 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp apply_job({:update_random_seed, seed}), do: :rand.seed(:exsss, seed)
-  defp apply_job({:notify_has_patch, _patch_id}), do: :ok
+
+  defp apply_job({:notify_has_patch, patch_id}) do
+    ctx = context!()
+    put(%{ctx | notified_patches: MapSet.put(ctx.notified_patches, patch_id)})
+  end
+
   defp apply_job({:remove_from_cache, _reason, _message}), do: put(%{context!() | evicted: true})
 
   defp apply_job({:unsupported, what}),
@@ -489,7 +533,22 @@ defmodule Hourglass.Workflow.Run do
         {:error, reason} ->
           if ctx.cancelled and cancellation?(reason),
             do: :cancel_workflow,
-            else: {:fail_workflow, workflow_error(reason)}
+            else: {:fail_workflow, reason |> workflow_error() |> encode_details(ctx.codec)}
+
+        {:continue_as_new, arguments, opts} when is_list(arguments) and is_list(opts) ->
+          case PayloadCodec.encode_values(ctx.codec, arguments) do
+            {:ok, encoded} ->
+              {:continue_as_new,
+               %{
+                 workflow_type: Keyword.get(opts, :workflow_type, ctx.info.workflow_type),
+                 task_queue: Keyword.get(opts, :task_queue, ctx.info.task_queue),
+                 arguments: encoded
+               }
+               |> put_present(opts, [:run_timeout, :task_timeout])}
+
+            {:error, message} ->
+              fail_task("cannot encode the next run's arguments: #{message}")
+          end
 
         other ->
           {:fail_workflow,
@@ -502,6 +561,14 @@ defmodule Hourglass.Workflow.Run do
 
     put(%{ctx | commands: [command | ctx.commands]})
     answer({:ok, take_commands()})
+  end
+
+  # With a codec, the details go encoded, as everything else the run sends.
+  defp encode_details(%ApplicationError{details: details} = error, codec) do
+    case PayloadCodec.encode_values(codec, details || []) do
+      {:ok, encoded} -> %{error | details: encoded}
+      {:error, message} -> fail_task("cannot encode the failure's details: #{message}")
+    end
   end
 
   defp cancellation?(:cancelled), do: true

@@ -14,6 +14,9 @@
 //! - `{:respond_to_query, query_id, {:ok, value} | {:error, message}}`
 //! - `{:complete_workflow, value}`, `{:fail_workflow, %Hourglass.ApplicationError{}}`,
 //!   `:cancel_workflow`
+//! - `{:continue_as_new, options}` with `options` a map of `:workflow_type`, `:task_queue`,
+//!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds)
+//! - `{:set_patch_marker, patch_id, deprecated}`
 
 use crate::nif::client_nif::decode_retry_policy;
 use crate::nif::core_completion::decode_failure;
@@ -24,8 +27,9 @@ use rustler::Term;
 use std::time::Duration;
 use temporalio_common::protos::coresdk::workflow_commands::{
     query_result, workflow_command, ActivityCancellationType, CancelTimer, CancelWorkflowExecution,
-    CompleteWorkflowExecution, FailWorkflowExecution, QueryResult, QuerySuccess,
-    RequestCancelActivity, ScheduleActivity, StartTimer, WorkflowCommand,
+    CompleteWorkflowExecution, ContinueAsNewWorkflowExecution, FailWorkflowExecution, QueryResult,
+    QuerySuccess, RequestCancelActivity, ScheduleActivity, SetPatchMarker, StartTimer,
+    WorkflowCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
@@ -152,6 +156,21 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                     failure: Some(limit.fit_failure(failure)),
                 })
             }
+            ("continue_as_new", [options]) => {
+                workflow_command::Variant::ContinueAsNewWorkflowExecution(decode_continue_as_new(
+                    *options, limit,
+                )?)
+            }
+            ("set_patch_marker", [patch_id, deprecated]) => {
+                workflow_command::Variant::SetPatchMarker(SetPatchMarker {
+                    patch_id: patch_id
+                        .decode()
+                        .map_err(|_| "a patch id must be a string".to_string())?,
+                    deprecated: deprecated
+                        .decode()
+                        .map_err(|_| "a patch's deprecated flag must be a boolean".to_string())?,
+                })
+            }
             (other, _) => {
                 return Err(format!(
                     "unknown workflow command {other:?} with {} arguments",
@@ -209,6 +228,26 @@ fn decode_schedule_activity(
             .map(decode_retry_policy)
             .transpose()?,
         cancellation_type: cancellation_type as i32,
+        ..Default::default()
+    })
+}
+
+fn decode_continue_as_new(
+    options: Term,
+    limit: &PayloadLimit,
+) -> Result<ContinueAsNewWorkflowExecution, String> {
+    let map = TermMap::new(options, "the continue-as-new options")?;
+    let arguments = terms_to_payloads(map.required("arguments")?)
+        .map_err(|error| format!("the arguments of the next run: {error}"))?;
+    limit
+        .check_payloads("the arguments of the next run", &arguments)
+        .map_err(|too_large| too_large.to_string())?;
+    Ok(ContinueAsNewWorkflowExecution {
+        workflow_type: map.string("workflow_type")?,
+        task_queue: map.string("task_queue")?,
+        arguments,
+        workflow_run_timeout: map.optional_u64("run_timeout")?.and_then(duration),
+        workflow_task_timeout: map.optional_u64("task_timeout")?.and_then(duration),
         ..Default::default()
     })
 }
