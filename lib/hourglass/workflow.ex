@@ -37,7 +37,8 @@ defmodule Hourglass.Workflow do
   once something the run waits for has happened; signals and queries are handled between. Core
   replays history into a new process after an eviction, so the code must be deterministic:
   take the time from `now/0`, random numbers from `random/0` or `:rand` (seeded per run),
-  ids from `uuid4/0`, and never wait with `receive` or `Process.sleep/1`.
+  ids from `uuid4/0`, and never wait with `receive` or `Process.sleep/1`. The module's
+  functions are checked for such calls as it compiles (`Hourglass.Workflow.Determinism`).
 
   ## What `run` returns
 
@@ -94,6 +95,7 @@ defmodule Hourglass.Workflow do
   defmacro __using__(opts) do
     quote bind_quoted: [opts: opts] do
       @behaviour Hourglass.Workflow
+      @on_definition Hourglass.Workflow.Determinism
 
       @hourglass_workflow_name Keyword.get(
                                  opts,
@@ -228,6 +230,15 @@ defmodule Hourglass.Workflow do
   @spec continue_as_new([term()], keyword()) :: {:continue_as_new, [term()], keyword()}
   def continue_as_new(arguments, opts \\ []) when is_list(arguments) and is_list(opts),
     do: {:continue_as_new, arguments, opts}
+
+  @doc """
+  Marks a call as reviewed for determinism: `use Hourglass.Workflow` warns at compile time on
+  calls that can break replay (see `Hourglass.Workflow.Determinism`), except inside this.
+  It returns what `expression` returns.
+
+      Workflow.reviewed(Logger.info("at \#{DateTime.utc_now()}"))
+  """
+  defmacro reviewed(expression), do: expression
 
   @doc "Whether the workflow was asked to cancel."
   @spec cancelled?() :: boolean()
