@@ -354,3 +354,23 @@ defmodule Hourglass.Integration.WorkflowCodecTest do
     assert message =~ "binary/encrypted"
   end
 end
+
+defmodule Hourglass.Integration.WorkflowEarlyCancelTest do
+  # A cancellation that arrives with the run's first activation reaches the run's first wait.
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.Client
+  alias Hourglass.IntegrationWorkflows, as: W
+
+  test "a workflow cancelled before any worker ran it ends cancelled at its first wait", ctx do
+    {:ok, handle} =
+      Client.start_workflow(ctx.client, "Cancellable", [],
+        id: "early-cancel-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    :ok = Client.cancel_workflow(ctx.client, handle)
+    start_worker(ctx, workflows: [W.Cancellable])
+    assert {:error, {:cancelled, _}} = Client.workflow_result(ctx.client, handle, timeout: 60_000)
+  end
+end

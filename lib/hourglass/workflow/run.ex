@@ -69,6 +69,7 @@ defmodule Hourglass.Workflow.Run do
       pending: %{},
       activity_types: %{},
       cancelled: false,
+      cancellation_undelivered: false,
       evicted: false,
       replaying: false,
       # patches the history has markers for (NotifyHasPatch), and the answers given so far
@@ -279,6 +280,8 @@ defmodule Hourglass.Workflow.Run do
   # Runs `check` against the run's context; while it says :wait, answers the activation and
   # applies the next one.
   defp block(check) do
+    deliver_cancellation()
+
     case check.(context!()) do
       {:done, value} ->
         value
@@ -287,6 +290,31 @@ defmodule Hourglass.Workflow.Run do
         answer({:ok, take_commands()})
         next_activation()
         block(check)
+    end
+  end
+
+  # Pending timers are cancelled here (Core sends nothing more for them); pending activities
+  # are asked to cancel, and Core resolves them as their cancellation type says.
+  defp deliver_cancellation do
+    ctx = context!()
+
+    if ctx.cancellation_undelivered and map_size(ctx.pending) > 0 do
+      commands =
+        Enum.flat_map(ctx.pending, fn
+          {{:timer, seq}, true} -> [{:cancel_timer, seq}]
+          {{:activity, seq}, true} -> [{:request_cancel_activity, seq}]
+        end)
+
+      timers =
+        for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
+
+      put(%{
+        ctx
+        | cancellation_undelivered: false,
+          commands: Enum.reverse(commands, ctx.commands),
+          resolved: Map.merge(ctx.resolved, timers),
+          pending: Map.reject(ctx.pending, fn {key, _} -> Map.has_key?(timers, key) end)
+      })
     end
   end
 
@@ -419,28 +447,11 @@ defmodule Hourglass.Workflow.Run do
     put(%{ctx | commands: [{:respond_to_query, query_id, answer} | ctx.commands]})
   end
 
-  defp apply_job({:cancel, _reason}) do
-    ctx = context!()
-
-    # Pending timers are cancelled here (Core sends nothing more for them); pending activities
-    # are asked to cancel, and Core resolves them as their cancellation type says.
-    commands =
-      Enum.flat_map(ctx.pending, fn
-        {{:timer, seq}, true} -> [{:cancel_timer, seq}]
-        {{:activity, seq}, true} -> [{:request_cancel_activity, seq}]
-      end)
-
-    timers =
-      for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
-
-    put(%{
-      ctx
-      | cancelled: true,
-        commands: Enum.reverse(commands, ctx.commands),
-        resolved: Map.merge(ctx.resolved, timers),
-        pending: Map.reject(ctx.pending, fn {key, _} -> Map.has_key?(timers, key) end)
-    })
-  end
+  # The cancellation reaches what the run waits on at its next wait (see
+  # deliver_cancellation/0): now, if the run is waiting, or once it starts to, when it arrives
+  # with the run's first activation.
+  defp apply_job({:cancel, _reason}),
+    do: put(%{context!() | cancelled: true, cancellation_undelivered: true})
 
   defp apply_job({:update_random_seed, seed}), do: :rand.seed(:exsss, seed)
 
