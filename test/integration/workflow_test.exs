@@ -254,7 +254,7 @@ defmodule Hourglass.Integration.WorkflowTest do
 end
 
 defmodule Hourglass.Integration.WorkflowCacheTest do
-  # Runs evicted from a cache of one and replayed from history: deterministic values come out
+  # Runs evicted from a cache of two and replayed from history: deterministic values come out
   # the same.
   use Hourglass.IntegrationCase, async: true
 
@@ -262,7 +262,7 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
 
   @script Path.expand("../support/python/workflow_client.py", __DIR__)
 
-  test "with max_cached_workflows: 1, five waiting runs are replayed and each finishes right",
+  test "with max_cached_workflows: 2, fifty waiting runs are replayed and each finishes right",
        ctx do
     if :ets.whereis(:hourglass_replayed_inits) == :undefined do
       :ets.new(:hourglass_replayed_inits, [:public, :named_table, :set])
@@ -276,7 +276,8 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
        max_cached_workflows: 1}
     )
 
-    ids = for i <- 1..5, do: "replayed-#{i}-#{ctx.queue}"
+    count = 50
+    ids = for i <- 1..count, do: "replayed-#{i}-#{ctx.queue}"
 
     steps =
       Enum.flat_map(ids, fn id ->
@@ -291,8 +292,8 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     assert status == 0, out
     results = python_results(out)
 
-    queried = results |> Enum.slice(5, 5) |> Enum.map(& &1["ok"])
-    finished = results |> Enum.slice(15, 5) |> Enum.map(& &1["ok"])
+    queried = results |> Enum.slice(count, count) |> Enum.map(& &1["ok"])
+    finished = results |> Enum.slice(3 * count, count) |> Enum.map(& &1["ok"])
 
     # The runs were evicted and replayed: more processes than runs.
     inits = Enum.sum(for id <- ids, do: :ets.lookup_element(:hourglass_replayed_inits, id, 2))
@@ -301,7 +302,7 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     assert queried == finished
     assert Enum.map(finished, & &1["name"]) == ids
     assert Enum.all?(finished, & &1["patched"])
-    assert finished |> Enum.map(& &1["uuid"]) |> Enum.uniq() |> length() == 5
+    assert finished |> Enum.map(& &1["uuid"]) |> Enum.uniq() |> length() == count
 
     for %{"uuid" => uuid} <- finished,
         do:

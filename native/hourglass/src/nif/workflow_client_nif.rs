@@ -15,6 +15,7 @@ use crate::nif::value::str_to_term;
 use crate::temporal::workflow_client::{StartWorkflow, WorkflowOutcome};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+use temporalio_common::protos::temporal::api::common::v1::Payload;
 
 fn decode_start(term: Term) -> Result<StartWorkflow, String> {
     let map = TermMap::new(term, "the start request")?;
@@ -144,6 +145,18 @@ fn ids(request: Term) -> Result<(String, String), String> {
     ))
 }
 
+/// The workflow's ids, the name and the values under `values_key` of a signal or a query.
+fn decode_named(
+    request: Term,
+    what: &str,
+    values_key: &str,
+) -> Result<((String, String), String, Vec<Payload>), String> {
+    let map = TermMap::new(request, what)?;
+    let values = terms_to_payloads(map.required(values_key)?)
+        .map_err(|error| format!("{values_key}: {error}"))?;
+    Ok((ids(request)?, map.string("name")?, values))
+}
+
 /// `request`: `%{workflow_id, run_id, name, input, request_id}`. Answers `:ok`.
 #[rustler::nif]
 fn client_signal_workflow<'a>(
@@ -168,11 +181,9 @@ dirty_nif!(client_signal_workflow_dirty, client_signal_workflow_body);
 fn client_signal_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     let client: ResourceArc<ClientResource> = args[0].decode()?;
     let reply_to: LocalPid = args[2].decode()?;
-    let decoded = ids(args[1]).and_then(|ids| {
-        let map = TermMap::new(args[1], "the signal")?;
-        let input =
-            terms_to_payloads(map.required("input")?).map_err(|error| format!("input: {error}"))?;
-        Ok((ids, map.string("name")?, input, map.string("request_id")?))
+    let decoded = decode_named(args[1], "the signal", "input").and_then(|(ids, name, input)| {
+        let request_id = TermMap::new(args[1], "the signal")?.string("request_id")?;
+        Ok((ids, name, input, request_id))
     });
     let ((workflow_id, run_id), name, input, request_id) = match decoded {
         Ok(decoded) => decoded,
@@ -225,12 +236,7 @@ dirty_nif!(client_query_workflow_dirty, client_query_workflow_body);
 fn client_query_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     let client: ResourceArc<ClientResource> = args[0].decode()?;
     let reply_to: LocalPid = args[2].decode()?;
-    let decoded = ids(args[1]).and_then(|ids| {
-        let map = TermMap::new(args[1], "the query")?;
-        let arguments = terms_to_payloads(map.required("arguments")?)
-            .map_err(|error| format!("arguments: {error}"))?;
-        Ok((ids, map.string("name")?, arguments))
-    });
+    let decoded = decode_named(args[1], "the query", "arguments");
     let ((workflow_id, run_id), name, arguments) = match decoded {
         Ok(decoded) => decoded,
         Err(message) => return Ok(error_message(env, &message)),
