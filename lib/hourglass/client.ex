@@ -3,7 +3,7 @@ defmodule Hourglass.Client do
   A Temporal client over the same Rust core as the worker: Standalone Activities (activities
   started on their own, without a workflow) and workflows (`start_workflow/4`,
   `execute_workflow/4`, `workflow_result/3`, `signal_workflow/4`, `query_workflow/4`,
-  `cancel_workflow/3`, `terminate_workflow/3`).
+  `cancel_workflow/3`, `terminate_workflow/3`, `describe_workflow/2`).
 
       {:ok, client} = Hourglass.Client.connect(address: "localhost:7233")
 
@@ -456,6 +456,24 @@ defmodule Hourglass.Client do
     with {:ok, ids} <- workflow_ids(workflow) do
       request = Map.put(ids, :reason, reason)
       call(&Native.client_terminate_workflow(client.resource, request, self(), &1), 30_000)
+    end
+  end
+
+  @doc """
+  What the server knows of the workflow's run: a map with `:workflow_id`, `:run_id`,
+  `:workflow_type`, `:status` (`:running`, `:completed`, `:failed`, `:cancelled`,
+  `:terminated`, `:continued_as_new`, `:timed_out`), `:task_queue`, `:history_length` and
+  `:start_time` / `:close_time` as `DateTime`s (nil while open).
+  """
+  @spec describe_workflow(t(), workflow()) :: {:ok, map()} | {:error, term()}
+  def describe_workflow(%__MODULE__{} = client, workflow) do
+    with {:ok, ids} <- workflow_ids(workflow),
+         {:ok, info} <-
+           call(&Native.client_describe_workflow(client.resource, ids, self(), &1), 30_000) do
+      {:ok,
+       Enum.reduce([:start_time, :close_time], info, fn key, info ->
+         Map.update!(info, key, &(&1 && DateTime.from_unix!(&1, :microsecond)))
+       end)}
     end
   end
 

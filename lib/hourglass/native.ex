@@ -234,6 +234,8 @@ defmodule Hourglass.Native do
   @doc false
   def client_cancel_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
+  def client_describe_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
   def client_terminate_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
   def worker_complete_activation(_worker, _run_id, _completion, _reply_to), do: not_loaded()

@@ -84,6 +84,19 @@ defmodule Hourglass.Integration.WorkflowTest do
     assert {:ok, %{"receipt" => "order-9", "approver" => "bob"}} =
              Client.workflow_result(ctx.client, handle)
 
+    assert {:ok,
+            %{
+              workflow_id: ^id,
+              workflow_type: "Approval",
+              status: :completed,
+              task_queue: queue,
+              history_length: length,
+              start_time: %DateTime{},
+              close_time: %DateTime{}
+            }} = Client.describe_workflow(ctx.client, handle)
+
+    assert queue == ctx.queue and length > 5
+
     assert {:error, {:failed, %Hourglass.ApplicationError{type: "Rejected"}}} =
              Client.execute_workflow(ctx.client, "Failing", [],
                id: "client-failing-#{ctx.queue}",

@@ -16,6 +16,8 @@ use crate::temporal::workflow_client::{StartWorkflow, WorkflowOutcome};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
 fn decode_start(term: Term) -> Result<StartWorkflow, String> {
     let map = TermMap::new(term, "the start request")?;
@@ -329,4 +331,75 @@ fn client_terminate_workflow<'a>(
             Err(error) => error_term(env, &error),
         },
     )
+}
+
+/// `request`: `%{workflow_id, run_id}`. Answers `{:ok, %{workflow_id, run_id, workflow_type,
+/// status, task_queue, history_length, start_time, close_time}}`, times in Unix microseconds
+/// (or nil) and `status` one of `:running`, `:completed`, `:failed`, `:cancelled`,
+/// `:terminated`, `:continued_as_new`, `:timed_out`, `:paused`, `:unspecified`.
+#[rustler::nif]
+fn client_describe_workflow<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let (workflow_id, run_id) = match ids(request) {
+        Ok(ids) => ids,
+        Err(message) => return error_message(env, &message),
+    };
+    let client = client.client.clone();
+    crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        reference,
+        async move { client.describe_workflow(&workflow_id, &run_id).await },
+        |env, described| match described {
+            Ok(info) => make_tuple(env, &[atom(env, "ok"), workflow_info_term(env, &info)]),
+            Err(error) => error_term(env, &error),
+        },
+    )
+}
+
+fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo) -> Term<'a> {
+    let micros = |time: &Option<prost_wkt_types::Timestamp>| {
+        time.as_ref()
+            .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
+            .unwrap_or_else(|| rustler::types::atom::nil().encode(env))
+    };
+    let status = match info.status() {
+        WorkflowExecutionStatus::Running => "running",
+        WorkflowExecutionStatus::Completed => "completed",
+        WorkflowExecutionStatus::Failed => "failed",
+        WorkflowExecutionStatus::Canceled => "cancelled",
+        WorkflowExecutionStatus::Terminated => "terminated",
+        WorkflowExecutionStatus::ContinuedAsNew => "continued_as_new",
+        WorkflowExecutionStatus::TimedOut => "timed_out",
+        WorkflowExecutionStatus::Paused => "paused",
+        WorkflowExecutionStatus::Unspecified => "unspecified",
+    };
+    let execution = info.execution.clone().unwrap_or_default();
+    let pairs = [
+        ("workflow_id", str_to_term(env, &execution.workflow_id)),
+        ("run_id", str_to_term(env, &execution.run_id)),
+        (
+            "workflow_type",
+            str_to_term(
+                env,
+                info.r#type
+                    .as_ref()
+                    .map(|kind| kind.name.as_str())
+                    .unwrap_or(""),
+            ),
+        ),
+        ("status", atom(env, status)),
+        ("task_queue", str_to_term(env, &info.task_queue)),
+        ("history_length", info.history_length.encode(env)),
+        ("start_time", micros(&info.start_time)),
+        ("close_time", micros(&info.close_time)),
+    ];
+    let keys: Vec<Term> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
+    let values: Vec<Term> = pairs.iter().map(|(_, value)| *value).collect();
+    Term::map_from_term_arrays(env, &keys, &values).expect("distinct keys")
 }

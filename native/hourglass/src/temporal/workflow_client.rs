@@ -13,8 +13,9 @@ use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    GetWorkflowExecutionHistoryRequest, QueryWorkflowRequest,
+    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest, QueryWorkflowRequest,
     RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
     StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
 };
@@ -267,5 +268,28 @@ impl ActivityClient {
             )
             .await?;
         Ok(())
+    }
+
+    /// What the server knows of the workflow's run right now.
+    pub async fn describe_workflow(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<WorkflowExecutionInfo, ClientError> {
+        let response = self
+            .service()
+            .describe_workflow_execution(
+                DescribeWorkflowExecutionRequest {
+                    namespace: self.namespace().to_string(),
+                    execution: execution(workflow_id, run_id),
+                    ..Default::default()
+                }
+                .into_request(),
+            )
+            .await?
+            .into_inner();
+        response
+            .workflow_execution_info
+            .ok_or_else(|| ClientError::local("the server described no workflow"))
     }
 }
