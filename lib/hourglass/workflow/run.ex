@@ -90,6 +90,13 @@ defmodule Hourglass.Workflow.Run do
     ctx = context!()
     seq = ctx.seq.activity + 1
 
+    # The server refuses such a command, and would refuse every retry of the task.
+    unless opts[:start_to_close_timeout] || opts[:schedule_to_close_timeout] do
+      raise ArgumentError,
+            "activity #{inspect(activity_type)} needs a :start_to_close_timeout or a " <>
+              ":schedule_to_close_timeout"
+    end
+
     arguments =
       case PayloadCodec.encode_values(ctx.codec, arguments) do
         {:ok, encoded} ->
@@ -262,7 +269,12 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp put_retry_policy(options, nil), do: options
-  defp put_retry_policy(options, policy), do: Map.put(options, :retry_policy, Map.new(policy))
+
+  defp put_retry_policy(options, policy) when is_list(policy),
+    do: Map.put(options, :retry_policy, Map.new(policy))
+
+  defp put_retry_policy(_options, policy),
+    do: raise(ArgumentError, ":retry_policy must be a keyword list, got: #{inspect(policy)}")
 
   defp cancel_timer(%Handle{} = timer) do
     ctx = context!()

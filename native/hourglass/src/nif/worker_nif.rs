@@ -38,6 +38,9 @@ use temporalio_common::protos::coresdk::activity_result::ActivityExecutionResult
 use temporalio_common::protos::coresdk::activity_task::activity_task;
 use temporalio_common::protos::coresdk::workflow_activation::workflow_activation_job;
 use temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation;
+use temporalio_common::protos::coresdk::workflow_commands::{
+    query_result, workflow_command, QueryResult, WorkflowCommand,
+};
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
 };
@@ -280,14 +283,17 @@ fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
             let activation = match polled {
                 Ok(activation) => activation,
                 Err(PollError::ShutDown) => break,
+                // Core shuts down after such an error; polling goes on, to answer the
+                // evictions it still sends, until it says it has shut down.
                 Err(other) => {
-                    tracing::error!("workflow polling stopped: {other}");
+                    tracing::error!("workflow polling failed: {other}");
                     core.worker.initiate_shutdown();
-                    break;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
                 }
             };
             let run_id = activation.run_id.clone();
-            let evicts = only_evicts(&activation);
+            let unrun = Unrun::of(&activation);
             let problem = match DecodedActivation::decode(activation, form) {
                 Ok(decoded) => owned
                     .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
@@ -298,43 +304,101 @@ fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
                 )),
             };
             if let Some(problem) = problem {
-                answer_unrun(&core, run_id, evicts, problem).await;
+                answer_unrun(&core, run_id, unrun, problem).await;
             }
         }
     });
 }
 
-fn only_evicts(activation: &WorkflowActivation) -> bool {
-    activation.jobs.iter().all(|job| {
-        matches!(
-            job.variant,
-            Some(workflow_activation_job::Variant::RemoveFromCache(_))
-        )
-    })
+/// What an activation no run will see asks for.
+enum Unrun {
+    /// Only evictions: nothing to do.
+    Eviction,
+    /// Only queries (they come alone): each is answered with an error, and the run goes on.
+    Queries(Vec<String>),
+    /// Anything else fails the workflow task: Core evicts the run, the server retries the task.
+    Task,
 }
 
-/// Answers an activation no run will see: an eviction with nothing to do, anything else as a
-/// failed workflow task (Core evicts the run; the server retries the task).
-async fn answer_unrun(core: &CoreWorker, run_id: String, evicts: bool, problem: String) {
-    let status = if evicts {
-        workflow_activation_completion::Status::Successful(workflow_completion::Success::default())
-    } else {
-        tracing::warn!(
-            run_id,
-            "a workflow activation failed before it ran: {problem}"
-        );
-        workflow_activation_completion::Status::Failed(workflow_completion::Failure {
-            failure: Some(Failure {
-                message: problem,
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-    };
-    let completion = WorkflowActivationCompletion {
+impl Unrun {
+    fn of(activation: &WorkflowActivation) -> Self {
+        use workflow_activation_job::Variant;
+        let variants = || activation.jobs.iter().map(|job| job.variant.as_ref());
+        if variants().all(|job| matches!(job, Some(Variant::RemoveFromCache(_)))) {
+            Unrun::Eviction
+        } else if variants().all(|job| matches!(job, Some(Variant::QueryWorkflow(_)))) {
+            Unrun::Queries(
+                variants()
+                    .filter_map(|job| match job {
+                        Some(Variant::QueryWorkflow(query)) => Some(query.query_id.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        } else {
+            Unrun::Task
+        }
+    }
+}
+
+fn failed_task(run_id: String, message: String) -> WorkflowActivationCompletion {
+    WorkflowActivationCompletion {
         run_id,
-        status: Some(status),
+        status: Some(workflow_activation_completion::Status::Failed(
+            workflow_completion::Failure {
+                failure: Some(Failure {
+                    message,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )),
         ..Default::default()
+    }
+}
+
+/// Answers an activation no run will see (see [`Unrun`]).
+async fn answer_unrun(core: &CoreWorker, run_id: String, unrun: Unrun, problem: String) {
+    let success = |commands| {
+        Some(workflow_activation_completion::Status::Successful(
+            workflow_completion::Success {
+                commands,
+                ..Default::default()
+            },
+        ))
+    };
+    let completion = match unrun {
+        Unrun::Eviction => WorkflowActivationCompletion {
+            run_id,
+            status: success(Vec::new()),
+            ..Default::default()
+        },
+        Unrun::Queries(query_ids) => WorkflowActivationCompletion {
+            run_id,
+            status: success(
+                query_ids
+                    .into_iter()
+                    .map(|query_id| WorkflowCommand {
+                        variant: Some(workflow_command::Variant::RespondToQuery(QueryResult {
+                            query_id,
+                            variant: Some(query_result::Variant::Failed(Failure {
+                                message: problem.clone(),
+                                ..Default::default()
+                            })),
+                        })),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        Unrun::Task => {
+            tracing::warn!(
+                run_id,
+                "a workflow activation failed before it ran: {problem}"
+            );
+            failed_task(run_id, problem)
+        }
     };
     if let Err(error) = core.worker.complete_workflow_activation(completion).await {
         tracing::error!("cannot answer a workflow activation: {error}");
@@ -380,11 +444,26 @@ fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifRe
         };
     let core = worker.core.clone();
     runtime::io().spawn(async move {
+        let successful = matches!(
+            completion.status,
+            Some(workflow_activation_completion::Status::Successful(_))
+        );
         let outcome = core
             .worker
             .complete_workflow_activation(completion)
             .await
             .map_err(|failure| failure.to_string());
+        // Core refuses a malformed answer without taking it: the activation is still open, and
+        // a failed task (which Core always takes) closes it.
+        if let (Err(message), true) = (&outcome, successful) {
+            let failed = failed_task(
+                run_id.clone(),
+                format!("Core refused the workflow's commands: {message}"),
+            );
+            if let Err(error) = core.worker.complete_workflow_activation(failed).await {
+                tracing::error!("cannot answer a workflow activation: {error}");
+            }
+        }
         let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
             let outcome = match &outcome {
                 Ok(()) => ok(env),

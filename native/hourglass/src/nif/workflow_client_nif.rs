@@ -147,12 +147,11 @@ fn ids(request: Term) -> Result<(String, String), String> {
     ))
 }
 
+/// A signal's or a query's workflow ids, name and values.
+type Named = ((String, String), String, Vec<Payload>);
+
 /// The workflow's ids, the name and the values under `values_key` of a signal or a query.
-fn decode_named(
-    request: Term,
-    what: &str,
-    values_key: &str,
-) -> Result<((String, String), String, Vec<Payload>), String> {
+fn decode_named(request: Term, what: &str, values_key: &str) -> Result<Named, String> {
     let map = TermMap::new(request, what)?;
     let values = terms_to_payloads(map.required(values_key)?)
         .map_err(|error| format!("{values_key}: {error}"))?;

@@ -119,7 +119,8 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                     .map_err(|_| "a timer's duration must be milliseconds".to_string())?;
                 workflow_command::Variant::StartTimer(StartTimer {
                     seq: seq(*number)?,
-                    start_to_fire_timeout: duration(milliseconds),
+                    // The server refuses a timer of 0 (and would fail every retry of the task).
+                    start_to_fire_timeout: duration(milliseconds.max(1)),
                 })
             }
             ("cancel_timer", [number]) => {
@@ -137,9 +138,9 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                     seq: seq(*number)?,
                 })
             }
-            ("respond_to_query", [query_id, answer]) => {
-                workflow_command::Variant::RespondToQuery(decode_query_answer(*query_id, *answer)?)
-            }
+            ("respond_to_query", [query_id, answer]) => workflow_command::Variant::RespondToQuery(
+                decode_query_answer(*query_id, *answer, limit)?,
+            ),
             ("complete_workflow", [value]) => {
                 let result = term_to_payload(*value)
                     .map_err(|error| format!("the workflow's result: {error}"))?;
@@ -252,7 +253,11 @@ fn decode_continue_as_new(
     })
 }
 
-fn decode_query_answer(query_id: Term, answer: Term) -> Result<QueryResult, String> {
+fn decode_query_answer(
+    query_id: Term,
+    answer: Term,
+    limit: &PayloadLimit,
+) -> Result<QueryResult, String> {
     let query_id: String = query_id
         .decode()
         .map_err(|_| "a query id must be a string".to_string())?;
@@ -260,10 +265,17 @@ fn decode_query_answer(query_id: Term, answer: Term) -> Result<QueryResult, Stri
         .decode()
         .map_err(|_| "a query's answer must be {:ok, value} or {:error, message}".to_string())?;
     let variant = match atom_name(tag, answer).as_str() {
+        // An answer over the limit would have the whole task completion refused.
         "ok" => match term_to_payload(body) {
-            Ok(response) => query_result::Variant::Succeeded(QuerySuccess {
-                response: Some(response),
-            }),
+            Ok(response) => match limit.check_payload("the query's answer", &response) {
+                Ok(()) => query_result::Variant::Succeeded(QuerySuccess {
+                    response: Some(response),
+                }),
+                Err(too_large) => query_result::Variant::Failed(Failure {
+                    message: too_large.to_string(),
+                    ..Default::default()
+                }),
+            },
             Err(error) => query_result::Variant::Failed(Failure {
                 message: format!("the query's answer cannot be encoded: {error}"),
                 ..Default::default()

@@ -92,8 +92,9 @@ impl ActivityClient {
         Ok(response.run_id)
     }
 
-    /// Waits for the workflow to close, following its continue-as-new runs, and returns how it
-    /// ended. An empty `run_id` means the latest run.
+    /// Waits for the workflow to close, following the runs that carry it on (continue-as-new,
+    /// the server's retries, cron), and returns how the last ended. An empty `run_id` means the
+    /// latest run.
     pub async fn workflow_result(
         &self,
         workflow_id: &str,
@@ -128,16 +129,21 @@ impl ActivityClient {
                 .history
                 .and_then(|history| history.events.into_iter().last())
                 .and_then(|event| event.attributes);
-            match close {
-                Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => {
-                    return Ok(WorkflowOutcome::Completed(
+            // A run that the server retries (failed or timed out, with a retry policy), starts
+            // again by cron, or continues as new names the next run: the result is that one's.
+            let (outcome, next_run) = match close {
+                Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => (
+                    WorkflowOutcome::Completed(
                         completed.result.map(|p| p.payloads).unwrap_or_default(),
-                    ))
-                }
-                Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) => {
-                    return Ok(WorkflowOutcome::Failed(Box::new(
-                        failed.failure.unwrap_or_default(),
-                    )))
+                    ),
+                    completed.new_execution_run_id,
+                ),
+                Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) => (
+                    WorkflowOutcome::Failed(Box::new(failed.failure.unwrap_or_default())),
+                    failed.new_execution_run_id,
+                ),
+                Some(Attributes::WorkflowExecutionTimedOutEventAttributes(timed_out)) => {
+                    (WorkflowOutcome::TimedOut, timed_out.new_execution_run_id)
                 }
                 Some(Attributes::WorkflowExecutionCanceledEventAttributes(cancelled)) => {
                     return Ok(WorkflowOutcome::Cancelled(
@@ -147,15 +153,21 @@ impl ActivityClient {
                 Some(Attributes::WorkflowExecutionTerminatedEventAttributes(terminated)) => {
                     return Ok(WorkflowOutcome::Terminated(terminated.reason))
                 }
-                Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => {
-                    return Ok(WorkflowOutcome::TimedOut)
-                }
                 Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(next)) => {
                     run_id = next.new_execution_run_id;
                     page_token.clear();
+                    continue;
                 }
-                _ => page_token = response.next_page_token,
+                _ => {
+                    page_token = response.next_page_token;
+                    continue;
+                }
+            };
+            if next_run.is_empty() {
+                return Ok(outcome);
             }
+            run_id = next_run;
+            page_token.clear();
         }
     }
 
@@ -282,7 +294,6 @@ impl ActivityClient {
                 DescribeWorkflowExecutionRequest {
                     namespace: self.namespace().to_string(),
                     execution: execution(workflow_id, run_id),
-                    ..Default::default()
                 }
                 .into_request(),
             )
