@@ -22,7 +22,8 @@ fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
     rustler::Binary::from(binary).to_term(env)
 }
 
-fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
+/// A string, or nil when it is empty.
+pub(crate) fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
     if text.is_empty() {
         rustler::types::atom::nil().encode(env)
     } else {

@@ -35,7 +35,7 @@ pub struct ClientResource {
 #[rustler::resource_impl]
 impl Resource for ClientResource {}
 
-fn nil(env: Env) -> Term {
+pub(crate) fn nil(env: Env) -> Term {
     rustler::types::atom::nil().encode(env)
 }
 
@@ -408,7 +408,8 @@ pub fn failure_term<'a>(env: Env<'a>, failure: &Failure, form: Form) -> Term<'a>
     }
 }
 
-fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
+/// A timestamp as Unix microseconds, or nil.
+pub(crate) fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
     time.as_ref()
         .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
         .unwrap_or_else(|| nil(env))

@@ -19,8 +19,9 @@
 //! thread (erlang/otp#8208) arrives deferred, as activity tasks do (see
 //! [`crate::nif::deferred_term`]).
 
+use crate::nif::activity_task_term::optional_str;
 use crate::nif::atoms::named as atom;
-use crate::nif::client_nif::failure_term;
+use crate::nif::client_nif::{failure_term, micros, nil};
 use crate::nif::deferred_term::build_or_defer;
 use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
@@ -127,25 +128,8 @@ pub fn activation_message<'a>(env: Env<'a>, decoded: DecodedActivation) -> Term<
     make_tuple(env, &[atom(env, "$hourglass_activation"), activation])
 }
 
-fn nil(env: Env) -> Term {
-    rustler::types::atom::nil().encode(env)
-}
-
-fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
-    if text.is_empty() {
-        nil(env)
-    } else {
-        str_to_term(env, text)
-    }
-}
-
-fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
-    time.as_ref()
-        .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
-        .unwrap_or_else(|| nil(env))
-}
-
-fn map<'a>(env: Env<'a>, pairs: &[(&str, Term<'a>)]) -> Term<'a> {
+/// A map with atom keys.
+pub(crate) fn map<'a>(env: Env<'a>, pairs: &[(&str, Term<'a>)]) -> Term<'a> {
     let keys: Vec<Term> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
     let values: Vec<Term> = pairs.iter().map(|(_, value)| *value).collect();
     Term::map_from_term_arrays(env, &keys, &values).expect("distinct keys")

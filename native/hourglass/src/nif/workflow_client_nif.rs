@@ -5,13 +5,14 @@
 
 use crate::nif::atoms::named as atom;
 use crate::nif::client_nif::{
-    decode_retry_policy, error_message, error_term, failure_term, millis, result_term,
+    decode_retry_policy, error_message, error_term, failure_term, micros, millis, result_term,
     too_large_term, ClientResource,
 };
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, terms_to_payloads};
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
+use crate::nif::workflow_activation_term::map;
 use crate::temporal::workflow_client::{StartWorkflow, WorkflowOutcome};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
@@ -362,11 +363,6 @@ fn client_describe_workflow<'a>(
 }
 
 fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo) -> Term<'a> {
-    let micros = |time: &Option<prost_wkt_types::Timestamp>| {
-        time.as_ref()
-            .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
-            .unwrap_or_else(|| rustler::types::atom::nil().encode(env))
-    };
     let status = match info.status() {
         WorkflowExecutionStatus::Running => "running",
         WorkflowExecutionStatus::Completed => "completed",
@@ -379,26 +375,26 @@ fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo) -> Term<'a
         WorkflowExecutionStatus::Unspecified => "unspecified",
     };
     let execution = info.execution.clone().unwrap_or_default();
-    let pairs = [
-        ("workflow_id", str_to_term(env, &execution.workflow_id)),
-        ("run_id", str_to_term(env, &execution.run_id)),
-        (
-            "workflow_type",
-            str_to_term(
-                env,
-                info.r#type
-                    .as_ref()
-                    .map(|kind| kind.name.as_str())
-                    .unwrap_or(""),
+    map(
+        env,
+        &[
+            ("workflow_id", str_to_term(env, &execution.workflow_id)),
+            ("run_id", str_to_term(env, &execution.run_id)),
+            (
+                "workflow_type",
+                str_to_term(
+                    env,
+                    info.r#type
+                        .as_ref()
+                        .map(|kind| kind.name.as_str())
+                        .unwrap_or(""),
+                ),
             ),
-        ),
-        ("status", atom(env, status)),
-        ("task_queue", str_to_term(env, &info.task_queue)),
-        ("history_length", info.history_length.encode(env)),
-        ("start_time", micros(&info.start_time)),
-        ("close_time", micros(&info.close_time)),
-    ];
-    let keys: Vec<Term> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
-    let values: Vec<Term> = pairs.iter().map(|(_, value)| *value).collect();
-    Term::map_from_term_arrays(env, &keys, &values).expect("distinct keys")
+            ("status", atom(env, status)),
+            ("task_queue", str_to_term(env, &info.task_queue)),
+            ("history_length", info.history_length.encode(env)),
+            ("start_time", micros(env, &info.start_time)),
+            ("close_time", micros(env, &info.close_time)),
+        ],
+    )
 }
