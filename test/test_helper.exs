@@ -3,7 +3,12 @@
 parent = self()
 
 spawn(fn ->
-  {:ok, server} = Hourglass.DevServer.start_link(name: Hourglass.TestDevServer)
+  {:ok, server} =
+    Hourglass.DevServer.start_link(
+      name: Hourglass.TestDevServer,
+      search_attributes: %{"HourglassCustomer" => :keyword, "HourglassPriority" => :int}
+    )
+
   send(parent, {:dev_server, Hourglass.DevServer.address(server)})
   Process.sleep(:infinity)
 end)

@@ -340,38 +340,109 @@ defmodule Hourglass.Client do
     :execution_timeout,
     :run_timeout,
     :task_timeout,
+    :start_delay,
     :retry_policy,
+    :id_reuse_policy,
+    :id_conflict_policy,
+    :cron_schedule,
+    :memo,
+    :search_attributes,
     :timeout
   ]
 
+  # (The server's deprecated :terminate_if_running is `id_conflict_policy: :terminate_existing`.)
+  @id_reuse_policies [:allow_duplicate, :allow_duplicate_failed_only, :reject_duplicate]
+  @id_conflict_policies [:fail, :use_existing, :terminate_existing]
+
   @doc """
-  Starts a workflow of type `workflow_type` with `args` (one payload each). Options: `:id` and
-  `:task_queue` (required), `:execution_timeout`, `:run_timeout`, `:task_timeout`
-  (milliseconds), `:retry_policy` (as for `start_activity/4`) and `:timeout` for the call.
-  Returns a `WorkflowHandle`; `{:error, {:already_exists, message}}` when a workflow with that
-  id is running.
+  Starts a workflow of type `workflow_type` with `args` (one payload each). Returns a
+  `WorkflowHandle`.
+
+  Options:
+
+    * `:id` and `:task_queue` (required)
+    * `:execution_timeout`, `:run_timeout`, `:task_timeout`, `:start_delay` (milliseconds)
+    * `:retry_policy` (as for `start_activity/4`), `:cron_schedule`
+    * `:id_reuse_policy` - whether the id of a *closed* workflow may start a new one:
+      `:allow_duplicate` (the server's default), `:allow_duplicate_failed_only`,
+      `:reject_duplicate`
+    * `:id_conflict_policy` - when a workflow with the id is *running*: `:fail` (the server's
+      default: `{:error, {:already_exists, message}}`), `:use_existing` (the handle of the
+      running one), `:terminate_existing`
+    * `:memo` - a map of names to values, stored with the workflow (through the payload
+      codec, like the arguments)
+    * `:search_attributes` - a map of names to values (strings, numbers, booleans, lists of
+      strings, `DateTime`s) for attributes registered on the server; never encoded by the
+      codec, so the server can index them
+    * `:timeout` - for the call (default 30 s)
+
+  `describe_workflow/2` shows the memo and search attributes.
   """
   @spec start_workflow(t(), String.t(), list(), keyword()) ::
           {:ok, WorkflowHandle.t()} | {:error, term()}
   def start_workflow(%__MODULE__{} = client, workflow_type, args, opts)
+      when is_binary(workflow_type) and is_list(args) and is_list(opts),
+      do: start(client, workflow_type, args, opts, %{})
+
+  def start_workflow(client, workflow_type, args, opts),
+    do:
+      {:error,
+       {:invalid_arguments,
+        [client: client, workflow_type: workflow_type, args: args, opts: opts]}}
+
+  @doc """
+  Sends the signal `{name, signal_args}` to the running workflow with the id in `opts`, or
+  starts it first (with `args`) when none is running, atomically. Takes the options of
+  `start_workflow/4`; returns the handle of the run that got the signal.
+  """
+  @spec signal_with_start_workflow(t(), String.t(), list(), {String.t(), list()}, keyword()) ::
+          {:ok, WorkflowHandle.t()} | {:error, term()}
+  def signal_with_start_workflow(%__MODULE__{} = client, workflow_type, args, signal, opts)
       when is_binary(workflow_type) and is_list(args) and is_list(opts) do
-    timeouts = [:execution_timeout, :run_timeout, :task_timeout]
+    case signal do
+      {name, signal_args} when is_binary(name) and name != "" and is_list(signal_args) ->
+        with {:ok, input} <- encode(client, signal_args),
+             do:
+               start(client, workflow_type, args, opts, %{signal_name: name, signal_input: input})
+
+      other ->
+        {:error, {:invalid_signal, other}}
+    end
+  end
+
+  def signal_with_start_workflow(client, workflow_type, args, signal, opts),
+    do:
+      {:error,
+       {:invalid_arguments,
+        [client: client, workflow_type: workflow_type, args: args, signal: signal, opts: opts]}}
+
+  defp start(client, workflow_type, args, opts, signal) do
+    timeouts = [:execution_timeout, :run_timeout, :task_timeout, :start_delay]
 
     with :ok <- known_options(opts, @start_workflow_options),
          :ok <- required_text(opts, [:id, :task_queue]),
          :ok <- milliseconds(opts, timeouts),
+         :ok <- one_of(opts, :id_reuse_policy, @id_reuse_policies),
+         :ok <- one_of(opts, :id_conflict_policy, @id_conflict_policies),
+         :ok <- optional_text(opts, :cron_schedule),
          {:ok, retry_policy} <- retry_policy(Keyword.get(opts, :retry_policy)),
+         {:ok, memo} <- memo(client, Keyword.get(opts, :memo, %{})),
+         {:ok, search_attributes} <-
+           search_attributes(Keyword.get(opts, :search_attributes, %{})),
          {:ok, input} <- encode(client, args) do
       request =
         opts
-        |> Keyword.take(timeouts)
+        |> Keyword.take(timeouts ++ [:id_reuse_policy, :id_conflict_policy, :cron_schedule])
         |> Map.new()
+        |> Map.merge(signal)
         |> Map.merge(%{
           workflow_id: opts[:id],
           workflow_type: workflow_type,
           task_queue: opts[:task_queue],
           input: input,
           retry_policy: retry_policy,
+          memo: memo,
+          search_attributes: search_attributes,
           request_id: uuid()
         })
 
@@ -384,11 +455,57 @@ defmodule Hourglass.Client do
     end
   end
 
-  def start_workflow(client, workflow_type, args, opts),
-    do:
-      {:error,
-       {:invalid_arguments,
-        [client: client, workflow_type: workflow_type, args: args, opts: opts]}}
+  defp one_of(opts, key, allowed) do
+    case Keyword.fetch(opts, key) do
+      :error ->
+        :ok
+
+      {:ok, value} ->
+        if value in allowed, do: :ok, else: invalid(key, "must be one of #{inspect(allowed)}")
+    end
+  end
+
+  defp optional_text(opts, key) do
+    case Keyword.fetch(opts, key) do
+      :error -> :ok
+      {:ok, value} -> if text?(value), do: :ok, else: invalid(key, "must be a string")
+    end
+  end
+
+  defp invalid(key, message), do: {:error, {:invalid_option, key, message}}
+
+  # Names as strings; the values through the codec, like every other payload of the workflow.
+  defp memo(client, memo) when is_map(memo) do
+    with {:ok, names} <- names(:memo, memo),
+         {:ok, values} <- encode(client, Map.values(memo)),
+         do: {:ok, Map.new(Enum.zip(names, values))}
+  end
+
+  defp memo(_client, _memo), do: invalid(:memo, "must be a map of names to values")
+
+  # The server indexes the values, so they go as plain JSON; a DateTime as its ISO 8601 text.
+  defp search_attributes(attributes) when is_map(attributes) do
+    with {:ok, names} <- names(:search_attributes, attributes) do
+      values =
+        Enum.map(Map.values(attributes), fn
+          %DateTime{} = time -> DateTime.to_iso8601(time)
+          value -> value
+        end)
+
+      {:ok, Map.new(Enum.zip(names, values))}
+    end
+  end
+
+  defp search_attributes(_attributes),
+    do: invalid(:search_attributes, "must be a map of names to values")
+
+  defp names(key, map) do
+    names = Enum.map(Map.keys(map), &if(is_atom(&1), do: Atom.to_string(&1), else: &1))
+
+    if Enum.all?(names, &(text?(&1) and &1 != "")),
+      do: {:ok, names},
+      else: invalid(key, "names must be non-empty strings or atoms")
+  end
 
   @doc """
   Starts a workflow and waits for its result: `start_workflow/4` then `workflow_result/3`.
@@ -462,18 +579,22 @@ defmodule Hourglass.Client do
   @doc """
   What the server knows of the workflow's run: a map with `:workflow_id`, `:run_id`,
   `:workflow_type`, `:status` (`:running`, `:completed`, `:failed`, `:cancelled`,
-  `:terminated`, `:continued_as_new`, `:timed_out`), `:task_queue`, `:history_length` and
-  `:start_time` / `:close_time` as `DateTime`s (nil while open).
+  `:terminated`, `:continued_as_new`, `:timed_out`), `:task_queue`, `:history_length`,
+  `:start_time` / `:close_time` as `DateTime`s (nil while open), `:memo` and
+  `:search_attributes` (maps of names to values; a date-time attribute as its ISO 8601 text).
   """
   @spec describe_workflow(t(), workflow()) :: {:ok, map()} | {:error, term()}
   def describe_workflow(%__MODULE__{} = client, workflow) do
     with {:ok, ids} <- workflow_ids(workflow),
          {:ok, info} <-
            call(&Native.client_describe_workflow(client.resource, ids, self(), &1), 30_000) do
-      {:ok,
-       Enum.reduce([:start_time, :close_time], info, fn key, info ->
-         Map.update!(info, key, &(&1 && DateTime.from_unix!(&1, :microsecond)))
-       end)}
+      info =
+        Enum.reduce([:start_time, :close_time], info, fn key, info ->
+          Map.update!(info, key, &(&1 && DateTime.from_unix!(&1, :microsecond)))
+        end)
+
+      with {:ok, values} <- decode(client, Map.values(info.memo)),
+           do: {:ok, %{info | memo: Map.new(Enum.zip(Map.keys(info.memo), values))}}
     end
   end
 

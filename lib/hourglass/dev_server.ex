@@ -18,6 +18,9 @@ defmodule Hourglass.DevServer do
       workflows and activities (default: in memory).
     * `:port` - the gRPC port (default: a free one); the other ports are always free ones.
     * `:log_level` - the server's log level (default `"error"`).
+    * `:search_attributes` - search attributes to register, as a map of names to types
+      (`:keyword`, `:text`, `:int`, `:double`, `:bool`, `:datetime`, `:keyword_list`), for
+      `Hourglass.Client.start_workflow/4`'s `:search_attributes`.
     * `:startup_timeout` - milliseconds to wait for the server to answer (default 60_000).
     * `:name` - a name to register the process under.
 
@@ -33,6 +36,7 @@ defmodule Hourglass.DevServer do
           | {:db_filename, Path.t()}
           | {:port, :inet.port_number()}
           | {:log_level, String.t()}
+          | {:search_attributes, %{String.t() => atom()}}
           | {:startup_timeout, pos_integer()}
           | {:name, GenServer.name()}
 
@@ -166,7 +170,27 @@ defmodule Hourglass.DevServer do
       ] ++
       if(ports.ui, do: ["--ui-port", "#{ports.ui}", "--ui-ip", ip], else: ["--headless"]) ++
       if(opts[:namespace], do: ["--namespace", opts[:namespace]], else: []) ++
-      if(opts[:db_filename], do: ["--db-filename", opts[:db_filename]], else: [])
+      if(opts[:db_filename], do: ["--db-filename", opts[:db_filename]], else: []) ++
+      Enum.flat_map(Keyword.get(opts, :search_attributes, %{}), fn {name, type} ->
+        ["--search-attribute", "#{name}=#{search_attribute_type(type)}"]
+      end)
+  end
+
+  @search_attribute_types %{
+    keyword: "Keyword",
+    text: "Text",
+    int: "Int",
+    double: "Double",
+    bool: "Bool",
+    datetime: "Datetime",
+    keyword_list: "KeywordList"
+  }
+
+  defp search_attribute_type(type) do
+    Map.get(@search_attribute_types, type) ||
+      raise ArgumentError,
+            "unknown search attribute type #{inspect(type)}; one of " <>
+              inspect(Map.keys(@search_attribute_types))
   end
 
   # Asks the server itself, through the CLI, until it reports healthy.

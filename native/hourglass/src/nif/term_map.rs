@@ -41,6 +41,16 @@ impl<'a> TermMap<'a> {
             .transpose()
     }
 
+    pub fn optional_atom(&self, key: &str) -> Result<Option<String>, String> {
+        self.get(key)
+            .map(|value| {
+                value
+                    .atom_to_string()
+                    .map_err(|_| format!(":{key} must be an atom"))
+            })
+            .transpose()
+    }
+
     pub fn optional_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         self.get(key)
             .map(|value| {

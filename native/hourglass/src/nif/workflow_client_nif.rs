@@ -9,19 +9,31 @@ use crate::nif::client_nif::{
     too_large_term, ClientResource,
 };
 use crate::nif::dirty::{self, dirty_nif};
-use crate::nif::payload_term::{payload_term, terms_to_payloads};
+use crate::nif::payload_term::{payload_term, term_to_payload, terms_to_payloads, Form};
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
 use crate::nif::workflow_activation_term::map;
-use crate::temporal::workflow_client::{StartWorkflow, WorkflowOutcome};
+use crate::temporal::workflow_client::{StartSignal, StartWorkflow, WorkflowOutcome};
+use rustler::types::map::MapIterator;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
+use std::collections::HashMap;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
-use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_common::protos::temporal::api::enums::v1::{
+    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+};
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
 fn decode_start(term: Term) -> Result<StartWorkflow, String> {
     let map = TermMap::new(term, "the start request")?;
+    let signal = match map.optional_string("signal_name")? {
+        Some(name) => Some(StartSignal {
+            input: terms_to_payloads(map.required("signal_input")?)
+                .map_err(|error| format!("signal_input: {error}"))?,
+            name,
+        }),
+        None => None,
+    };
     Ok(StartWorkflow {
         workflow_id: map.string("workflow_id")?,
         workflow_type: map.string("workflow_type")?,
@@ -37,12 +49,51 @@ fn decode_start(term: Term) -> Result<StartWorkflow, String> {
             .map(decode_retry_policy)
             .transpose()?,
         request_id: map.string("request_id")?,
+        id_reuse_policy: match map.optional_atom("id_reuse_policy")?.as_deref() {
+            None => WorkflowIdReusePolicy::Unspecified,
+            Some("allow_duplicate") => WorkflowIdReusePolicy::AllowDuplicate,
+            Some("allow_duplicate_failed_only") => WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+            Some("reject_duplicate") => WorkflowIdReusePolicy::RejectDuplicate,
+            Some(other) => return Err(format!("unknown :id_reuse_policy :{other}")),
+        },
+        id_conflict_policy: match map.optional_atom("id_conflict_policy")?.as_deref() {
+            None => WorkflowIdConflictPolicy::Unspecified,
+            Some("fail") => WorkflowIdConflictPolicy::Fail,
+            Some("use_existing") => WorkflowIdConflictPolicy::UseExisting,
+            Some("terminate_existing") => WorkflowIdConflictPolicy::TerminateExisting,
+            Some(other) => return Err(format!("unknown :id_conflict_policy :{other}")),
+        },
+        cron_schedule: map.optional_string("cron_schedule")?.unwrap_or_default(),
+        start_delay: millis(&map, "start_delay")?,
+        memo: named_payloads(&map, "memo")?,
+        search_attributes: named_payloads(&map, "search_attributes")?,
+        signal,
     })
 }
 
+/// A map of names to values (the memo, the search attributes), as payloads.
+fn named_payloads(map: &TermMap, key: &str) -> Result<HashMap<String, Payload>, String> {
+    let Some(term) = map.get(key) else {
+        return Ok(HashMap::new());
+    };
+    let entries = MapIterator::new(term).ok_or_else(|| format!(":{key} must be a map"))?;
+    entries
+        .map(|(name, value)| {
+            let name: String = name
+                .decode()
+                .map_err(|_| format!(":{key} must have string keys"))?;
+            let payload =
+                term_to_payload(value).map_err(|error| format!(":{key} {name:?}: {error}"))?;
+            Ok((name, payload))
+        })
+        .collect()
+}
+
 /// `request`: `%{workflow_id, workflow_type, task_queue, input, request_id}` and optionally
-/// `execution_timeout`, `run_timeout`, `task_timeout` (ms) and `retry_policy`. Answers
-/// `{:ok, run_id}`.
+/// `execution_timeout`, `run_timeout`, `task_timeout`, `start_delay` (ms), `retry_policy`,
+/// `id_reuse_policy`, `id_conflict_policy` (atoms), `cron_schedule`, `memo` and
+/// `search_attributes` (maps of names to values), and `signal_name` with `signal_input` for a
+/// signal-with-start. Answers `{:ok, run_id}`.
 #[rustler::nif]
 fn client_start_workflow<'a>(
     env: Env<'a>,
@@ -70,10 +121,16 @@ fn client_start_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
         Ok(start) => start,
         Err(message) => return Ok(error_message(env, &message)),
     };
-    if let Err(too_large) = client
+    let signal_input = start.signal.as_ref().map(|signal| signal.input.as_slice());
+    let checked = client
         .payload_limit
         .check_payloads("the input", &start.input)
-    {
+        .and_then(|()| {
+            client
+                .payload_limit
+                .check_payloads("the signal's input", signal_input.unwrap_or_default())
+        });
+    if let Err(too_large) = checked {
         return Ok(too_large_term(env, &too_large));
     }
     let client = client.client.clone();
@@ -83,7 +140,7 @@ fn client_start_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
         args[3],
         async move { client.start_workflow(start).await },
         |env, started| match started {
-            Ok(run_id) => make_tuple(env, &[atom(env, "ok"), str_to_term(env, &run_id)]),
+            Ok(started) => make_tuple(env, &[atom(env, "ok"), str_to_term(env, &started.run_id)]),
             Err(error) => error_term(env, &error),
         },
     ))
@@ -334,7 +391,8 @@ fn client_terminate_workflow<'a>(
 }
 
 /// `request`: `%{workflow_id, run_id}`. Answers `{:ok, %{workflow_id, run_id, workflow_type,
-/// status, task_queue, history_length, start_time, close_time}}`, times in Unix microseconds
+/// status, task_queue, history_length, start_time, close_time, memo, search_attributes}}`
+/// (memo values in the client's payload form, for its codec), times in Unix microseconds
 /// (or nil) and `status` one of `:running`, `:completed`, `:failed`, `:cancelled`,
 /// `:terminated`, `:continued_as_new`, `:timed_out`, `:paused`, `:unspecified`.
 #[rustler::nif]
@@ -349,20 +407,43 @@ fn client_describe_workflow<'a>(
         Ok(ids) => ids,
         Err(message) => return error_message(env, &message),
     };
+    let form = client.payload_form;
     let client = client.client.clone();
     crate::nif::pending_call::reply_later(
         env,
         reply_to,
         reference,
         async move { client.describe_workflow(&workflow_id, &run_id).await },
-        |env, described| match described {
-            Ok(info) => make_tuple(env, &[atom(env, "ok"), workflow_info_term(env, &info)]),
+        move |env, described| match described {
+            Ok(info) => make_tuple(
+                env,
+                &[atom(env, "ok"), workflow_info_term(env, &info, form)],
+            ),
             Err(error) => error_term(env, &error),
         },
     )
 }
 
-fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo) -> Term<'a> {
+/// Names to values; a value that cannot be decoded is `{:undecodable, message}`.
+fn named_values_term<'a>(
+    env: Env<'a>,
+    named: Option<&HashMap<String, Payload>>,
+    form: Form,
+) -> Term<'a> {
+    let (names, values): (Vec<Term>, Vec<Term>) = named
+        .into_iter()
+        .flatten()
+        .map(|(name, payload)| {
+            let value = payload_term(env, payload, form).unwrap_or_else(|message| {
+                make_tuple(env, &[atom(env, "undecodable"), str_to_term(env, &message)])
+            });
+            (str_to_term(env, name), value)
+        })
+        .unzip();
+    Term::map_from_term_arrays(env, &names, &values).expect("distinct names")
+}
+
+fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo, form: Form) -> Term<'a> {
     let status = match info.status() {
         WorkflowExecutionStatus::Running => "running",
         WorkflowExecutionStatus::Completed => "completed",
@@ -395,6 +476,21 @@ fn workflow_info_term<'a>(env: Env<'a>, info: &WorkflowExecutionInfo) -> Term<'a
             ("history_length", info.history_length.encode(env)),
             ("start_time", micros(env, &info.start_time)),
             ("close_time", micros(env, &info.close_time)),
+            (
+                "memo",
+                named_values_term(env, info.memo.as_ref().map(|memo| &memo.fields), form),
+            ),
+            // Search attributes are never encoded by a codec.
+            (
+                "search_attributes",
+                named_values_term(
+                    env,
+                    info.search_attributes
+                        .as_ref()
+                        .map(|attributes| &attributes.indexed_fields),
+                    Form::Value,
+                ),
+            ),
         ],
     )
 }

@@ -1,14 +1,18 @@
-//! The client's workflow calls: start, await the result, signal, query, cancel, terminate.
+//! The client's workflow calls: start (or signal-with-start), await the result, signal, query,
+//! cancel, terminate, describe.
 //!
 //! Plain WorkflowService calls on the client's connection, like the Standalone Activity calls
 //! beside them (see [`super::client`]).
 
 use super::client::{ActivityClient, ClientError};
+use std::collections::HashMap;
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::common::v1::{
-    Payload, Payloads, RetryPolicy, WorkflowExecution, WorkflowType,
+    Memo, Payload, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution, WorkflowType,
 };
-use temporalio_common::protos::temporal::api::enums::v1::{HistoryEventFilterType, TaskQueueKind};
+use temporalio_common::protos::temporal::api::enums::v1::{
+    HistoryEventFilterType, TaskQueueKind, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
@@ -16,8 +20,9 @@ use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
     DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest, QueryWorkflowRequest,
-    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
-    StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+    RequestCancelWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
+    SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
 };
 use tonic::{Code, IntoRequest};
 
@@ -34,6 +39,30 @@ pub struct StartWorkflow {
     pub retry_policy: Option<RetryPolicy>,
     /// Makes a repeated start idempotent: the same request id returns the same run.
     pub request_id: String,
+    /// Whether a closed workflow's id may be used again (the server's default: allow).
+    pub id_reuse_policy: WorkflowIdReusePolicy,
+    /// What to do when a workflow with the id is running (the server's default: fail).
+    pub id_conflict_policy: WorkflowIdConflictPolicy,
+    pub cron_schedule: String,
+    pub start_delay: Option<Duration>,
+    pub memo: HashMap<String, Payload>,
+    pub search_attributes: HashMap<String, Payload>,
+    /// Signal-with-start: the signal sent to the workflow, started first if it is not running.
+    pub signal: Option<StartSignal>,
+}
+
+/// The signal of a signal-with-start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartSignal {
+    pub name: String,
+    pub input: Vec<Payload>,
+}
+
+/// The run a start reached: the one it started, or the running one it signalled or joined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub run_id: String,
+    pub started: bool,
 }
 
 /// How a workflow (the last run of its continue-as-new chain) ended.
@@ -62,26 +91,72 @@ fn payloads(values: Vec<Payload>) -> Option<Payloads> {
 }
 
 impl ActivityClient {
-    /// Starts a workflow; returns its run id.
-    pub async fn start_workflow(&self, start: StartWorkflow) -> Result<String, ClientError> {
+    /// Starts a workflow, or with a signal, signals it and starts it first if it is not
+    /// running.
+    pub async fn start_workflow(&self, start: StartWorkflow) -> Result<Started, ClientError> {
+        let task_queue = Some(TaskQueue {
+            name: start.task_queue,
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        });
+        let memo = (!start.memo.is_empty()).then_some(Memo { fields: start.memo });
+        let search_attributes = (!start.search_attributes.is_empty()).then_some(SearchAttributes {
+            indexed_fields: start.search_attributes,
+        });
+        let workflow_type = Some(WorkflowType {
+            name: start.workflow_type,
+        });
+        if let Some(signal) = start.signal {
+            let request = SignalWithStartWorkflowExecutionRequest {
+                namespace: self.namespace().to_string(),
+                identity: self.identity().to_string(),
+                request_id: start.request_id,
+                workflow_id: start.workflow_id,
+                workflow_type,
+                task_queue,
+                input: payloads(start.input),
+                workflow_execution_timeout: duration(start.execution_timeout),
+                workflow_run_timeout: duration(start.run_timeout),
+                workflow_task_timeout: duration(start.task_timeout),
+                retry_policy: start.retry_policy,
+                workflow_id_reuse_policy: start.id_reuse_policy as i32,
+                workflow_id_conflict_policy: start.id_conflict_policy as i32,
+                cron_schedule: start.cron_schedule,
+                workflow_start_delay: duration(start.start_delay),
+                memo,
+                search_attributes,
+                signal_name: signal.name,
+                signal_input: payloads(signal.input),
+                ..Default::default()
+            };
+            let response = self
+                .service()
+                .signal_with_start_workflow_execution(request.into_request())
+                .await?
+                .into_inner();
+            return Ok(Started {
+                run_id: response.run_id,
+                started: response.started,
+            });
+        }
         let request = StartWorkflowExecutionRequest {
             namespace: self.namespace().to_string(),
             identity: self.identity().to_string(),
             request_id: start.request_id,
             workflow_id: start.workflow_id,
-            workflow_type: Some(WorkflowType {
-                name: start.workflow_type,
-            }),
-            task_queue: Some(TaskQueue {
-                name: start.task_queue,
-                kind: TaskQueueKind::Normal as i32,
-                normal_name: String::new(),
-            }),
+            workflow_type,
+            task_queue,
             input: payloads(start.input),
             workflow_execution_timeout: duration(start.execution_timeout),
             workflow_run_timeout: duration(start.run_timeout),
             workflow_task_timeout: duration(start.task_timeout),
             retry_policy: start.retry_policy,
+            workflow_id_reuse_policy: start.id_reuse_policy as i32,
+            workflow_id_conflict_policy: start.id_conflict_policy as i32,
+            cron_schedule: start.cron_schedule,
+            workflow_start_delay: duration(start.start_delay),
+            memo,
+            search_attributes,
             ..Default::default()
         };
         let response = self
@@ -89,7 +164,10 @@ impl ActivityClient {
             .start_workflow_execution(request.into_request())
             .await?
             .into_inner();
-        Ok(response.run_id)
+        Ok(Started {
+            run_id: response.run_id,
+            started: response.started,
+        })
     }
 
     /// Waits for the workflow to close, following the runs that carry it on (continue-as-new,
