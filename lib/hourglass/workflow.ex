@@ -54,10 +54,22 @@ defmodule Hourglass.Workflow do
   ## Callbacks
 
     * `init/1` (optional) - the initial state from the run's arguments (default `%{}`).
-    * `handle_signal/3` (optional) - the new state; a signal no clause matches is logged and
-      dropped.
+    * `handle_signal/3` (optional) - the new state. A signal no clause matches is kept, per
+      name and in order, until the code sets a handler for it (`set_signal_handler/2`), as the
+      official SDKs do.
     * `handle_query/3` (optional) - `{:reply, value}`; it sees the state and must not change
       it. An unknown query is answered with an error that names it.
+
+    * `handle_update/3` (optional) - `{:reply, value, new_state}`, or `{:error, reason}` to
+      fail the update. An update with no handler is rejected.
+    * `validate_update/3` (optional) - `:ok`, or `{:error, reason}` to reject the update
+      before it is accepted; a validator with no clause for an update accepts it.
+
+  Handlers set with `set_signal_handler/2` and `set_query_handler/2` take precedence over
+  the callbacks for their name. Handlers run between the main routine's waits, one at a time,
+  in the order the history gives; they cannot wait themselves (a handler that needs an
+  activity starts it, and the main routine awaits it), and queries and validators cannot
+  change the run.
   """
 
   alias Hourglass.Workflow.{Handle, Run}
@@ -69,6 +81,20 @@ defmodule Hourglass.Workflow do
   @doc "Answers a query from the state."
   @callback handle_query(name :: String.t(), arguments :: [term()], state :: term()) ::
               {:reply, term()}
+
+  @doc """
+  Handles an update: `{:reply, value, new_state}` answers the caller with `value`;
+  `{:error, reason}` (or raising `Hourglass.ApplicationError`) fails the update, not the
+  workflow.
+  """
+  @callback handle_update(name :: String.t(), arguments :: [term()], state :: term()) ::
+              {:reply, term(), term()} | {:error, term()}
+  @doc """
+  Checks an update before it is accepted: `:ok`, or `{:error, reason}` to reject it (a
+  rejected update leaves no trace in the history). It sees the state and must not change it.
+  """
+  @callback validate_update(name :: String.t(), arguments :: [term()], state :: term()) ::
+              :ok | {:error, term()}
 
   # run/N takes one argument per input payload; a callback per arity lets `@impl true` mark
   # whichever the workflow defines.
@@ -84,6 +110,8 @@ defmodule Hourglass.Workflow do
   @optional_callbacks init: 1,
                       handle_signal: 3,
                       handle_query: 3,
+                      handle_update: 3,
+                      validate_update: 3,
                       run: 0,
                       run: 1,
                       run: 2,
@@ -95,7 +123,9 @@ defmodule Hourglass.Workflow do
   defmacro __using__(opts) do
     quote bind_quoted: [opts: opts] do
       @behaviour Hourglass.Workflow
-      @on_definition Hourglass.Workflow.Determinism
+      @on_definition Hourglass.Workflow
+      @before_compile Hourglass.Workflow
+      Module.register_attribute(__MODULE__, :hourglass_handler_names, accumulate: true)
 
       @hourglass_workflow_name Keyword.get(
                                  opts,
@@ -107,6 +137,38 @@ defmodule Hourglass.Workflow do
 
       @doc false
       def __workflow_name__, do: @hourglass_workflow_name
+    end
+  end
+
+  @handlers [:handle_signal, :handle_query, :handle_update]
+
+  @doc false
+  # Each function is checked for determinism (Hourglass.Workflow.Determinism); the names a
+  # handler's clauses take are recorded, so that an update no clause takes is rejected before
+  # it is accepted, as the official SDKs reject one with no handler.
+  def __on_definition__(env, kind, name, args, guards, body) do
+    Hourglass.Workflow.Determinism.__on_definition__(env, kind, name, args, guards, body)
+
+    if kind == :def and name in @handlers and length(args) == 3 do
+      taken = if is_binary(hd(args)), do: hd(args), else: :any
+      Module.put_attribute(env.module, :hourglass_handler_names, {name, taken})
+    end
+  end
+
+  @doc false
+  defmacro __before_compile__(env) do
+    names =
+      env.module
+      |> Module.get_attribute(:hourglass_handler_names)
+      |> Enum.group_by(&elem(&1, 0), &elem(&1, 1))
+      |> Map.new(fn {handler, taken} ->
+        {handler, if(:any in taken, do: :any, else: Enum.uniq(taken))}
+      end)
+
+    quote do
+      @doc false
+      # The names each handler callback's clauses take (:any when a clause takes any name).
+      def __workflow_handler_names__, do: unquote(Macro.escape(names))
     end
   end
 
@@ -174,6 +236,23 @@ defmodule Hourglass.Workflow do
           :ok | {:error, :timeout} | {:error, :cancelled}
   def wait_condition(condition, opts \\ []) when is_function(condition, 1),
     do: Run.wait_condition(condition, Keyword.get(opts, :timeout))
+
+  @doc """
+  Sets the handler of signal `name` for the rest of the run: `handler.(arguments, state)`
+  returns the new state. Signals of that name that came before (no `handle_signal/3` clause
+  took them) are handed to it now, in the order they came.
+  """
+  @spec set_signal_handler(String.t(), ([term()], term() -> term())) :: :ok
+  def set_signal_handler(name, handler) when is_binary(name) and is_function(handler, 2),
+    do: Run.set_signal_handler(name, handler)
+
+  @doc """
+  Sets the handler of query `name` for the rest of the run: `handler.(arguments, state)`
+  returns `{:reply, value}`.
+  """
+  @spec set_query_handler(String.t(), ([term()], term() -> {:reply, term()})) :: :ok
+  def set_query_handler(name, handler) when is_binary(name) and is_function(handler, 2),
+    do: Run.set_query_handler(name, handler)
 
   @doc "The run's state."
   @spec state() :: term()

@@ -29,7 +29,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Cancellable,
         W.Crashing,
         W.Stuck,
-        W.Looping
+        W.Looping,
+        W.LateHandlers
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -135,6 +136,108 @@ defmodule Hourglass.Integration.WorkflowTest do
              Client.start_workflow(ctx.client, "Approval", [], task_queue: ctx.queue)
   end
 
+  test "start options: id conflict and reuse policies, signal-with-start, memo, search attributes",
+       ctx do
+    alias Hourglass.Client
+
+    id = "options-#{ctx.queue}"
+    opts = [id: id, task_queue: ctx.queue]
+    wide_memo = Map.new(1..129, &{"note-#{&1}", %{"n" => &1}})
+
+    assert {:ok, first} =
+             Client.start_workflow(
+               ctx.client,
+               "Approval",
+               ["o1"],
+               opts ++
+                 [
+                   memo: Map.put(wide_memo, :owner, "ada"),
+                   search_attributes: %{"HourglassCustomer" => "gold", HourglassPriority: 7}
+                 ]
+             )
+
+    # A running workflow with the id: joined, signalled, replaced.
+    assert {:ok, ^first} =
+             Client.start_workflow(
+               ctx.client,
+               "Approval",
+               ["x"],
+               opts ++ [id_conflict_policy: :use_existing]
+             )
+
+    assert {:ok, %{run_id: run_id}} =
+             Client.signal_with_start_workflow(
+               ctx.client,
+               "Approval",
+               ["x"],
+               {"approve", ["bob"]},
+               opts
+             )
+
+    assert run_id == first.run_id
+
+    assert {:ok, %{"receipt" => "o1", "approver" => "bob"}} =
+             Client.workflow_result(ctx.client, first)
+
+    assert {:ok, %{memo: memo, search_attributes: attributes}} =
+             Client.describe_workflow(ctx.client, first)
+
+    assert memo == Map.put(wide_memo, "owner", "ada")
+    assert %{"HourglassCustomer" => "gold", "HourglassPriority" => 7} = attributes
+
+    # A closed one: its id refused, or started again by signal-with-start, which the new run sees.
+    assert {:error, {:already_exists, _}} =
+             Client.start_workflow(
+               ctx.client,
+               "Approval",
+               ["x"],
+               opts ++ [id_reuse_policy: :reject_duplicate]
+             )
+
+    assert {:ok, second} =
+             Client.signal_with_start_workflow(
+               ctx.client,
+               "Approval",
+               ["o2"],
+               {"approve", ["eve"]},
+               opts
+             )
+
+    assert second.run_id != first.run_id
+
+    assert {:ok, %{"receipt" => "o2", "approver" => "eve"}} =
+             Client.workflow_result(ctx.client, second)
+
+    assert {:ok, waiting} = Client.start_workflow(ctx.client, "Approval", ["o3"], opts)
+
+    assert {:ok, replacing} =
+             Client.start_workflow(
+               ctx.client,
+               "Approval",
+               ["o4"],
+               opts ++ [id_conflict_policy: :terminate_existing]
+             )
+
+    assert {:error, {:terminated, _}} = Client.workflow_result(ctx.client, waiting)
+    assert :ok = Client.signal_workflow(ctx.client, replacing, "approve", ["joe"])
+    assert {:ok, %{"receipt" => "o4"}} = Client.workflow_result(ctx.client, replacing)
+
+    for {key, value} <- [
+          id_reuse_policy: :sometimes,
+          id_conflict_policy: "fail",
+          memo: [1],
+          search_attributes: %{1 => 2},
+          cron_schedule: 5,
+          start_delay: -1
+        ] do
+      assert {:error, {:invalid_option, ^key, _}} =
+               Client.start_workflow(ctx.client, "Approval", [], opts ++ [{key, value}])
+    end
+
+    assert {:error, {:invalid_signal, "approve"}} =
+             Client.signal_with_start_workflow(ctx.client, "Approval", [], "approve", opts)
+  end
+
   test "continue-as-new three times: the client follows the runs to the last one's result",
        ctx do
     assert {:ok, %{"seen" => [3, 2, 1], "continued" => true}} =
@@ -142,6 +245,36 @@ defmodule Hourglass.Integration.WorkflowTest do
                id: "looping-#{ctx.queue}",
                task_queue: ctx.queue
              )
+  end
+
+  test "signals that come before their handler are kept and handed to it in order", ctx do
+    id = "late-#{ctx.queue}"
+    item = &%{op: "signal", id: id, name: "item", args: [&1]}
+
+    assert [
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"error" => %{"message" => unknown}},
+             %{"ok" => nil},
+             %{"ok" => [1, 2, 3]},
+             %{"ok" => nil},
+             %{"ok" => [1, 2, 3, 4]}
+           ] =
+             python(ctx, [
+               start(ctx, id, "LateHandlers", []),
+               item.(1),
+               item.(2),
+               item.(3),
+               %{op: "query", id: id, name: "items"},
+               %{op: "signal", id: id, name: "ready"},
+               %{op: "query", id: id, name: "items"},
+               item.(4),
+               %{op: "result", id: id}
+             ])
+
+    assert unknown =~ "unknown query \"items\""
   end
 
   test "an unknown query is answered with an error that names it", ctx do
@@ -323,6 +456,90 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
             uuid =~ ~r/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
           )
   end
+
+  test "updates: validated, answered, failed, unknown; replayed from a cache of one", ctx do
+    start_supervised!(
+      {Hourglass.Worker,
+       task_queue: ctx.queue,
+       address: ctx.address,
+       workflows: [W.Counter],
+       max_cached_workflows: 1}
+    )
+
+    [a, b] = for name <- ["a", "b"], do: "counter-#{name}-#{ctx.queue}"
+    update = &%{op: "update", id: &1, name: &2, args: &3}
+
+    # The two runs take turns through a cache of one: each update of one replays the other's
+    # accepted updates (without their validators) before it runs.
+    steps =
+      [
+        %{op: "start", id: a, workflow: "Counter", task_queue: ctx.queue, args: [10]},
+        %{op: "start", id: b, workflow: "Counter", task_queue: ctx.queue, args: [100]}
+      ] ++
+        Enum.flat_map(1..3, &[update.(a, "add", [&1]), update.(b, "add", [&1 * 10])]) ++
+        [
+          update.(a, "add", [-1]),
+          update.(b, "fail", []),
+          update.(a, "nope", []),
+          update.(a, "big", []),
+          %{op: "query", id: b, name: "count"},
+          update.(a, "finish", []),
+          update.(b, "finish", []),
+          %{op: "result", id: a},
+          %{op: "result", id: b}
+        ]
+
+    {:ok, [%{data: json}]} = Hourglass.Payload.from_values([steps])
+    {out, status} = System.cmd("python3", [@script, ctx.address, json], stderr_to_stdout: true)
+    assert status == 0, out
+
+    assert [
+             %{"ok" => nil},
+             %{"ok" => nil},
+             %{"ok" => 11},
+             %{"ok" => 110},
+             %{"ok" => 13},
+             %{"ok" => 130},
+             %{"ok" => 16},
+             %{"ok" => 160},
+             %{"error" => %{"kind" => "update_failed", "message" => rejected}},
+             %{"error" => %{"type" => "Refused", "message" => "as asked", "details" => ["why"]}},
+             %{"error" => %{"type" => "UnknownUpdate", "message" => unknown}},
+             %{"error" => %{"kind" => "update_failed", "message" => too_large}},
+             %{"ok" => 160},
+             %{"ok" => 16},
+             %{"ok" => 160},
+             %{"ok" => 16},
+             %{"ok" => 160}
+           ] = python_results(out)
+
+    assert rejected =~ "add takes a positive integer, got -1"
+    assert unknown =~ ~s(unknown update "nope")
+    assert too_large =~ "over the payload size limit"
+
+    # Rejected updates leave no trace in the history; accepted ones do, failed or not.
+    assert count_events(ctx, a, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
+    assert count_events(ctx, b, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
+  end
+
+  # The events of `type` in the workflow's history, as the temporal CLI shows it.
+  defp count_events(ctx, id, type) do
+    {json, 0} =
+      System.cmd("temporal", [
+        "workflow",
+        "show",
+        "--address",
+        ctx.address,
+        "-w",
+        id,
+        "-o",
+        "json"
+      ])
+
+    payload = %Hourglass.Payload{metadata: %{"encoding" => "json/plain"}, data: json}
+    {:ok, [%{"events" => events}]} = Hourglass.Payload.to_values([payload])
+    Enum.count(events, &(&1["eventType"] in [type, "EVENT_TYPE_" <> type]))
+  end
 end
 
 defmodule Hourglass.Integration.WorkflowCodecTest do
@@ -386,5 +603,50 @@ defmodule Hourglass.Integration.WorkflowEarlyCancelTest do
     :ok = Client.cancel_workflow(ctx.client, handle)
     start_worker(ctx, workflows: [W.Cancellable])
     assert {:error, {:cancelled, _}} = Client.workflow_result(ctx.client, handle, timeout: 60_000)
+  end
+end
+
+defmodule Hourglass.Integration.WorkflowWideValuesTest do
+  # The value shapes that crashed the VM through activities (a map of more than 128 keys made
+  # on a tokio thread, erlang/otp#8208), and the largest and deepest the converter accepts,
+  # through every place a workflow holds a value (Hourglass.IntegrationWorkflows.WideEcho).
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.Client
+  alias Hourglass.IntegrationWorkflows.WideEcho
+  alias Hourglass.ValueGenerator, as: Gen
+  alias Hourglass.WideValueActivities.{Echo, Fail}
+
+  setup_all do
+    Gen.seed(1_201)
+    # The server's default blob limit is 2 MB a payload: every case stays below it.
+    %{cases: Gen.cases(:ci)}
+  end
+
+  test "every case through input, signal, query, continue-as-new, activity and result",
+       %{cases: cases} = ctx do
+    start_worker(ctx, workflows: [WideEcho], activities: [Echo, Fail])
+
+    cases
+    |> Enum.with_index()
+    |> Task.async_stream(
+      fn {{name, value}, i} ->
+        id = "wide-#{ctx.queue}-#{i}"
+
+        {:ok, handle} =
+          Client.start_workflow(ctx.client, "WideEcho", [value, "first run"],
+            id: id,
+            task_queue: ctx.queue
+          )
+
+        assert :ok = Client.signal_workflow(ctx.client, handle, "value", [value]), name
+        assert {:ok, ^value} = Client.query_workflow(ctx.client, handle, "value"), name
+        assert :ok = Client.signal_workflow(ctx.client, handle, "continue", []), name
+        assert {:ok, ^value} = Client.workflow_result(ctx.client, handle, timeout: 120_000), name
+      end,
+      max_concurrency: 4,
+      timeout: 240_000
+    )
+    |> Enum.each(&assert({:ok, _} = &1))
   end
 end

@@ -172,4 +172,115 @@ defmodule Hourglass.IntegrationWorkflows do
 
     def run(n, seen), do: Workflow.continue_as_new([n - 1, seen ++ [n]])
   end
+
+  defmodule LateHandlers do
+    @moduledoc false
+    # Sets its "item" signal and "items" query handlers only once "ready" came: the items
+    # signalled before are handed to the handler then, in order.
+    use Hourglass.Workflow, name: "LateHandlers"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([]), do: %{ready: false, items: []}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.ready)
+      :ok = Workflow.set_query_handler("items", fn [], state -> {:reply, state.items} end)
+
+      :ok =
+        Workflow.set_signal_handler("item", fn [item], state ->
+          %{state | items: state.items ++ [item]}
+        end)
+
+      :ok = Workflow.wait_condition(&(length(&1.items) >= 4))
+      {:ok, Workflow.state().items}
+    end
+
+    @impl true
+    def handle_signal("ready", [], state), do: %{state | ready: true}
+  end
+
+  defmodule Counter do
+    @moduledoc false
+    # A count changed by updates ("add" validated: positive integers only), failed on purpose
+    # ("fail"), answered with more than a payload may hold ("big"), and ended by "finish".
+    use Hourglass.Workflow, name: "Counter"
+    alias Hourglass.{ApplicationError, Workflow}
+
+    @impl true
+    def init([start]), do: %{count: start, done: false}
+
+    @impl true
+    def run(_start) do
+      :ok = Workflow.wait_condition(& &1.done)
+      {:ok, Workflow.state().count}
+    end
+
+    @impl true
+    def validate_update("add", [n], _state) when is_integer(n) and n > 0, do: :ok
+
+    def validate_update("add", [n], _state),
+      do: {:error, "add takes a positive integer, got #{inspect(n)}"}
+
+    @impl true
+    def handle_update("add", [n], state),
+      do: {:reply, state.count + n, %{state | count: state.count + n}}
+
+    def handle_update("fail", [], _state),
+      do: {:error, %ApplicationError{type: "Refused", message: "as asked", details: ["why"]}}
+
+    def handle_update("finish", [], state), do: {:reply, state.count, %{state | done: true}}
+    def handle_update("big", [], state), do: {:reply, String.duplicate("x", 3_000_000), state}
+
+    @impl true
+    def handle_query("count", [], state), do: {:reply, state.count}
+  end
+
+  defmodule WideEcho do
+    @moduledoc false
+    # Carries one value through every place a workflow holds one: its input, a signal, a
+    # query's answer, the next run's arguments (continue-as-new), an activity's arguments and
+    # result, an activity failure's details and the workflow's result. The second run compares
+    # what came back; the result is the value only if every part returned it unchanged.
+    use Hourglass.Workflow, name: "WideEcho"
+    alias Hourglass.{ActivityError, ApplicationError, Workflow}
+
+    @impl true
+    def init(_arguments), do: %{signalled: :none, continue: false}
+
+    @impl true
+    def run(value, "first run") do
+      :ok = Workflow.wait_condition(& &1.continue)
+      # Both copies would be over the payload limit for the largest cases: the comparison goes.
+      Workflow.continue_as_new([value, Workflow.state().signalled === value, "second run"])
+    end
+
+    @impl true
+    def run(value, signal_unchanged?, "second run") do
+      {:ok, echoed} =
+        Workflow.execute_activity("wide_values.echo", [value], start_to_close_timeout: 60_000)
+
+      {:error, %ActivityError{cause: {:failed, %ApplicationError{details: [failed]}}}} =
+        Workflow.execute_activity("wide_values.fail", [value], start_to_close_timeout: 60_000)
+
+      mismatches =
+        for {part, unchanged?} <- [
+              signal: signal_unchanged?,
+              activity: echoed === value,
+              failure_details: failed === value
+            ],
+            not unchanged?,
+            do: Atom.to_string(part)
+
+      if mismatches == [], do: {:ok, value}, else: {:error, {:changed_in, mismatches}}
+    end
+
+    @impl true
+    def handle_signal("value", [value], state), do: %{state | signalled: value}
+    def handle_signal("continue", [], state), do: %{state | continue: true}
+
+    @impl true
+    def handle_query("value", [], state), do: {:reply, state.signalled}
+  end
 end

@@ -74,7 +74,14 @@ defmodule Hourglass.Workflow.Run do
       replaying: false,
       # patches the history has markers for (NotifyHasPatch), and the answers given so far
       notified_patches: MapSet.new(),
-      patches: %{}
+      patches: %{},
+      # handlers the code set while running (they take precedence over the module's
+      # callbacks), and the arguments of signals no handler took yet, newest first, per name
+      signal_handlers: %{},
+      query_handlers: %{},
+      buffered_signals: %{},
+      # the handler running now (:signal, :query, :validator, :update), nil for the main routine
+      handler: nil
     })
 
     begin(activation)
@@ -87,7 +94,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def start_activity(activity_type, arguments, opts) do
-    ctx = context!()
+    ctx = changing_context!()
     seq = ctx.seq.activity + 1
 
     # The server refuses such a command, and would refuse every retry of the task.
@@ -137,7 +144,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def start_timer(milliseconds) do
-    ctx = context!()
+    ctx = changing_context!()
     seq = ctx.seq.timer + 1
     handle = %Handle{kind: :timer, seq: seq}
 
@@ -195,7 +202,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def patched?(patch_id) do
-    ctx = context!()
+    ctx = changing_context!()
 
     case Map.fetch(ctx.patches, patch_id) do
       {:ok, answer} ->
@@ -215,7 +222,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def deprecate_patch(patch_id) do
-    ctx = context!()
+    ctx = changing_context!()
 
     unless Map.has_key?(ctx.patches, patch_id) do
       put(%{
@@ -229,13 +236,37 @@ defmodule Hourglass.Workflow.Run do
   end
 
   @doc false
+  def set_signal_handler(name, handler) do
+    ctx = context!()
+    {buffered, rest} = Map.pop(ctx.buffered_signals, name, [])
+
+    put(%{
+      ctx
+      | signal_handlers: Map.put(ctx.signal_handlers, name, handler),
+        buffered_signals: rest
+    })
+
+    # Signals that came before the handler, in the order they came.
+    for arguments <- Enum.reverse(buffered),
+        do: with_handler(:signal, fn -> update_state(&handler.(arguments, &1)) end)
+
+    :ok
+  end
+
+  @doc false
+  def set_query_handler(name, handler) do
+    ctx = context!()
+    put(%{ctx | query_handlers: Map.put(ctx.query_handlers, name, handler)})
+    :ok
+  end
+
+  @doc false
   def state, do: context!().state
 
   @doc false
   def update_state(fun) do
-    ctx = context!()
-    state = fun.(ctx.state)
-    put(%{ctx | state: state})
+    state = fun.(changing_context!().state)
+    put(%{context!() | state: state})
     state
   end
 
@@ -256,6 +287,36 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp put(ctx), do: Process.put(@key, ctx)
+
+  # The context for a call that changes the run (a command, the state): never from a query or
+  # an update's validator, which only look.
+  defp changing_context! do
+    ctx = context!()
+
+    if ctx.handler in [:query, :validator] do
+      raise RuntimeError,
+            "a #{handler_name(ctx.handler)} must not change the workflow (no commands, no new state)"
+    end
+
+    ctx
+  end
+
+  defp handler_name(:query), do: "query handler"
+  defp handler_name(:validator), do: "update validator"
+  defp handler_name(:signal), do: "signal handler"
+  defp handler_name(:update), do: "update handler"
+
+  # Runs a handler's code, marked as such for the calls it may make.
+  defp with_handler(kind, fun) do
+    ctx = context!()
+    put(%{ctx | handler: kind})
+
+    try do
+      fun.()
+    after
+      put(%{context!() | handler: ctx.handler})
+    end
+  end
 
   defp key(%Handle{kind: kind, seq: seq}), do: {kind, seq}
 
@@ -292,6 +353,14 @@ defmodule Hourglass.Workflow.Run do
   # Runs `check` against the run's context; while it says :wait, answers the activation and
   # applies the next one.
   defp block(check) do
+    ctx = context!()
+
+    if ctx.handler do
+      raise RuntimeError,
+            "a #{handler_name(ctx.handler)} cannot wait (on activities, timers or conditions) " <>
+              "in this version of Hourglass: start what it needs and let the main routine wait"
+    end
+
     deliver_cancellation()
 
     case check.(context!()) do
@@ -436,20 +505,35 @@ defmodule Hourglass.Workflow.Run do
     ctx = context!()
     arguments = decode_values!(ctx.codec, arguments, "the input of signal #{inspect(name)}")
 
-    if function_exported?(ctx.module, :handle_signal, 3) do
-      try do
-        put(%{ctx | state: ctx.module.handle_signal(name, arguments, ctx.state)})
-      rescue
-        error in FunctionClauseError ->
-          if error.module == ctx.module and error.function == :handle_signal,
-            do:
-              Logger.warning(
-                "Hourglass.Workflow: no handler for signal #{inspect(name)}; dropped"
-              ),
-            else: reraise(error, __STACKTRACE__)
-      end
+    case with_handler(:signal, fn -> handle_signal(ctx, name, arguments) end) do
+      {:ok, state} ->
+        put(%{context!() | state: state})
+
+      :no_handler ->
+        # Kept for a handler the code sets later (set_signal_handler/2), as the official SDKs do.
+        ctx = context!()
+        buffered = Map.update(ctx.buffered_signals, name, [arguments], &[arguments | &1])
+        put(%{ctx | buffered_signals: buffered})
+    end
+  end
+
+  # Accepted or rejected, then (when accepted) run to its answer within this activation.
+  defp apply_job({:update, update}) do
+    ctx = context!()
+
+    respond = fn response ->
+      ctx = context!()
+      command = {:update_response, update.protocol_instance_id, response}
+      put(%{ctx | commands: [command | ctx.commands]})
+    end
+
+    with {:ok, arguments} <- decode_update_input(ctx, update),
+         :ok <- validate_update(ctx, update, arguments) do
+      respond.(:accepted)
+      respond.(run_update(ctx, update.name, arguments))
     else
-      Logger.warning("Hourglass.Workflow: no handler for signal #{inspect(name)}; dropped")
+      {:error, %ApplicationError{} = error} ->
+        respond.({:rejected, encode_details(error, ctx.codec)})
     end
   end
 
@@ -487,9 +571,168 @@ defmodule Hourglass.Workflow.Run do
     })
   end
 
+  # The handler set for `name`, else the module's handle_signal/3 if it has a clause for it.
+  defp handle_signal(ctx, name, arguments) do
+    case Map.fetch(ctx.signal_handlers, name) do
+      {:ok, handler} ->
+        {:ok, handler.(arguments, ctx.state)}
+
+      :error ->
+        if function_exported?(ctx.module, :handle_signal, 3) do
+          try do
+            {:ok, ctx.module.handle_signal(name, arguments, ctx.state)}
+          rescue
+            error in FunctionClauseError ->
+              if no_clause?(error, ctx.module, :handle_signal),
+                do: :no_handler,
+                else: reraise(error, __STACKTRACE__)
+          end
+        else
+          :no_handler
+        end
+    end
+  end
+
+  defp no_clause?(%FunctionClauseError{} = error, module, function),
+    do: error.module == module and error.function == function and error.arity == 3
+
+  defp decode_update_input(ctx, update) do
+    case PayloadCodec.decode_values(ctx.codec, update.arguments) do
+      {:ok, arguments} ->
+        {:ok, arguments}
+
+      {:error, message} ->
+        {:error,
+         %ApplicationError{
+           type: "UpdateRejected",
+           message: "cannot decode the input of update #{inspect(update.name)}: #{message}"
+         }}
+    end
+  end
+
+  # Core asks for the validator only when the update is new (on replay it was accepted).
+  defp validate_update(_ctx, %{run_validator: false}, _arguments), do: :ok
+
+  defp validate_update(ctx, update, arguments) do
+    cond do
+      not handles?(ctx.module, :handle_update, update.name) ->
+        {:error, unknown_update(ctx, update.name)}
+
+      not function_exported?(ctx.module, :validate_update, 3) ->
+        :ok
+
+      true ->
+        case with_handler(:validator, fn -> call_validator(ctx, update.name, arguments) end) do
+          :ok ->
+            :ok
+
+          {:error, %ApplicationError{} = error} ->
+            {:error, error}
+
+          {:error, reason} ->
+            {:error, rejection(reason)}
+
+          other ->
+            {:error,
+             rejection(
+               "validate_update/3 must return :ok or {:error, reason}, got: #{inspect(other)}"
+             )}
+        end
+    end
+  end
+
+  defp call_validator(ctx, name, arguments) do
+    ctx.module.validate_update(name, arguments, ctx.state)
+  rescue
+    # A validator without a clause for this update lets it through.
+    error in FunctionClauseError ->
+      if no_clause?(error, ctx.module, :validate_update),
+        do: :ok,
+        else: {:error, Exception.message(error)}
+
+    error in ApplicationError ->
+      {:error, error}
+
+    error ->
+      {:error, Exception.message(error)}
+  end
+
+  # Whether a clause of `handler` may take `name` (modules made with `use Hourglass.Workflow`
+  # know the names their clauses take).
+  defp handles?(module, handler, name) do
+    function_exported?(module, handler, 3) and
+      case handler_names(module, handler) do
+        :any -> true
+        names -> name in names
+      end
+  end
+
+  defp handler_names(module, handler) do
+    if function_exported?(module, :__workflow_handler_names__, 0),
+      do: Map.get(module.__workflow_handler_names__(), handler, :any),
+      else: :any
+  end
+
+  defp rejection(reason) when is_binary(reason),
+    do: %ApplicationError{type: "UpdateRejected", message: reason}
+
+  defp rejection(reason), do: rejection(inspect(reason))
+
+  defp unknown_update(ctx, name),
+    do: %ApplicationError{
+      type: "UnknownUpdate",
+      message: "unknown update #{inspect(name)} for workflow #{inspect(ctx.info.workflow_type)}",
+      non_retryable: true
+    }
+
+  # The update's outcome: {:completed, value} or {:rejected, error}. An exception other than an
+  # ApplicationError fails the workflow task, as in the main routine.
+  defp run_update(ctx, name, arguments) do
+    returned =
+      with_handler(:update, fn ->
+        try do
+          ctx.module.handle_update(name, arguments, ctx.state)
+        rescue
+          error in ApplicationError ->
+            {:error, error}
+
+          error in FunctionClauseError ->
+            if no_clause?(error, ctx.module, :handle_update),
+              do: {:error, unknown_update(ctx, name)},
+              else: reraise(error, __STACKTRACE__)
+        end
+      end)
+
+    case returned do
+      {:reply, value, state} ->
+        put(%{context!() | state: state})
+
+        case PayloadCodec.encode_value(ctx.codec, value) do
+          {:ok, encoded} ->
+            {:completed, encoded}
+
+          {:error, message} ->
+            {:rejected, rejection("cannot encode the update's result: #{message}")}
+        end
+
+      {:error, %ApplicationError{} = error} ->
+        {:rejected, encode_details(error, ctx.codec)}
+
+      {:error, reason} ->
+        {:rejected, %ApplicationError{type: "UpdateFailed", message: inspect(reason)}}
+
+      other ->
+        {:rejected,
+         rejection(
+           "handle_update/3 must return {:reply, value, state} or {:error, reason}, got: " <>
+             inspect(other)
+         )}
+    end
+  end
+
   defp query_answer(ctx, name, arguments) do
     with {:ok, arguments} <- PayloadCodec.decode_values(ctx.codec, arguments),
-         {:reply, value} <- call_query(ctx, name, arguments),
+         {:reply, value} <- with_handler(:query, fn -> call_query(ctx, name, arguments) end),
          {:ok, encoded} <- PayloadCodec.encode_value(ctx.codec, value) do
       {:ok, encoded}
     else
@@ -498,17 +741,25 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp call_query(ctx, name, arguments) do
-    if function_exported?(ctx.module, :handle_query, 3) do
-      case ctx.module.handle_query(name, arguments, ctx.state) do
-        {:reply, value} -> {:reply, value}
-        other -> {:error, "handle_query/3 must return {:reply, value}, got: #{inspect(other)}"}
+    reply =
+      case Map.fetch(ctx.query_handlers, name) do
+        {:ok, handler} ->
+          handler.(arguments, ctx.state)
+
+        :error ->
+          if function_exported?(ctx.module, :handle_query, 3),
+            do: ctx.module.handle_query(name, arguments, ctx.state),
+            else: :unknown
       end
-    else
-      unknown_query(ctx, name)
+
+    case reply do
+      {:reply, value} -> {:reply, value}
+      :unknown -> unknown_query(ctx, name)
+      other -> {:error, "a query handler must return {:reply, value}, got: #{inspect(other)}"}
     end
   rescue
     error in FunctionClauseError ->
-      if error.module == ctx.module and error.function == :handle_query,
+      if no_clause?(error, ctx.module, :handle_query),
         do: unknown_query(ctx, name),
         else: {:error, Exception.message(error)}
 

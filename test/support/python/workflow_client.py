@@ -6,6 +6,7 @@ STEPS_JSON is a list of steps, run in order:
   {"op": "start", "id": ID, "workflow": TYPE, "task_queue": Q, "args": [...]}
   {"op": "signal", "id": ID, "name": NAME, "args": [...]}
   {"op": "query", "id": ID, "name": NAME, "args": [...]}
+  {"op": "update", "id": ID, "name": NAME, "args": [...]}
   {"op": "result", "id": ID}
   {"op": "cancel", "id": ID}
   {"op": "sleep", "seconds": S}
@@ -19,7 +20,7 @@ import os
 import sys
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.service import RPCError
 
@@ -39,6 +40,13 @@ def describe(error):
                                   "message": cause.cause.message}
         if isinstance(cause, CancelledError):
             described["kind"] = "cancelled"
+        return described
+    if isinstance(error, WorkflowUpdateFailedError):
+        cause = error.cause
+        described = {"kind": "update_failed", "message": cause.message}
+        if isinstance(cause, ApplicationError):
+            described.update(type=cause.type, details=list(cause.details),
+                             non_retryable=cause.non_retryable)
         return described
     if isinstance(error, RPCError):
         return {"kind": "rpc", "message": error.message}
@@ -66,6 +74,8 @@ async def step(client, action):
             return {"ok": None}
         if op == "query":
             return {"ok": await handle.query(action["name"], args=action.get("args", []))}
+        if op == "update":
+            return {"ok": await handle.execute_update(action["name"], args=action.get("args", []))}
         if op == "result":
             return {"ok": await asyncio.wait_for(handle.result(), 90)}
         if op == "cancel":

@@ -10,10 +10,11 @@
 //!   where `failure` is the activity failure's cause, in the shapes the client answers with:
 //!   `{:failed, %Hourglass.ApplicationError{}}`, `{:timed_out, type}`, `{:cancelled, details}`
 //! - `{:signal, name, arguments}`, `{:query, query_id, query_type, arguments}`
+//! - `{:update, %{id, protocol_instance_id, name, arguments, run_validator}}`
 //! - `{:cancel, reason}`, `{:update_random_seed, seed}`, `{:notify_has_patch, patch_id}`
 //! - `{:remove_from_cache, reason, message}` (reason an atom: `:cache_full`, `:nondeterminism`, …)
 //! - `{:unsupported, job_name}` for jobs Hourglass does not run yet (child workflows, external
-//!   workflows, updates, Nexus), which the run fails with a clear message.
+//!   workflows, Nexus), which the run fails with a clear message.
 //!
 //! An activation whose values or failure details hold a map too large to be made on a tokio
 //! thread (erlang/otp#8208) arrives deferred, as activity tasks do (see
@@ -60,6 +61,8 @@ impl DecodedActivation {
                         format!("the input of signal {:?}: {error}", signal.signal_name)
                     })
                 }
+                Some(Variant::DoUpdate(update)) => DecodedPayload::decode_all(&update.input, form)
+                    .map_err(|error| format!("the input of update {:?}: {error}", update.name)),
                 Some(Variant::QueryWorkflow(query)) => {
                     DecodedPayload::decode_all(&query.arguments, form).map_err(|error| {
                         format!("the arguments of query {:?}: {error}", query.query_type)
@@ -250,6 +253,22 @@ fn job_term<'a>(
             str_to_term(env, &query.query_type),
             values_term(env, payloads),
         ]),
+        Some(Variant::DoUpdate(update)) => tuple(&[
+            atom(env, "update"),
+            map(
+                env,
+                &[
+                    ("id", str_to_term(env, &update.id)),
+                    (
+                        "protocol_instance_id",
+                        str_to_term(env, &update.protocol_instance_id),
+                    ),
+                    ("name", str_to_term(env, &update.name)),
+                    ("arguments", values_term(env, payloads)),
+                    ("run_validator", update.run_validator.encode(env)),
+                ],
+            ),
+        ]),
         Some(Variant::CancelWorkflow(cancel)) => {
             tuple(&[atom(env, "cancel"), str_to_term(env, &cancel.reason)])
         }
@@ -312,7 +331,6 @@ fn unsupported_name(job: &Variant) -> &'static str {
         | Variant::ResolveChildWorkflowExecution(_) => "child_workflow",
         Variant::ResolveSignalExternalWorkflow(_)
         | Variant::ResolveRequestCancelExternalWorkflow(_) => "external_workflow",
-        Variant::DoUpdate(_) => "update",
         Variant::ResolveNexusOperationStart(_) | Variant::ResolveNexusOperation(_) => "nexus",
         _ => "unknown",
     }

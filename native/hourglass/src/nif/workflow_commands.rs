@@ -17,6 +17,9 @@
 //! - `{:continue_as_new, options}` with `options` a map of `:workflow_type`, `:task_queue`,
 //!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds)
 //! - `{:set_patch_marker, patch_id, deprecated}`
+//! - `{:update_response, protocol_instance_id, response}` with `response` `:accepted`,
+//!   `{:rejected, %Hourglass.ApplicationError{}}` (a validator's refusal, or the handler's
+//!   failure after acceptance) or `{:completed, value}`
 
 use crate::nif::client_nif::decode_retry_policy;
 use crate::nif::core_completion::decode_failure;
@@ -26,10 +29,10 @@ use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
 use std::time::Duration;
 use temporalio_common::protos::coresdk::workflow_commands::{
-    query_result, workflow_command, ActivityCancellationType, CancelTimer, CancelWorkflowExecution,
-    CompleteWorkflowExecution, ContinueAsNewWorkflowExecution, FailWorkflowExecution, QueryResult,
-    QuerySuccess, RequestCancelActivity, ScheduleActivity, SetPatchMarker, StartTimer,
-    WorkflowCommand,
+    query_result, update_response, workflow_command, ActivityCancellationType, CancelTimer,
+    CancelWorkflowExecution, CompleteWorkflowExecution, ContinueAsNewWorkflowExecution,
+    FailWorkflowExecution, QueryResult, QuerySuccess, RequestCancelActivity, ScheduleActivity,
+    SetPatchMarker, StartTimer, UpdateResponse, WorkflowCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
@@ -172,6 +175,13 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                         .map_err(|_| "a patch's deprecated flag must be a boolean".to_string())?,
                 })
             }
+            ("update_response", [protocol_instance_id, response]) => {
+                workflow_command::Variant::UpdateResponse(decode_update_response(
+                    *protocol_instance_id,
+                    *response,
+                    limit,
+                )?)
+            }
             (other, _) => {
                 return Err(format!(
                     "unknown workflow command {other:?} with {} arguments",
@@ -292,5 +302,51 @@ fn decode_query_answer(
     Ok(QueryResult {
         query_id,
         variant: Some(variant),
+    })
+}
+
+fn decode_update_response(
+    protocol_instance_id: Term,
+    response: Term,
+    limit: &PayloadLimit,
+) -> Result<UpdateResponse, String> {
+    let protocol_instance_id: String = protocol_instance_id
+        .decode()
+        .map_err(|_| "an update's protocol instance id must be a string".to_string())?;
+    let response = if response.is_atom() {
+        match response.atom_to_string().unwrap_or_default().as_str() {
+            "accepted" => update_response::Response::Accepted(()),
+            other => return Err(format!("unknown update response :{other}")),
+        }
+    } else {
+        let (tag, body): (rustler::Atom, Term) = response.decode().map_err(|_| {
+            "an update's response must be :accepted, {:rejected, error} or {:completed, value}"
+                .to_string()
+        })?;
+        match atom_name(tag, response).as_str() {
+            "rejected" => update_response::Response::Rejected(
+                limit.fit_failure(decode_failure(body)?.into_proto()),
+            ),
+            // A result that cannot be sent fails the update, not the whole task (which would
+            // fail again on every retry).
+            "completed" => match term_to_payload(body) {
+                Ok(value) => match limit.check_payload("the update's result", &value) {
+                    Ok(()) => update_response::Response::Completed(value),
+                    Err(too_large) => update_response::Response::Rejected(Failure {
+                        message: too_large.to_string(),
+                        ..Default::default()
+                    }),
+                },
+                Err(error) => update_response::Response::Rejected(Failure {
+                    message: format!("the update's result cannot be encoded: {error}"),
+                    ..Default::default()
+                }),
+            },
+            other => return Err(format!("unknown update response tag :{other}")),
+        }
+    };
+    Ok(UpdateResponse {
+        protocol_instance_id,
+        response: Some(response),
     })
 }
