@@ -1,20 +1,25 @@
 # A worker in a VM of its own, for what kills, stops or measures whole VMs (Hourglass.WorkerNode
 # starts it). Run from the project root:
 #   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE [KEY=VALUE ...]
-# with keys activities=Mod1,Mod2, native_activities=type1,type2, max_concurrent_activities=N,
-# graceful_shutdown_timeout=MS. Prints "READY <os pid>" once the worker polls.
+# with keys activities=Mod1,Mod2, workflows=Mod1,Mod2, native_activities=type1,type2,
+# max_concurrent_activities=N, max_cached_workflows=N, graceful_shutdown_timeout=MS. Prints "READY <os pid>" once the worker polls.
 [address, task_queue | options] = System.argv()
 
 worker_opts =
   Enum.map(options, fn option ->
     case String.split(option, "=", parts: 2) do
-      ["activities", modules] ->
-        {:activities, for(name <- String.split(modules, ","), do: Module.concat([name]))}
+      [kind, modules] when kind in ["activities", "workflows"] ->
+        {String.to_atom(kind), for(name <- String.split(modules, ","), do: Module.concat([name]))}
 
       ["native_activities", types] ->
         {:native_activities, String.split(types, ",")}
 
-      [key, value] when key in ["max_concurrent_activities", "graceful_shutdown_timeout"] ->
+      [key, value]
+      when key in [
+             "max_concurrent_activities",
+             "max_cached_workflows",
+             "graceful_shutdown_timeout"
+           ] ->
         {String.to_atom(key), String.to_integer(value)}
 
       _ ->

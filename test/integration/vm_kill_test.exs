@@ -57,6 +57,52 @@ defmodule Hourglass.Integration.VmKillTest do
     end
   end
 
+  test "workflows midway when the VM is killed finish on the next VM, each exactly once", ctx do
+    opts = [
+      workflows: [Hourglass.IntegrationWorkflows.Steps],
+      native_activities: ["hourglass.sleep"],
+      graceful_shutdown_timeout: 10_000
+    ]
+
+    node = WorkerNode.start(ctx.address, ctx.queue, opts)
+    on_exit(fn -> WorkerNode.kill(node) end)
+    ids = for i <- 1..20, do: "steps-#{i}-#{ctx.queue}"
+
+    handles =
+      for id <- ids do
+        {:ok, handle} =
+          Client.start_workflow(ctx.client, "Steps", [10], id: id, task_queue: ctx.queue)
+
+        handle
+      end
+
+    # Every run is past its first step (a timer started) and none has finished...
+    eventually(
+      fn ->
+        Enum.all?(handles, fn handle ->
+          match?(
+            {:ok, %{status: :running, history_length: length}} when length >= 12,
+            Client.describe_workflow(ctx.client, handle)
+          )
+        end)
+      end,
+      30_000
+    )
+
+    # ...when the VM dies, with runs cached, activities running and workflow tasks open.
+    WorkerNode.kill(node)
+    node = WorkerNode.start(ctx.address, ctx.queue, opts)
+    on_exit(fn -> WorkerNode.kill(node) end)
+
+    for {handle, id} <- Enum.zip(handles, ids) do
+      assert {:ok, %{"steps" => steps, "id" => ^id}} =
+               Client.workflow_result(ctx.client, handle, timeout: 120_000)
+
+      assert steps == Enum.to_list(1..10)
+      assert {:ok, %{status: :completed}} = Client.describe_workflow(ctx.client, handle)
+    end
+  end
+
   test "SIGTERM to the VM stops the worker gracefully: in-flight activities finish on attempt 1",
        ctx do
     node = start_node(ctx)

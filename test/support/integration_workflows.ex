@@ -237,6 +237,30 @@ defmodule Hourglass.IntegrationWorkflows do
     def handle_query("count", [], state), do: {:reply, state.count}
   end
 
+  defmodule Steps do
+    @moduledoc false
+    # `n` steps, each a short native activity then a timer: long enough to be caught midway.
+    use Hourglass.Workflow, name: "Steps"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run(n) do
+      steps =
+        for step <- 1..n do
+          {:ok, _} =
+            Workflow.execute_activity("hourglass.sleep", [300],
+              start_to_close_timeout: 3_000,
+              retry_policy: [initial_interval: 100]
+            )
+
+          :ok = Workflow.sleep(200)
+          step
+        end
+
+      {:ok, %{"steps" => steps, "id" => Workflow.info().workflow_id}}
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

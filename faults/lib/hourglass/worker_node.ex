@@ -16,8 +16,9 @@ defmodule Hourglass.WorkerNode do
   @type t :: %{port: port(), os_pid: non_neg_integer()}
 
   @doc """
-  Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities`
-  (modules), `:native_activities`, `:max_concurrent_activities`, `:graceful_shutdown_timeout`,
+  Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities` and
+  `:workflows` (modules), `:native_activities`, `:max_concurrent_activities`,
+  `:max_cached_workflows`, `:graceful_shutdown_timeout`,
   and `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none).
   """
   @spec start(String.t(), String.t(), keyword()) :: t()
@@ -26,9 +27,14 @@ defmodule Hourglass.WorkerNode do
 
     args =
       Enum.map(opts, fn
-        {:activities, modules} -> "activities=" <> Enum.map_join(modules, ",", &inspect/1)
-        {:native_activities, types} -> "native_activities=" <> Enum.join(types, ",")
-        {key, value} when is_integer(value) -> "#{key}=#{value}"
+        {kind, modules} when kind in [:activities, :workflows] ->
+          "#{kind}=" <> Enum.map_join(modules, ",", &inspect/1)
+
+        {:native_activities, types} ->
+          "native_activities=" <> Enum.join(types, ",")
+
+        {key, value} when is_integer(value) ->
+          "#{key}=#{value}"
       end)
 
     start_program(
