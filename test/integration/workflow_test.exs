@@ -400,10 +400,11 @@ defmodule Hourglass.Integration.WorkflowTest do
 end
 
 defmodule Hourglass.Integration.WorkflowCacheTest do
-  # Runs evicted from a cache of two and replayed from history: deterministic values come out
-  # the same.
+  # Runs evicted from a small cache (or left by a stopped worker) and replayed from history:
+  # deterministic values come out the same, updates are applied again, patches keep their path.
   use Hourglass.IntegrationCase, async: true
 
+  alias Hourglass.IntegrationActivities, as: A
   alias Hourglass.IntegrationWorkflows, as: W
 
   @script Path.expand("../support/python/workflow_client.py", __DIR__)
@@ -539,6 +540,58 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     payload = %Hourglass.Payload{metadata: %{"encoding" => "json/plain"}, data: json}
     {:ok, [%{"events" => events}]} = Hourglass.Payload.to_values([payload])
     Enum.count(events, &(&1["eventType"] in [type, "EVENT_TYPE_" <> type]))
+  end
+
+  test "patched?/1 keeps the old path for a run begun before the patch, the new for new runs",
+       ctx do
+    alias Hourglass.Client
+
+    worker = fn workflow ->
+      {Hourglass.Worker,
+       task_queue: ctx.queue,
+       address: ctx.address,
+       workflows: [workflow],
+       activities: [A.Echo],
+       max_cached_workflows: 1}
+    end
+
+    start_supervised!(worker.(W.PatchyBefore), id: :before)
+
+    {:ok, old} =
+      Client.start_workflow(ctx.client, "Patchy", [],
+        id: "patchy-old-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    # The old run has echoed "old" and waits.
+    eventually(
+      fn ->
+        match?(
+          {:ok, %{history_length: length}} when length >= 10,
+          Client.describe_workflow(ctx.client, old)
+        )
+      end,
+      20_000
+    )
+
+    :ok = stop_supervised(:before)
+    start_supervised!(worker.(W.PatchyAfter), id: :after)
+
+    {:ok, new} =
+      Client.start_workflow(ctx.client, "Patchy", [],
+        id: "patchy-new-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    # The patched code replays the old run's history (no marker: the old path, or the replay
+    # would not match it) and runs the new one on the new path.
+    for handle <- [old, new], do: :ok = Client.signal_workflow(ctx.client, handle, "go", [])
+
+    assert {:ok, %{"path" => "old", "echoed" => "old"}} =
+             Client.workflow_result(ctx.client, old, timeout: 60_000)
+
+    assert {:ok, %{"path" => "new", "echoed" => "new"}} =
+             Client.workflow_result(ctx.client, new, timeout: 60_000)
   end
 end
 

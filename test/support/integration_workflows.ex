@@ -261,6 +261,48 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule PatchyBefore do
+    @moduledoc false
+    # "Patchy" as first deployed: echoes "old", then waits for "go".
+    use Hourglass.Workflow, name: "Patchy"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      {:ok, echoed} = Workflow.execute_activity("echo", ["old"], start_to_close_timeout: 10_000)
+      :ok = Workflow.wait_condition(& &1.go)
+      {:ok, %{"path" => "old", "echoed" => echoed}}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
+  defmodule PatchyAfter do
+    @moduledoc false
+    # "Patchy" patched to echo "new": runs that began before the patch keep the old path.
+    use Hourglass.Workflow, name: "Patchy"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      word = if Workflow.patched?("echo-new"), do: "new", else: "old"
+      {:ok, echoed} = Workflow.execute_activity("echo", [word], start_to_close_timeout: 10_000)
+      :ok = Workflow.wait_condition(& &1.go)
+      # The path this code took: on replay, the activity's result comes from the history.
+      {:ok, %{"path" => word, "echoed" => echoed}}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a
