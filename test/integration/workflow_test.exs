@@ -30,7 +30,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Crashing,
         W.Stuck,
         W.Looping,
-        W.LateHandlers
+        W.LateHandlers,
+        W.CrossQueue
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -328,6 +329,46 @@ defmodule Hourglass.Integration.WorkflowTest do
                %{op: "cancel", id: id},
                %{op: "result", id: id}
              ])
+  end
+
+  test "Python and Elixir across task queues: activities one way, a child workflow the other",
+       ctx do
+    alias Hourglass.{Client, WorkerNode}
+
+    python_queue = ctx.queue <> "-py"
+    script = Path.expand("../support/python/cross_worker.py", __DIR__)
+
+    node =
+      WorkerNode.start_program(System.find_executable("python3"), [
+        script,
+        ctx.address,
+        python_queue
+      ])
+
+    on_exit(fn -> WorkerNode.kill(node) end)
+
+    assert {:ok,
+            %{
+              "greeting" => "hello ada, from " <> ^python_queue,
+              "refused" => %{
+                "type" => "PyRefused",
+                "message" => "refused in Python",
+                "details" => [%{"why" => "because"}],
+                "non_retryable" => true
+              }
+            }} =
+             Client.execute_workflow(ctx.client, "CrossQueue", [python_queue],
+               id: "cross-#{ctx.queue}",
+               task_queue: ctx.queue,
+               timeout: 60_000
+             )
+
+    assert {:ok, %{"results" => [_, _, _]}} =
+             Client.execute_workflow(ctx.client, "PyParent", [ctx.queue, 3],
+               id: "py-parent-#{ctx.queue}",
+               task_queue: python_queue,
+               timeout: 60_000
+             )
   end
 
   test "the temporal CLI starts an Elixir workflow and gets its result", ctx do

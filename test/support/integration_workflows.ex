@@ -303,6 +303,34 @@ defmodule Hourglass.IntegrationWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule CrossQueue do
+    @moduledoc false
+    # Calls the Python SDK worker's activities on its task queue (test/support/python/
+    # cross_worker.py): one answers, one fails with an ApplicationError carrying details.
+    use Hourglass.Workflow, name: "CrossQueue"
+    alias Hourglass.{ActivityError, ApplicationError, Workflow}
+
+    @impl true
+    def run(python_queue) do
+      opts = [task_queue: python_queue, start_to_close_timeout: 10_000]
+      {:ok, greeting} = Workflow.execute_activity("py.greet", ["ada"], opts)
+
+      {:error, %ActivityError{cause: {:failed, %ApplicationError{} = refused}}} =
+        Workflow.execute_activity("py.refuse", ["because"], opts)
+
+      {:ok,
+       %{
+         "greeting" => greeting,
+         "refused" => %{
+           "type" => refused.type,
+           "message" => refused.message,
+           "details" => refused.details,
+           "non_retryable" => refused.non_retryable
+         }
+       }}
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a
