@@ -150,14 +150,15 @@ defmodule Hourglass.Worker do
   What the worker is doing: its task queue, whether it has connected to the server yet, the
   attempts it runs (`running`), the attempts whose completion Core has not acknowledged yet
   (`unacknowledged`: running, or completed and on their way; each holds one of
-  `:max_concurrent_activities`), and where its Prometheus metrics are served (nil when they
-  are not).
+  `:max_concurrent_activities`), the workflow runs it holds a process for (`cached_runs`), and
+  where its Prometheus metrics are served (nil when they are not).
   """
   @spec info(GenServer.server()) :: %{
           task_queue: String.t(),
           connected: boolean(),
           running: non_neg_integer(),
           unacknowledged: non_neg_integer(),
+          cached_runs: non_neg_integer(),
           metrics_address: String.t() | nil
         }
   def info(worker), do: GenServer.call(worker, :info)
@@ -359,6 +360,7 @@ defmodule Hourglass.Worker do
        connected: state.core != nil,
        running: map_size(state.running),
        unacknowledged: map_size(state.unacknowledged),
+       cached_runs: map_size(state.runs),
        metrics_address: state.metrics_address
      }, state}
   end

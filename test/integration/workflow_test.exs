@@ -450,19 +450,20 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
 
   @script Path.expand("../support/python/workflow_client.py", __DIR__)
 
-  test "with max_cached_workflows: 2, fifty waiting runs are replayed and each finishes right",
+  test "with max_cached_workflows: 1, fifty waiting runs are replayed and each finishes right",
        ctx do
     if :ets.whereis(:hourglass_replayed_inits) == :undefined do
       :ets.new(:hourglass_replayed_inits, [:public, :named_table, :set])
     end
 
-    start_supervised!(
-      {Hourglass.Worker,
-       task_queue: ctx.queue,
-       address: ctx.address,
-       workflows: [W.Replayed],
-       max_cached_workflows: 1}
-    )
+    worker =
+      start_supervised!(
+        {Hourglass.Worker,
+         task_queue: ctx.queue,
+         address: ctx.address,
+         workflows: [W.Replayed],
+         max_cached_workflows: 1}
+      )
 
     count = 50
     ids = for i <- 1..count, do: "replayed-#{i}-#{ctx.queue}"
@@ -491,6 +492,8 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     assert Enum.map(finished, & &1["name"]) == ids
     assert Enum.all?(finished, & &1["patched"])
     assert finished |> Enum.map(& &1["uuid"]) |> Enum.uniq() |> length() == count
+    # Finished runs leave the cache, and their processes end.
+    eventually(fn -> Hourglass.Worker.info(worker).cached_runs == 0 end, 10_000)
 
     for %{"uuid" => uuid} <- finished,
         do:
