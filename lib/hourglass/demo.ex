@@ -1,10 +1,11 @@
 defmodule Hourglass.Demo do
   @moduledoc """
-  The demo behind `mix hourglass.demo`: a worker with an Elixir and native activities, and a
-  batch of Standalone Activities run through `Hourglass.Client`, with a live progress bar and a
-  summary.
+  The demo behind `mix hourglass.demo`: a worker with an Elixir and native activities and an
+  Elixir workflow, and a batch of Standalone Activities (or of workflows) run through
+  `Hourglass.Client`, with a live progress bar and a summary.
 
       Hourglass.Demo.run(count: 200, concurrency: 20, activity: "greet")
+      Hourglass.Demo.run(count: 100, workflows: true)
 
   Options:
 
@@ -14,9 +15,12 @@ defmodule Hourglass.Demo do
     * `:concurrency` - activities in flight at once (default 50).
     * `:activity` - `"greet"` (Elixir), `"echo"` or `"sha256"` (native), or `"mix"` (all three,
       in turn; the default).
+    * `:workflows` - run `Hourglass.Demo.Order` workflows instead (each runs three activities
+      and a timer); `:activity` does not apply.
     * `:output` - where to print (default `:stdio`); `false` prints nothing.
 
-  Returns the summary: count, completed, failed, seconds, throughput (activities per second),
+  Returns the summary: count, completed, failed, seconds, throughput (activities or workflows
+  per second),
   latency percentiles in milliseconds, and the web UI's URL (nil without an embedded server).
   """
 
@@ -37,7 +41,8 @@ defmodule Hourglass.Demo do
           throughput: float(),
           latency_ms: %{p50: float(), p99: float(), max: float()},
           ui_url: String.t() | nil,
-          address: String.t()
+          address: String.t(),
+          kind: :activities | :workflows
         }
 
   @doc "Runs the demo; see the module documentation."
@@ -59,6 +64,7 @@ defmodule Hourglass.Demo do
     count = Keyword.get(opts, :count, 500)
     concurrency = Keyword.get(opts, :concurrency, 50)
     activity = Keyword.get(opts, :activity, "mix")
+    workflows = Keyword.get(opts, :workflows, false)
 
     cond do
       not (is_integer(count) and count > 0) ->
@@ -70,8 +76,17 @@ defmodule Hourglass.Demo do
       activity != "mix" and not Map.has_key?(@activities, activity) ->
         {:error, "--activity must be one of greet, echo, sha256, mix; got #{inspect(activity)}"}
 
+      not is_boolean(workflows) ->
+        {:error, "--workflows takes no value"}
+
       true ->
-        {:ok, Keyword.merge(opts, count: count, concurrency: concurrency, activity: activity)}
+        {:ok,
+         Keyword.merge(opts,
+           count: count,
+           concurrency: concurrency,
+           activity: activity,
+           workflows: workflows
+         )}
     end
   end
 
@@ -97,6 +112,7 @@ defmodule Hourglass.Demo do
         address: address,
         activities: [Hourglass.Demo.Greet],
         native_activities: ["hourglass.echo", "hourglass.sha256"],
+        workflows: [Hourglass.Demo.Order],
         max_concurrent_activities: max(opts[:concurrency], 100)
       )
 
@@ -104,9 +120,14 @@ defmodule Hourglass.Demo do
     progress = start_progress(opts)
     started = System.monotonic_time(:microsecond)
 
+    run_one =
+      if opts[:workflows],
+        do: &run_workflow(client, &1, progress),
+        else: &run_one(client, activity_for(opts[:activity], &1), &1, progress)
+
     outcomes =
       1..opts[:count]
-      |> Task.async_stream(&run_one(client, activity_for(opts[:activity], &1), &1, progress),
+      |> Task.async_stream(run_one,
         max_concurrency: opts[:concurrency],
         timeout: :infinity,
         ordered: false
@@ -117,6 +138,7 @@ defmodule Hourglass.Demo do
     stop_progress(progress)
     Worker.stop(worker)
     summary = summarize(outcomes, seconds, ui_url, address)
+    summary = Map.put(summary, :kind, if(opts[:workflows], do: :workflows, else: :activities))
     print_summary(opts, summary)
     {:ok, summary}
   end
@@ -135,6 +157,24 @@ defmodule Hourglass.Demo do
         timeout: 60_000
       )
 
+    report(progress, result, started)
+  end
+
+  defp run_workflow(client, i, progress) do
+    started = System.monotonic_time(:microsecond)
+    order = %{"id" => "order-#{i}", "customer" => "visitor #{i}", "items" => i}
+
+    result =
+      Client.execute_workflow(client, "demo.Order", [order],
+        id: "demo-order-#{i}-#{System.unique_integer([:positive])}",
+        task_queue: @task_queue,
+        timeout: 60_000
+      )
+
+    report(progress, result, started)
+  end
+
+  defp report(progress, result, started) do
     latency = (System.monotonic_time(:microsecond) - started) / 1_000
     if progress, do: send(progress, {:done, match?({:ok, _}, result)})
     {match?({:ok, _}, result), latency}
@@ -223,9 +263,9 @@ defmodule Hourglass.Demo do
   defp print_summary(opts, summary) do
     say(opts, """
 
-    Activities   #{summary.count} (#{summary.completed} completed, #{summary.failed} failed)
+    #{String.pad_trailing(String.capitalize(to_string(summary.kind)), 12)} #{summary.count} (#{summary.completed} completed, #{summary.failed} failed)
     Time         #{summary.seconds} s
-    Throughput   #{summary.throughput} activities/s
+    Throughput   #{summary.throughput} #{summary.kind}/s
     Latency      p50 #{summary.latency_ms.p50} ms, p99 #{summary.latency_ms.p99} ms, max #{summary.latency_ms.max} ms
     Server       #{summary.address}#{if summary.ui_url, do: "\nWeb UI       #{summary.ui_url} (stops with the demo; use --address to keep a server)", else: ""}
     """)

@@ -5,9 +5,22 @@ defmodule Hourglass.Integration.DemoTest do
     assert {:ok, summary} =
              Hourglass.Demo.run(address: ctx.address, count: 30, concurrency: 10, output: false)
 
-    assert %{count: 30, completed: 30, failed: 0, ui_url: nil} = summary
+    assert %{count: 30, completed: 30, failed: 0, ui_url: nil, kind: :activities} = summary
     assert summary.throughput > 0
     assert summary.latency_ms.p50 <= summary.latency_ms.p99
+  end
+
+  test "the demo runs a batch of workflows", ctx do
+    assert {:ok, summary} =
+             Hourglass.Demo.run(
+               address: ctx.address,
+               count: 20,
+               concurrency: 10,
+               workflows: true,
+               output: false
+             )
+
+    assert %{count: 20, completed: 20, failed: 0, kind: :workflows} = summary
   end
 
   test "bad options are refused with a message" do
