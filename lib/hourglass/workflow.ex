@@ -216,9 +216,34 @@ defmodule Hourglass.Workflow do
     end
   end
 
-  @doc "Waits for what `handle` stands for: `{:ok, value}` or `{:error, reason}`."
-  @spec await(handle()) :: {:ok, term()} | {:error, term()}
-  def await(%Handle{} = handle), do: Run.await_handles([handle], :all) |> hd()
+  @doc """
+  Waits for what `handle` stands for: `{:ok, value}` or `{:error, reason}`. With
+  `timeout:` (milliseconds of workflow time, a durable timer) it gives up after that long with
+  `{:error, :timeout}`; what the handle stands for carries on, and can be awaited again.
+  """
+  @spec await(handle(), keyword()) :: {:ok, term()} | {:error, term()}
+  def await(%Handle{} = handle, opts \\ []) when is_list(opts) do
+    case Keyword.get(opts, :timeout) do
+      nil ->
+        Run.await_handles([handle], :all) |> hd()
+
+      milliseconds when is_integer(milliseconds) and milliseconds >= 0 ->
+        timer = start_timer(milliseconds)
+
+        case Run.await_handles([handle, timer], :any) do
+          {^timer, {:ok, _fired}} ->
+            {:error, :timeout}
+
+          # The workflow was cancelled: its timers are.
+          {^timer, {:error, :cancelled}} ->
+            {:error, :cancelled}
+
+          {^handle, outcome} ->
+            Run.cancel_timer(timer)
+            outcome
+        end
+    end
+  end
 
   @doc "Waits for every handle; their outcomes, in the same order."
   @spec await_all([handle()]) :: [{:ok, term()} | {:error, term()}]

@@ -31,7 +31,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Stuck,
         W.Looping,
         W.LateHandlers,
-        W.CrossQueue
+        W.CrossQueue,
+        W.AwaitTimeout
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -302,6 +303,16 @@ defmodule Hourglass.Integration.WorkflowTest do
     # 20 activities of 1 s one after another would take 20 s of workflow time.
     assert result["activities_ms"] < 10_000
     assert result["timer_ms"] >= 1_000
+  end
+
+  test "await/2 with a timeout gives up in workflow time; the activity can be awaited again",
+       ctx do
+    assert {:ok, %{"gave_up" => "{:error, :timeout}", "quick" => true}} =
+             Hourglass.Client.execute_workflow(ctx.client, "AwaitTimeout", [],
+               id: "await-#{ctx.queue}",
+               task_queue: ctx.queue,
+               timeout: 60_000
+             )
   end
 
   test "an activity's failure reaches the workflow; the workflow's failure reaches Python", ctx do

@@ -331,6 +331,24 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule AwaitTimeout do
+    @moduledoc false
+    # Gives up on a slow activity after 100 ms of workflow time, then waits for it anyway; a
+    # quick one finishes within its timeout (whose timer is then cancelled).
+    use Hourglass.Workflow, name: "AwaitTimeout"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run do
+      sleep = &Workflow.start_activity("hourglass.sleep", [&1], start_to_close_timeout: 30_000)
+      slow = sleep.(1_500)
+      gave_up = Workflow.await(slow, timeout: 100)
+      {:ok, _} = Workflow.await(slow)
+      quick = Workflow.await(sleep.(10), timeout: 20_000)
+      {:ok, %{"gave_up" => inspect(gave_up), "quick" => match?({:ok, _}, quick)}}
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

@@ -337,7 +337,8 @@ defmodule Hourglass.Workflow.Run do
   defp put_retry_policy(_options, policy),
     do: raise(ArgumentError, ":retry_policy must be a keyword list, got: #{inspect(policy)}")
 
-  defp cancel_timer(%Handle{} = timer) do
+  @doc false
+  def cancel_timer(%Handle{} = timer) do
     ctx = context!()
 
     if Map.has_key?(ctx.pending, key(timer)) do
