@@ -67,6 +67,18 @@ defmodule Hourglass.Client do
   @typedoc "A workflow to act on: a handle, or a workflow id (its latest run)."
   @type workflow :: WorkflowHandle.t() | String.t()
 
+  defmodule UpdateHandle do
+    @moduledoc "An update the workflow accepted (`start_update/5`): its workflow and its id."
+    @enforce_keys [:workflow_id, :run_id, :update_id]
+    defstruct [:workflow_id, :run_id, :update_id]
+
+    @type t :: %__MODULE__{
+            workflow_id: String.t(),
+            run_id: String.t(),
+            update_id: String.t()
+          }
+  end
+
   @connect_options [
     :address,
     :namespace,
@@ -554,6 +566,74 @@ defmodule Hourglass.Client do
 
       query = &Native.client_query_workflow(client.resource, request, self(), &1)
       query |> call(30_000) |> decode_outcome(client)
+    end
+  end
+
+  @doc """
+  Sends the update `name` with `args` and waits for its answer: `{:ok, value}`, or
+  `{:error, {:failed, %ApplicationError{}}}` when the workflow's validator rejected it or its
+  handler failed. Options: `:update_id` (default: a new UUID; the same id is the same update,
+  so a retried call does not update twice) and `:timeout` (default `:infinity`).
+  """
+  @spec execute_update(t(), workflow(), String.t(), list(), keyword()) ::
+          {:ok, term()} | {:error, term()}
+  def execute_update(%__MODULE__{} = client, workflow, name, args, opts \\ [])
+      when is_binary(name) and is_list(args) and is_list(opts) do
+    with {:ok, request} <- update_request(client, workflow, name, args, opts) do
+      update = &Native.client_update_workflow(client.resource, request, self(), &1)
+      update |> call(Keyword.get(opts, :timeout, :infinity)) |> decode_outcome(client)
+    end
+  end
+
+  @doc """
+  Sends the update `name` with `args` and returns once the workflow accepted it:
+  `{:ok, %UpdateHandle{}}` for `update_result/3`, or `{:error, {:failed, %ApplicationError{}}}`
+  when its validator rejected it. Options as for `execute_update/5`.
+  """
+  @spec start_update(t(), workflow(), String.t(), list(), keyword()) ::
+          {:ok, UpdateHandle.t()} | {:error, term()}
+  def start_update(%__MODULE__{} = client, workflow, name, args, opts \\ [])
+      when is_binary(name) and is_list(args) and is_list(opts) do
+    with {:ok, request} <- update_request(client, workflow, name, args, opts) do
+      request = %{request | until_accepted: true}
+      update = &Native.client_update_workflow(client.resource, request, self(), &1)
+      handle = struct!(UpdateHandle, Map.take(request, [:workflow_id, :run_id, :update_id]))
+
+      case call(update, Keyword.get(opts, :timeout, :infinity)) do
+        :accepted -> {:ok, handle}
+        # Completed as it was accepted: the handler answered in the same workflow task.
+        {:ok, _value} -> {:ok, handle}
+        other -> decode_outcome(other, client)
+      end
+    end
+  end
+
+  @doc """
+  Waits for an accepted update's answer, as `execute_update/5` does. Option `:timeout`
+  (default `:infinity`).
+  """
+  @spec update_result(t(), UpdateHandle.t(), keyword()) :: {:ok, term()} | {:error, term()}
+  def update_result(%__MODULE__{} = client, %UpdateHandle{} = handle, opts \\ []) do
+    request = %{
+      workflow_id: handle.workflow_id,
+      run_id: handle.run_id,
+      update_id: handle.update_id,
+      until_accepted: false
+    }
+
+    update = &Native.client_update_workflow(client.resource, request, self(), &1)
+    update |> call(Keyword.get(opts, :timeout, :infinity)) |> decode_outcome(client)
+  end
+
+  defp update_request(client, workflow, name, args, opts) do
+    update_id = Keyword.get(opts, :update_id, uuid())
+
+    with :ok <- known_options(opts, [:update_id, :timeout]),
+         :ok <- required_text([update_id: update_id], [:update_id]),
+         {:ok, ids} <- workflow_ids(workflow),
+         {:ok, input} <- encode(client, args) do
+      {:ok,
+       Map.merge(ids, %{update_id: update_id, name: name, args: input, until_accepted: false})}
     end
   end
 

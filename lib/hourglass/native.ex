@@ -232,6 +232,8 @@ defmodule Hourglass.Native do
   @doc false
   def client_query_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
+  def client_update_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
   def client_cancel_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
   def client_describe_workflow(_client, _request, _reply_to, _ref), do: not_loaded()

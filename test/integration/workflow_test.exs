@@ -32,7 +32,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Looping,
         W.LateHandlers,
         W.CrossQueue,
-        W.AwaitTimeout
+        W.AwaitTimeout,
+        W.Counter
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -238,6 +239,49 @@ defmodule Hourglass.Integration.WorkflowTest do
 
     assert {:error, {:invalid_signal, "approve"}} =
              Client.signal_with_start_workflow(ctx.client, "Approval", [], "approve", opts)
+  end
+
+  test "the Elixir client's updates: executed, started then awaited, rejected, failed, once per id",
+       ctx do
+    alias Hourglass.ApplicationError
+    alias Hourglass.Client
+    alias Hourglass.Client.UpdateHandle
+
+    {:ok, run} =
+      Client.start_workflow(ctx.client, "Counter", [1],
+        id: "updates-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    assert {:ok, 3} = Client.execute_update(ctx.client, run, "add", [2])
+
+    assert {:error, {:failed, %ApplicationError{type: "UpdateRejected", message: message}}} =
+             Client.execute_update(ctx.client, run, "add", [0])
+
+    assert message =~ "add takes a positive integer, got 0"
+
+    assert {:error, {:failed, %ApplicationError{type: "Refused", details: ["why"]}}} =
+             Client.execute_update(ctx.client, run.workflow_id, "fail", [])
+
+    # The same update id is the same update: applied once, answered twice.
+    assert {:ok, 13} = Client.execute_update(ctx.client, run, "add", [10], update_id: "once")
+    assert {:ok, 13} = Client.execute_update(ctx.client, run, "add", [10], update_id: "once")
+
+    assert {:ok, %UpdateHandle{update_id: id} = handle} =
+             Client.start_update(ctx.client, run, "add", [1])
+
+    assert is_binary(id)
+    assert {:ok, 14} = Client.update_result(ctx.client, handle)
+
+    assert {:error, {:failed, %ApplicationError{}}} =
+             Client.start_update(ctx.client, run, "add", [-5])
+
+    assert {:ok, 14} = Client.query_workflow(ctx.client, run, "count")
+    assert {:ok, 14} = Client.execute_update(ctx.client, run, "finish", [])
+    assert {:ok, 14} = Client.workflow_result(ctx.client, run)
+
+    assert {:error, {:invalid_option, :update_id, _}} =
+             Client.execute_update(ctx.client, run, "add", [1], update_id: "")
   end
 
   test "continue-as-new three times: the client follows the runs to the last one's result",

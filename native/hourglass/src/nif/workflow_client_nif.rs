@@ -1,5 +1,5 @@
-//! NIFs of `Hourglass.Client`'s workflow calls: start, result, signal, query, cancel,
-//! terminate. Like the activity calls (see [`crate::nif::client_nif`]), each returns
+//! NIFs of `Hourglass.Client`'s workflow calls: start, result, signal, query, update, cancel,
+//! terminate, describe. Like the activity calls (see [`crate::nif::client_nif`]), each returns
 //! `{:ok, pending}` at once, or `{:error, message}` for a malformed request, and answers
 //! `reply_to` later with `{:"$hourglass_client_reply", ref, answer}`.
 
@@ -13,7 +13,9 @@ use crate::nif::payload_term::{payload_term, term_to_payload, terms_to_payloads,
 use crate::nif::term_map::TermMap;
 use crate::nif::value::str_to_term;
 use crate::nif::workflow_activation_term::map;
-use crate::temporal::workflow_client::{StartSignal, StartWorkflow, WorkflowOutcome};
+use crate::temporal::workflow_client::{
+    StartSignal, StartWorkflow, UpdateOutcome, WorkflowOutcome, WorkflowUpdate,
+};
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
@@ -313,6 +315,83 @@ fn client_query_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<
         },
         move |env, answered| match answered {
             Ok(answer) => result_term(env, answer.as_ref(), form),
+            Err(error) => error_term(env, &error),
+        },
+    ))
+}
+
+/// `request`: `%{workflow_id, run_id, update_id, until_accepted}` and, to send the update
+/// (rather than wait on one sent before), `name` and `args`. Answers `:accepted` (with
+/// `until_accepted`, once the workflow accepted it), `{:ok, value}` once it completed, or
+/// `{:error, {:failed, %Hourglass.ApplicationError{}}}` when it was rejected or failed.
+#[rustler::nif]
+fn client_update_workflow<'a>(
+    env: Env<'a>,
+    client: Term<'a>,
+    request: Term<'a>,
+    reply_to: Term<'a>,
+    reference: Term<'a>,
+) -> NifResult<Term<'a>> {
+    dirty::run(
+        env,
+        &[client, request, reply_to, reference],
+        dirty::is_heavy(&[request]),
+        c"client_update_workflow",
+        client_update_workflow_dirty,
+        client_update_workflow_body,
+    )
+}
+
+dirty_nif!(client_update_workflow_dirty, client_update_workflow_body);
+
+fn decode_update(request: Term) -> Result<WorkflowUpdate, String> {
+    let map = TermMap::new(request, "the update")?;
+    let (workflow_id, run_id) = ids(request)?;
+    let request = match map.optional_string("name")? {
+        Some(name) => Some((
+            name,
+            terms_to_payloads(map.required("args")?).map_err(|error| format!("args: {error}"))?,
+        )),
+        None => None,
+    };
+    Ok(WorkflowUpdate {
+        workflow_id,
+        run_id,
+        update_id: map.string("update_id")?,
+        request,
+        until_accepted: map.bool("until_accepted")?,
+    })
+}
+
+fn client_update_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
+    let client: ResourceArc<ClientResource> = args[0].decode()?;
+    let reply_to: LocalPid = args[2].decode()?;
+    let update = match decode_update(args[1]) {
+        Ok(update) => update,
+        Err(message) => return Ok(error_message(env, &message)),
+    };
+    if let Some((_, input)) = &update.request {
+        if let Err(too_large) = client
+            .payload_limit
+            .check_payloads("the update's input", input)
+        {
+            return Ok(too_large_term(env, &too_large));
+        }
+    }
+    let form = client.payload_form;
+    let client = client.client.clone();
+    Ok(crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        args[3],
+        async move { client.update_workflow(update).await },
+        move |env, updated| match updated {
+            Ok(UpdateOutcome::Accepted) => atom(env, "accepted"),
+            Ok(UpdateOutcome::Completed(value)) => result_term(env, value.as_ref(), form),
+            Ok(UpdateOutcome::Failed(failure)) => make_tuple(
+                env,
+                &[atom(env, "error"), failure_term(env, &failure, form)],
+            ),
             Err(error) => error_term(env, &error),
         },
     ))

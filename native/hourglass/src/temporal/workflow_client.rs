@@ -1,5 +1,5 @@
 //! The client's workflow calls: start (or signal-with-start), await the result, signal, query,
-//! cancel, terminate, describe.
+//! update, cancel, terminate, describe.
 //!
 //! Plain WorkflowService calls on the client's connection, like the Standalone Activity calls
 //! beside them (see [`super::client`]).
@@ -11,18 +11,23 @@ use temporalio_common::protos::temporal::api::common::v1::{
     Memo, Payload, Payloads, RetryPolicy, SearchAttributes, WorkflowExecution, WorkflowType,
 };
 use temporalio_common::protos::temporal::api::enums::v1::{
-    HistoryEventFilterType, TaskQueueKind, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    HistoryEventFilterType, TaskQueueKind, UpdateWorkflowExecutionLifecycleStage,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+use temporalio_common::protos::temporal::api::update::v1::{
+    outcome, Input, Meta, Outcome, Request, UpdateRef, WaitPolicy,
+};
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 use temporalio_common::protos::temporal::api::workflowservice::v1::{
-    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest, QueryWorkflowRequest,
+    DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest,
+    PollWorkflowExecutionUpdateRequest, QueryWorkflowRequest,
     RequestCancelWorkflowExecutionRequest, SignalWithStartWorkflowExecutionRequest,
     SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
-    TerminateWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest, UpdateWorkflowExecutionRequest,
 };
 use tonic::{Code, IntoRequest};
 
@@ -73,6 +78,28 @@ pub enum WorkflowOutcome {
     Cancelled(Vec<Payload>),
     Terminated(String),
     TimedOut,
+}
+
+/// An update to send (`request`), or one sent before to wait on (none), and how long to wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowUpdate {
+    pub workflow_id: String,
+    pub run_id: String,
+    pub update_id: String,
+    /// The update's name and arguments; none to wait on an update sent before.
+    pub request: Option<(String, Vec<Payload>)>,
+    /// Return once the workflow accepted it, instead of once it completed.
+    pub until_accepted: bool,
+}
+
+/// Where an update got to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateOutcome {
+    /// Accepted by the workflow's validator, not completed yet.
+    Accepted,
+    Completed(Option<Payload>),
+    /// Rejected by the validator, or failed by the handler.
+    Failed(Box<Failure>),
 }
 
 fn duration(value: Option<Duration>) -> Option<prost_wkt_types::Duration> {
@@ -360,6 +387,97 @@ impl ActivityClient {
         Ok(())
     }
 
+    /// Sends an update (or finds one sent before) and waits until the workflow accepted it,
+    /// or until it completed. The update id makes a repeated request the same update.
+    pub async fn update_workflow(
+        &self,
+        update: WorkflowUpdate,
+    ) -> Result<UpdateOutcome, ClientError> {
+        let wanted = if update.until_accepted {
+            UpdateWorkflowExecutionLifecycleStage::Accepted
+        } else {
+            UpdateWorkflowExecutionLifecycleStage::Completed
+        };
+        let wait_policy = Some(WaitPolicy {
+            lifecycle_stage: wanted as i32,
+        });
+        let mut update_ref = UpdateRef {
+            workflow_execution: execution(&update.workflow_id, &update.run_id),
+            update_id: update.update_id.clone(),
+        };
+        let mut reached = (
+            None,
+            UpdateWorkflowExecutionLifecycleStage::Unspecified as i32,
+        );
+        if let Some((name, args)) = update.request {
+            let request = UpdateWorkflowExecutionRequest {
+                namespace: self.namespace().to_string(),
+                workflow_execution: execution(&update.workflow_id, &update.run_id),
+                wait_policy,
+                request: Some(Request {
+                    meta: Some(Meta {
+                        update_id: update.update_id,
+                        identity: self.identity().to_string(),
+                    }),
+                    input: Some(Input {
+                        header: None,
+                        name,
+                        args: payloads(args),
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            // The server answers when its own deadline passes, before the update got anywhere;
+            // sending it again with the same id is the same update.
+            loop {
+                match self
+                    .service()
+                    .update_workflow_execution(request.clone().into_request())
+                    .await
+                {
+                    Ok(response) => {
+                        let response = response.into_inner();
+                        update_ref = response.update_ref.unwrap_or(update_ref);
+                        reached = (response.outcome, response.stage);
+                        break;
+                    }
+                    Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                    Err(status) => return Err(status.into()),
+                }
+            }
+        }
+        loop {
+            match reached {
+                (Some(outcome), _) => return Ok(update_outcome(outcome)),
+                (None, stage) if update.until_accepted && stage >= wanted as i32 => {
+                    return Ok(UpdateOutcome::Accepted)
+                }
+                _ => {}
+            }
+            let response = self
+                .service()
+                .poll_workflow_execution_update(
+                    PollWorkflowExecutionUpdateRequest {
+                        namespace: self.namespace().to_string(),
+                        update_ref: Some(update_ref.clone()),
+                        identity: self.identity().to_string(),
+                        wait_policy,
+                    }
+                    .into_request(),
+                )
+                .await;
+            match response {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    reached = (response.outcome, response.stage);
+                }
+                Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                Err(status) => return Err(status.into()),
+            }
+        }
+    }
+
     /// What the server knows of the workflow's run right now.
     pub async fn describe_workflow(
         &self,
@@ -380,5 +498,15 @@ impl ActivityClient {
         response
             .workflow_execution_info
             .ok_or_else(|| ClientError::local("the server described no workflow"))
+    }
+}
+
+fn update_outcome(outcome: Outcome) -> UpdateOutcome {
+    match outcome.value {
+        Some(outcome::Value::Success(values)) => {
+            UpdateOutcome::Completed(values.payloads.into_iter().next())
+        }
+        Some(outcome::Value::Failure(failure)) => UpdateOutcome::Failed(Box::new(failure)),
+        None => UpdateOutcome::Completed(None),
     }
 }
