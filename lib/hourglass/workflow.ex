@@ -172,7 +172,7 @@ defmodule Hourglass.Workflow do
     end
   end
 
-  @typedoc "What a workflow waits on: an activity or a timer it started."
+  @typedoc "What a workflow waits on: an activity, a timer or a child workflow it started."
   @type handle :: Handle.t()
 
   @typedoc "An activity's outcome in a workflow."
@@ -201,6 +201,56 @@ defmodule Hourglass.Workflow do
   def start_activity(activity_type, arguments, opts \\ [])
       when is_binary(activity_type) and is_list(arguments) and is_list(opts),
       do: Run.start_activity(activity_type, arguments, opts)
+
+  @doc """
+  Starts a child workflow and waits for its result: `{:ok, value}`, or
+  `{:error, %Hourglass.ChildWorkflowError{}}` carrying why it did not complete (see
+  `start_child_workflow/3`).
+  """
+  @spec execute_child_workflow(String.t(), [term()], keyword()) ::
+          {:ok, term()} | {:error, Hourglass.ChildWorkflowError.t() | term()}
+  def execute_child_workflow(workflow_type, arguments, opts \\ []) do
+    with {:ok, handle} <- start_child_workflow(workflow_type, arguments, opts), do: await(handle)
+  end
+
+  @doc """
+  Starts a child workflow of type `workflow_type` (of any SDK, on any task queue) and waits
+  until the server started it: `{:ok, handle}` (`await/1` waits for its result), or
+  `{:error, %Hourglass.ChildWorkflowError{cause: {:start_failed, reason}}}`.
+
+  Options: `:id` (default: the parent's workflow id with `-child-N`), `:task_queue` (default:
+  the parent's), `:execution_timeout`, `:run_timeout`, `:task_timeout` (milliseconds),
+  `:retry_policy`, `:cron_schedule`, `:id_reuse_policy` (`:allow_duplicate`,
+  `:allow_duplicate_failed_only`, `:reject_duplicate`), `:parent_close_policy` (what happens
+  to the child when the parent closes first: `:terminate`, the default, `:abandon`,
+  `:request_cancel`) and `:cancellation_type` (when the parent is cancelled:
+  `:wait_cancellation_completed`, the default, `:wait_cancellation_requested`, `:try_cancel`,
+  `:abandon`).
+  """
+  @spec start_child_workflow(String.t(), [term()], keyword()) ::
+          {:ok, handle()} | {:error, Hourglass.ChildWorkflowError.t() | term()}
+  def start_child_workflow(workflow_type, arguments, opts \\ [])
+      when is_binary(workflow_type) and is_list(arguments) and is_list(opts),
+      do: Run.start_child_workflow(workflow_type, arguments, opts)
+
+  @doc """
+  Signals another workflow: a child's handle, or a workflow id (option `:run_id`, default:
+  its latest run). Returns `:ok` once the server delivered it, or `{:error, cause}` (the
+  workflow does not exist, or has closed).
+  """
+  @spec signal_external_workflow(handle() | String.t(), String.t(), [term()], keyword()) ::
+          :ok | {:error, term()}
+  def signal_external_workflow(target, name, arguments, opts \\ [])
+      when is_binary(name) and is_list(arguments) and is_list(opts),
+      do: Run.signal_external_workflow(target, name, arguments, opts)
+
+  @doc """
+  Asks another workflow to cancel: a child's handle, or a workflow id (option `:run_id`).
+  Returns `:ok` once the server recorded the request, or `{:error, cause}`.
+  """
+  @spec cancel_external_workflow(handle() | String.t(), keyword()) :: :ok | {:error, term()}
+  def cancel_external_workflow(target, opts \\ []) when is_list(opts),
+    do: Run.cancel_external_workflow(target, opts)
 
   @doc "Starts a durable timer of `milliseconds`; `await/1` returns `{:ok, nil}` when it fires."
   @spec start_timer(non_neg_integer()) :: handle()

@@ -33,7 +33,10 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.LateHandlers,
         W.CrossQueue,
         W.AwaitTimeout,
-        W.Counter
+        W.Counter,
+        W.Parent,
+        W.ParentOfLong,
+        W.PythonChild
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -424,6 +427,58 @@ defmodule Hourglass.Integration.WorkflowTest do
                task_queue: python_queue,
                timeout: 60_000
              )
+
+    assert {:ok, "python child of elixir (elixir-parent-" <> _} =
+             Client.execute_workflow(ctx.client, "PythonChild", [python_queue],
+               id: "elixir-parent-#{ctx.queue}",
+               task_queue: ctx.queue,
+               timeout: 60_000
+             )
+  end
+
+  test "a cancelled parent cancels its child and ends cancelled", ctx do
+    alias Hourglass.Client
+    id = "parent-of-long-#{ctx.queue}"
+
+    {:ok, parent} =
+      Client.start_workflow(ctx.client, "ParentOfLong", [], id: id, task_queue: ctx.queue)
+
+    eventually(
+      fn ->
+        match?({:ok, %{status: :running}}, Client.describe_workflow(ctx.client, id <> "-long"))
+      end,
+      20_000
+    )
+
+    :ok = Client.cancel_workflow(ctx.client, parent)
+    assert {:error, {:cancelled, _}} = Client.workflow_result(ctx.client, parent, timeout: 30_000)
+    assert {:ok, %{status: :cancelled}} = Client.describe_workflow(ctx.client, id <> "-long")
+  end
+
+  test "child workflows: completed, failed, signalled, refused, cancelled; a signal to nobody",
+       ctx do
+    id = "parent-#{ctx.queue}"
+
+    assert {:ok, result} =
+             Hourglass.Client.execute_workflow(ctx.client, "Parent", [],
+               id: id,
+               task_queue: ctx.queue,
+               timeout: 120_000
+             )
+
+    assert %{
+             "fanned" => [_, _],
+             "failed" => ["Failing", failing_id, "Rejected", "the activity said: " <> _],
+             "approved" => %{"receipt" => "from parent", "approver" => "parent"},
+             "approval_id" => approval_id,
+             "refused" => ":already_exists",
+             "cancelled" => "{:cancelled, nil}",
+             "nobody" => nobody
+           } = result
+
+    assert failing_id == id <> "-failing"
+    assert approval_id == id <> "-child-3"
+    assert nobody =~ ~s(type: "ExternalWorkflowExecutionNotFound")
   end
 
   test "the temporal CLI starts an Elixir workflow and gets its result", ctx do

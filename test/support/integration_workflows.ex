@@ -349,6 +349,77 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule Parent do
+    @moduledoc false
+    # Child workflows of this worker's types: one that completes, one that fails, one signalled
+    # by its parent, one refused (its id is taken), one the parent cancels; and a signal to a
+    # workflow that does not exist. Returns what each looked like from the parent.
+    use Hourglass.Workflow, name: "Parent"
+    alias Hourglass.{ApplicationError, ChildWorkflowError, Workflow}
+
+    @impl true
+    def run do
+      id = Workflow.info().workflow_id
+      {:ok, fanned} = Workflow.execute_child_workflow("FanOut", [2, 50])
+
+      {:error, %ChildWorkflowError{cause: {:failed, %ApplicationError{} = failed}} = error} =
+        Workflow.execute_child_workflow("Failing", [], id: "#{id}-failing")
+
+      {:ok, approval} = Workflow.start_child_workflow("Approval", ["from parent"])
+      :ok = Workflow.signal_external_workflow(approval, "approve", ["parent"])
+      {:ok, approved} = Workflow.await(approval)
+
+      {:ok, cancellable} = Workflow.start_child_workflow("Cancellable", [], id: "#{id}-long")
+
+      {:error, %ChildWorkflowError{cause: {:start_failed, refused}}} =
+        Workflow.start_child_workflow("Cancellable", [], id: "#{id}-long")
+
+      :ok = Workflow.cancel_external_workflow(cancellable)
+      {:error, %ChildWorkflowError{cause: cancelled}} = Workflow.await(cancellable)
+      {:error, nobody} = Workflow.signal_external_workflow("#{id}-nobody", "hello", [])
+
+      {:ok,
+       %{
+         "fanned" => fanned["results"],
+         "failed" => [error.workflow_type, error.workflow_id, failed.type, failed.message],
+         "approved" => approved,
+         "approval_id" => approval.workflow_id,
+         "refused" => inspect(refused),
+         "cancelled" => inspect(cancelled),
+         "nobody" => inspect(nobody)
+       }}
+    end
+  end
+
+  defmodule ParentOfLong do
+    @moduledoc false
+    # Waits on a child that waits ten minutes; cancelled, the child is cancelled with it.
+    use Hourglass.Workflow, name: "ParentOfLong"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run do
+      {:ok, child} =
+        Workflow.start_child_workflow("Cancellable", [],
+          id: Workflow.info().workflow_id <> "-long"
+        )
+
+      Workflow.await(child)
+    end
+  end
+
+  defmodule PythonChild do
+    @moduledoc false
+    # Runs the Python SDK worker's PyChild workflow as its child, on that worker's queue.
+    use Hourglass.Workflow, name: "PythonChild"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run(python_queue) do
+      Workflow.execute_child_workflow("PyChild", ["elixir"], task_queue: python_queue)
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

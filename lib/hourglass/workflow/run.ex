@@ -18,7 +18,7 @@ defmodule Hourglass.Workflow.Run do
 
   require Logger
 
-  alias Hourglass.{ActivityError, ApplicationError, Native, PayloadCodec}
+  alias Hourglass.{ActivityError, ApplicationError, ChildWorkflowError, Native, PayloadCodec}
   alias Hourglass.Workflow.Handle
 
   @key :"$hourglass_workflow_run"
@@ -63,11 +63,14 @@ defmodule Hourglass.Workflow.Run do
       arguments: [],
       state: %{},
       commands: [],
-      seq: %{activity: 0, timer: 0},
+      # one sequence per kind of command, as Core counts them
+      seq: %{activity: 0, timer: 0, child: 0, signal_external: 0, cancel_external: 0},
       # handle keys => outcome, and those started and not resolved yet
       resolved: %{},
       pending: %{},
       activity_types: %{},
+      # child seq => {workflow type, workflow id}, for its errors
+      children: %{},
       cancelled: false,
       cancellation_undelivered: false,
       evicted: false,
@@ -104,14 +107,7 @@ defmodule Hourglass.Workflow.Run do
               ":schedule_to_close_timeout"
     end
 
-    arguments =
-      case PayloadCodec.encode_values(ctx.codec, arguments) do
-        {:ok, encoded} ->
-          encoded
-
-        {:error, message} ->
-          raise ArgumentError, "cannot encode the activity's arguments: #{message}"
-      end
+    arguments = encode_values!(ctx.codec, arguments, "the activity's arguments")
 
     options =
       %{
@@ -156,6 +152,113 @@ defmodule Hourglass.Workflow.Run do
     })
 
     handle
+  end
+
+  @doc false
+  def start_child_workflow(workflow_type, arguments, opts) do
+    ctx = changing_context!()
+    seq = ctx.seq.child + 1
+    workflow_id = Keyword.get(opts, :id, "#{ctx.info.workflow_id}-child-#{seq}")
+
+    options =
+      %{
+        workflow_id: workflow_id,
+        workflow_type: workflow_type,
+        task_queue: Keyword.get(opts, :task_queue, ctx.info.task_queue),
+        namespace: ctx.info.namespace,
+        arguments: encode_values!(ctx.codec, arguments, "the child workflow's arguments")
+      }
+      |> put_present(opts, [
+        :execution_timeout,
+        :run_timeout,
+        :task_timeout,
+        :cron_schedule,
+        :id_reuse_policy,
+        :parent_close_policy,
+        :cancellation_type
+      ])
+      |> put_retry_policy(Keyword.get(opts, :retry_policy))
+
+    put(%{
+      ctx
+      | seq: %{ctx.seq | child: seq},
+        commands: [{:start_child_workflow, seq, options} | ctx.commands],
+        pending:
+          ctx.pending |> Map.put({:child_start, seq}, true) |> Map.put({:child, seq}, true),
+        children: Map.put(ctx.children, seq, {workflow_type, workflow_id})
+    })
+
+    # The handle once the server started the child (its run id), or why it did not.
+    block(fn ctx ->
+      case Map.fetch(ctx.resolved, {:child_start, seq}) do
+        {:ok, {:ok, run_id}} ->
+          {:done,
+           {:ok, %Handle{kind: :child, seq: seq, workflow_id: workflow_id, run_id: run_id}}}
+
+        {:ok, {:error, _} = error} ->
+          {:done, error}
+
+        :error ->
+          :wait
+      end
+    end)
+  end
+
+  @doc false
+  def signal_external_workflow(target, name, arguments, opts) do
+    ctx = changing_context!()
+    seq = ctx.seq.signal_external + 1
+
+    target =
+      case target do
+        %Handle{kind: :child, workflow_id: workflow_id} ->
+          {:child, workflow_id}
+
+        workflow_id when is_binary(workflow_id) ->
+          {:workflow, ctx.info.namespace, workflow_id, Keyword.get(opts, :run_id, "")}
+      end
+
+    arguments = encode_values!(ctx.codec, arguments, "the arguments of signal #{inspect(name)}")
+    command = {:signal_external, seq, target, name, arguments}
+
+    external_call(
+      %{ctx | seq: %{ctx.seq | signal_external: seq}},
+      command,
+      {:signal_external, seq}
+    )
+  end
+
+  @doc false
+  def cancel_external_workflow(target, opts) do
+    ctx = changing_context!()
+    seq = ctx.seq.cancel_external + 1
+
+    {workflow_id, run_id} =
+      case target do
+        %Handle{kind: :child, workflow_id: workflow_id, run_id: run_id} -> {workflow_id, run_id}
+        workflow_id when is_binary(workflow_id) -> {workflow_id, Keyword.get(opts, :run_id, "")}
+      end
+
+    command = {:cancel_external, seq, ctx.info.namespace, workflow_id, run_id}
+
+    external_call(
+      %{ctx | seq: %{ctx.seq | cancel_external: seq}},
+      command,
+      {:cancel_external, seq}
+    )
+  end
+
+  # Issues a command to another workflow and waits until Core resolves it: :ok, or
+  # {:error, failure}.
+  defp external_call(ctx, command, key) do
+    put(%{ctx | commands: [command | ctx.commands], pending: Map.put(ctx.pending, key, true)})
+
+    block(fn ctx ->
+      case Map.fetch(ctx.resolved, key) do
+        {:ok, outcome} -> {:done, outcome}
+        :error -> :wait
+      end
+    end)
   end
 
   @doc false
@@ -382,10 +485,23 @@ defmodule Hourglass.Workflow.Run do
 
     if ctx.cancellation_undelivered and map_size(ctx.pending) > 0 do
       commands =
-        Enum.flat_map(ctx.pending, fn
-          {{:timer, seq}, true} -> [{:cancel_timer, seq}]
-          {{:activity, seq}, true} -> [{:request_cancel_activity, seq}]
+        ctx.pending
+        |> Enum.flat_map(fn
+          {{:timer, seq}, true} ->
+            [{:cancel_timer, seq}]
+
+          {{:activity, seq}, true} ->
+            [{:request_cancel_activity, seq}]
+
+          # Core resolves a child as its cancellation type says (also one not started yet).
+          {{kind, seq}, true} when kind in [:child, :child_start] ->
+            [{:cancel_child_workflow, seq}]
+
+          # A signal or a cancellation request to another workflow is sent either way.
+          {{_external, _seq}, true} ->
+            []
         end)
+        |> Enum.uniq()
 
       timers =
         for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
@@ -496,11 +612,49 @@ defmodule Hourglass.Workflow.Run do
           end
 
         {_failed_or_cancelled, cause} ->
-          {:error, %ActivityError{activity_type: activity_type, cause: cause}}
+          {:error,
+           %ActivityError{activity_type: activity_type, cause: decode_cause(ctx.codec, cause)}}
       end
 
     resolve({:activity, seq}, outcome)
   end
+
+  defp apply_job({:resolve_child_start, seq, {:started, run_id}}),
+    do: resolve({:child_start, seq}, {:ok, run_id})
+
+  # Not started: the child's result will not come either.
+  defp apply_job({:resolve_child_start, seq, not_started}) do
+    cause =
+      case not_started do
+        {:failed, reason} -> {:start_failed, reason}
+        {:cancelled, failure} -> failure
+      end
+
+    error = {:error, child_error(seq, cause)}
+    resolve({:child_start, seq}, error)
+    resolve({:child, seq}, error)
+  end
+
+  defp apply_job({:resolve_child, seq, {:completed, value}}) do
+    ctx = context!()
+
+    case PayloadCodec.decode_value(ctx.codec, value) do
+      {:ok, value} ->
+        resolve({:child, seq}, {:ok, value})
+
+      {:error, message} ->
+        raise ArgumentError, "cannot decode a child workflow's result: #{message}"
+    end
+  end
+
+  defp apply_job({:resolve_child, seq, {_failed_or_cancelled, cause}}),
+    do: resolve({:child, seq}, {:error, child_error(seq, cause)})
+
+  defp apply_job({:resolve_signal_external, seq, failure}),
+    do: resolve({:signal_external, seq}, external_outcome(failure))
+
+  defp apply_job({:resolve_cancel_external, seq, failure}),
+    do: resolve({:cancel_external, seq}, external_outcome(failure))
 
   defp apply_job({:signal, name, arguments}) do
     ctx = context!()
@@ -561,6 +715,39 @@ defmodule Hourglass.Workflow.Run do
 
   defp apply_job({:unsupported, what}),
     do: raise(ArgumentError, "Hourglass does not run workflows that use #{what} yet")
+
+  defp child_error(seq, cause) do
+    ctx = context!()
+    {workflow_type, workflow_id} = Map.get(ctx.children, seq, {nil, nil})
+
+    %ChildWorkflowError{
+      workflow_type: workflow_type,
+      workflow_id: workflow_id,
+      cause: decode_cause(ctx.codec, cause)
+    }
+  end
+
+  defp external_outcome(nil), do: :ok
+  defp external_outcome(failure), do: {:error, decode_cause(context!().codec, failure)}
+
+  # With a codec, a failure's details arrive encoded: decoded here, or left as payloads when
+  # they cannot be (the failure is still worth seeing).
+  defp decode_cause(codec, {:failed, %ApplicationError{details: details} = error})
+       when is_list(details) do
+    case PayloadCodec.decode_values(codec, details) do
+      {:ok, decoded} -> {:failed, %{error | details: decoded}}
+      {:error, _message} -> {:failed, error}
+    end
+  end
+
+  defp decode_cause(codec, {:cancelled, details}) do
+    case PayloadCodec.decode_value(codec, details) do
+      {:ok, decoded} -> {:cancelled, decoded}
+      {:error, _message} -> {:cancelled, details}
+    end
+  end
+
+  defp decode_cause(_codec, cause), do: cause
 
   defp resolve(key, outcome) do
     ctx = context!()
@@ -771,6 +958,13 @@ defmodule Hourglass.Workflow.Run do
   defp unknown_query(ctx, name),
     do: {:error, "unknown query #{inspect(name)} for workflow #{inspect(ctx.info.workflow_type)}"}
 
+  defp encode_values!(codec, values, what) do
+    case PayloadCodec.encode_values(codec, values) do
+      {:ok, encoded} -> encoded
+      {:error, message} -> raise ArgumentError, "cannot encode #{what}: #{message}"
+    end
+  end
+
   defp decode_values!(codec, values, what) do
     case PayloadCodec.decode_values(codec, values) do
       {:ok, decoded} -> decoded
@@ -848,6 +1042,7 @@ defmodule Hourglass.Workflow.Run do
 
   defp cancellation?(:cancelled), do: true
   defp cancellation?(%ActivityError{cause: {:cancelled, _}}), do: true
+  defp cancellation?(%ChildWorkflowError{cause: {:cancelled, _}}), do: true
   defp cancellation?(_reason), do: false
 
   defp workflow_error(%ApplicationError{} = error), do: error

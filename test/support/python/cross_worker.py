@@ -1,5 +1,6 @@
 """A Python SDK worker beside an Hourglass worker: activities an Elixir workflow calls on this
-worker's task queue, and a Python workflow whose child is an Elixir workflow on Hourglass's queue.
+worker's task queue, a Python workflow whose child is an Elixir workflow on Hourglass's queue,
+and a Python workflow an Elixir workflow runs as its child.
 
 Usage: python3 cross_worker.py ADDRESS PYTHON_TASK_QUEUE
 
@@ -40,10 +41,17 @@ class PyParent:
         )
 
 
+@workflow.defn(name="PyChild")
+class PyChild:
+    @workflow.run
+    async def run(self, parent: str) -> str:
+        return f"python child of {parent} ({workflow.info().parent.workflow_id})"
+
+
 async def main():
     client = await Client.connect(sys.argv[1])
     async with Worker(
-        client, task_queue=sys.argv[2], activities=[greet, refuse], workflows=[PyParent]
+        client, task_queue=sys.argv[2], activities=[greet, refuse], workflows=[PyParent, PyChild]
     ):
         print("READY", flush=True)
         await asyncio.Event().wait()

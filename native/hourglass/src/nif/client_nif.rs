@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::activity::v1::ActivityExecutionInfo;
 use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads, RetryPolicy};
-use temporalio_common::protos::temporal::api::enums::v1::{ActivityExecutionStatus, TimeoutType};
+use temporalio_common::protos::temporal::api::enums::v1::{
+    ActivityExecutionStatus, TimeoutType, WorkflowIdReusePolicy,
+};
 use temporalio_common::protos::temporal::api::failure::v1::{failure::FailureInfo, Failure};
 
 pub struct ClientResource {
@@ -118,6 +120,18 @@ fn client_connect<'a>(
 
 pub(crate) fn millis(map: &TermMap, key: &str) -> Result<Option<Duration>, String> {
     Ok(map.optional_u64(key)?.map(Duration::from_millis))
+}
+
+/// `:id_reuse_policy` (absent: the server's default). The server's deprecated
+/// `TerminateIfRunning` is the id conflict policy `:terminate_existing`.
+pub(crate) fn decode_id_reuse_policy(map: &TermMap) -> Result<WorkflowIdReusePolicy, String> {
+    Ok(match map.optional_atom("id_reuse_policy")?.as_deref() {
+        None => WorkflowIdReusePolicy::Unspecified,
+        Some("allow_duplicate") => WorkflowIdReusePolicy::AllowDuplicate,
+        Some("allow_duplicate_failed_only") => WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+        Some("reject_duplicate") => WorkflowIdReusePolicy::RejectDuplicate,
+        Some(other) => return Err(format!("unknown :id_reuse_policy :{other}")),
+    })
 }
 
 pub(crate) fn decode_retry_policy(term: Term) -> Result<RetryPolicy, String> {

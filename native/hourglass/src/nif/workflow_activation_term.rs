@@ -9,12 +9,18 @@
 //! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}}`
 //!   where `failure` is the activity failure's cause, in the shapes the client answers with:
 //!   `{:failed, %Hourglass.ApplicationError{}}`, `{:timed_out, type}`, `{:cancelled, details}`
+//! - `{:resolve_child_start, seq, {:started, run_id} | {:failed, cause} | {:cancelled, failure}}`
+//!   with `cause` an atom (`:already_exists`, `:namespace_not_found`, …)
+//! - `{:resolve_child, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}}`
+//!   (`failure`: the child's failure, in the shapes above)
+//! - `{:resolve_signal_external, seq, nil | failure}`, `{:resolve_cancel_external, seq, nil |
+//!   failure}`
 //! - `{:signal, name, arguments}`, `{:query, query_id, query_type, arguments}`
 //! - `{:update, %{id, protocol_instance_id, name, arguments, run_validator}}`
 //! - `{:cancel, reason}`, `{:update_random_seed, seed}`, `{:notify_has_patch, patch_id}`
 //! - `{:remove_from_cache, reason, message}` (reason an atom: `:cache_full`, `:nondeterminism`, …)
-//! - `{:unsupported, job_name}` for jobs Hourglass does not run yet (child workflows, external
-//!   workflows, Nexus), which the run fails with a clear message.
+//! - `{:unsupported, job_name}` for jobs Hourglass does not run yet (Nexus), which the run fails
+//!   with a clear message.
 //!
 //! An activation whose values or failure details hold a map too large to be made on a tokio
 //! thread (erlang/otp#8208) arrives deferred, as activity tasks do (see
@@ -29,6 +35,10 @@ use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Term};
 use temporalio_common::protos::coresdk::activity_result::activity_resolution::Status;
+use temporalio_common::protos::coresdk::child_workflow::{
+    child_workflow_result::Status as ChildStatus, StartChildWorkflowExecutionFailedCause,
+};
+use temporalio_common::protos::coresdk::workflow_activation::resolve_child_workflow_execution_start::Status as StartStatus;
 use temporalio_common::protos::coresdk::workflow_activation::remove_from_cache::EvictionReason;
 use temporalio_common::protos::coresdk::workflow_activation::workflow_activation_job::Variant;
 use temporalio_common::protos::coresdk::workflow_activation::{
@@ -68,6 +78,19 @@ impl DecodedActivation {
                         format!("the arguments of query {:?}: {error}", query.query_type)
                     })
                 }
+                Some(Variant::ResolveChildWorkflowExecution(resolve)) => match resolve
+                    .result
+                    .as_ref()
+                    .and_then(|result| result.status.as_ref())
+                {
+                    Some(ChildStatus::Completed(success)) => match &success.result {
+                        Some(payload) => DecodedPayload::decode(payload, form)
+                            .map(|decoded| vec![decoded])
+                            .map_err(|error| format!("the result of a child workflow: {error}")),
+                        None => Ok(Vec::new()),
+                    },
+                    _ => Ok(Vec::new()),
+                },
                 Some(Variant::ResolveActivity(resolve)) => match resolve
                     .result
                     .as_ref()
@@ -98,19 +121,36 @@ impl DecodedActivation {
             .iter()
             .flatten()
             .any(DecodedPayload::has_wide_map)
-            || self.activation.jobs.iter().any(|job| match &job.variant {
-                Some(Variant::ResolveActivity(resolve)) => resolve
-                    .result
-                    .as_ref()
-                    .and_then(|result| result.status.as_ref())
-                    .and_then(|status| match status {
-                        Status::Failed(failed) => failed.failure.as_ref(),
-                        Status::Cancelled(cancelled) => cancelled.failure.as_ref(),
-                        _ => None,
-                    })
-                    .is_some_and(has_details),
-                _ => false,
-            })
+            || self
+                .activation
+                .jobs
+                .iter()
+                .any(|job| job_failure(job.variant.as_ref()).is_some_and(has_details))
+    }
+}
+
+/// The failure a job resolves something with, if any.
+fn job_failure(job: Option<&Variant>) -> Option<&Failure> {
+    match job? {
+        Variant::ResolveActivity(resolve) => match resolve.result.as_ref()?.status.as_ref()? {
+            Status::Failed(failed) => failed.failure.as_ref(),
+            Status::Cancelled(cancelled) => cancelled.failure.as_ref(),
+            _ => None,
+        },
+        Variant::ResolveChildWorkflowExecution(resolve) => {
+            match resolve.result.as_ref()?.status.as_ref()? {
+                ChildStatus::Failed(failed) => failed.failure.as_ref(),
+                ChildStatus::Cancelled(cancelled) => cancelled.failure.as_ref(),
+                _ => None,
+            }
+        }
+        Variant::ResolveChildWorkflowExecutionStart(resolve) => match resolve.status.as_ref()? {
+            StartStatus::Cancelled(cancelled) => cancelled.failure.as_ref(),
+            _ => None,
+        },
+        Variant::ResolveSignalExternalWorkflow(resolve) => resolve.failure.as_ref(),
+        Variant::ResolveRequestCancelExternalWorkflow(resolve) => resolve.failure.as_ref(),
+        _ => None,
     }
 }
 
@@ -242,6 +282,57 @@ fn job_term<'a>(
                 outcome,
             ])
         }
+        Some(Variant::ResolveChildWorkflowExecutionStart(resolve)) => {
+            let outcome = match resolve.status.as_ref() {
+                Some(StartStatus::Succeeded(started)) => {
+                    tuple(&[atom(env, "started"), str_to_term(env, &started.run_id)])
+                }
+                Some(StartStatus::Failed(failed)) => tuple(&[
+                    atom(env, "failed"),
+                    atom(env, start_failure_cause(failed.cause())),
+                ]),
+                Some(StartStatus::Cancelled(cancelled)) => tuple(&[
+                    atom(env, "cancelled"),
+                    cause_term(env, &cancelled.failure, form),
+                ]),
+                None => tuple(&[atom(env, "failed"), atom(env, "unspecified")]),
+            };
+            tuple(&[
+                atom(env, "resolve_child_start"),
+                resolve.seq.encode(env),
+                outcome,
+            ])
+        }
+        Some(Variant::ResolveChildWorkflowExecution(resolve)) => {
+            let outcome = match resolve.result.as_ref().and_then(|r| r.status.as_ref()) {
+                Some(ChildStatus::Completed(_)) => tuple(&[
+                    atom(env, "completed"),
+                    payloads
+                        .first()
+                        .map(|value| value.to_term(env))
+                        .unwrap_or_else(|| nil(env)),
+                ]),
+                Some(ChildStatus::Failed(failed)) => {
+                    tuple(&[atom(env, "failed"), cause_term(env, &failed.failure, form)])
+                }
+                Some(ChildStatus::Cancelled(cancelled)) => tuple(&[
+                    atom(env, "cancelled"),
+                    cause_term(env, &cancelled.failure, form),
+                ]),
+                None => tuple(&[atom(env, "failed"), cause_term(env, &None, form)]),
+            };
+            tuple(&[atom(env, "resolve_child"), resolve.seq.encode(env), outcome])
+        }
+        Some(Variant::ResolveSignalExternalWorkflow(resolve)) => tuple(&[
+            atom(env, "resolve_signal_external"),
+            resolve.seq.encode(env),
+            optional_failure_term(env, &resolve.failure, form),
+        ]),
+        Some(Variant::ResolveRequestCancelExternalWorkflow(resolve)) => tuple(&[
+            atom(env, "resolve_cancel_external"),
+            resolve.seq.encode(env),
+            optional_failure_term(env, &resolve.failure, form),
+        ]),
         Some(Variant::SignalWorkflow(signal)) => tuple(&[
             atom(env, "signal"),
             str_to_term(env, &signal.signal_name),
@@ -290,13 +381,26 @@ fn job_term<'a>(
     }
 }
 
-/// The cause of an activity's failure (Core wraps it in an `ActivityFailureInfo`).
+/// nil, or the failure's term.
+fn optional_failure_term<'a>(env: Env<'a>, failure: &Option<Failure>, form: Form) -> Term<'a> {
+    match failure {
+        Some(failure) => failure_term(env, failure, form),
+        None => nil(env),
+    }
+}
+
+/// The cause of an activity's or a child workflow's failure (Core wraps it in an
+/// `ActivityFailureInfo` or a `ChildWorkflowExecutionFailureInfo`).
 fn cause_term<'a>(env: Env<'a>, failure: &Option<Failure>, form: Form) -> Term<'a> {
     match failure {
         Some(failure) => match (&failure.failure_info, failure.cause.as_deref()) {
-            (Some(FailureInfo::ActivityFailureInfo(_)), Some(cause)) => {
-                failure_term(env, cause, form)
-            }
+            (
+                Some(
+                    FailureInfo::ActivityFailureInfo(_)
+                    | FailureInfo::ChildWorkflowExecutionFailureInfo(_),
+                ),
+                Some(cause),
+            ) => failure_term(env, cause, form),
             _ => failure_term(env, failure, form),
         },
         None => make_tuple(
@@ -325,12 +429,19 @@ fn eviction_reason(reason: EvictionReason) -> &'static str {
     }
 }
 
+fn start_failure_cause(cause: StartChildWorkflowExecutionFailedCause) -> &'static str {
+    match cause {
+        StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists => "already_exists",
+        StartChildWorkflowExecutionFailedCause::NamespaceNotFound => "namespace_not_found",
+        StartChildWorkflowExecutionFailedCause::InvalidVersioningOverride => {
+            "invalid_versioning_override"
+        }
+        StartChildWorkflowExecutionFailedCause::Unspecified => "unspecified",
+    }
+}
+
 fn unsupported_name(job: &Variant) -> &'static str {
     match job {
-        Variant::ResolveChildWorkflowExecutionStart(_)
-        | Variant::ResolveChildWorkflowExecution(_) => "child_workflow",
-        Variant::ResolveSignalExternalWorkflow(_)
-        | Variant::ResolveRequestCancelExternalWorkflow(_) => "external_workflow",
         Variant::ResolveNexusOperationStart(_) | Variant::ResolveNexusOperation(_) => "nexus",
         _ => "unknown",
     }

@@ -5,8 +5,8 @@
 
 use crate::nif::atoms::named as atom;
 use crate::nif::client_nif::{
-    decode_retry_policy, error_message, error_term, failure_term, micros, millis, result_term,
-    too_large_term, ClientResource,
+    decode_id_reuse_policy, decode_retry_policy, error_message, error_term, failure_term, micros,
+    millis, result_term, too_large_term, ClientResource,
 };
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, term_to_payload, terms_to_payloads, Form};
@@ -22,7 +22,7 @@ use rustler::{Encoder, Env, LocalPid, NifResult, ResourceArc, Term};
 use std::collections::HashMap;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::{
-    WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowExecutionStatus, WorkflowIdConflictPolicy,
 };
 use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
 
@@ -51,13 +51,7 @@ fn decode_start(term: Term) -> Result<StartWorkflow, String> {
             .map(decode_retry_policy)
             .transpose()?,
         request_id: map.string("request_id")?,
-        id_reuse_policy: match map.optional_atom("id_reuse_policy")?.as_deref() {
-            None => WorkflowIdReusePolicy::Unspecified,
-            Some("allow_duplicate") => WorkflowIdReusePolicy::AllowDuplicate,
-            Some("allow_duplicate_failed_only") => WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
-            Some("reject_duplicate") => WorkflowIdReusePolicy::RejectDuplicate,
-            Some(other) => return Err(format!("unknown :id_reuse_policy :{other}")),
-        },
+        id_reuse_policy: decode_id_reuse_policy(&map)?,
         id_conflict_policy: match map.optional_atom("id_conflict_policy")?.as_deref() {
             None => WorkflowIdConflictPolicy::Unspecified,
             Some("fail") => WorkflowIdConflictPolicy::Fail,

@@ -17,22 +17,39 @@
 //! - `{:continue_as_new, options}` with `options` a map of `:workflow_type`, `:task_queue`,
 //!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds)
 //! - `{:set_patch_marker, patch_id, deprecated}`
+//! - `{:start_child_workflow, seq, options}` with `options` a map of `:workflow_id`,
+//!   `:workflow_type`, `:task_queue`, `:namespace`, `:arguments` (values) and optionally
+//!   `:execution_timeout`, `:run_timeout`, `:task_timeout` (milliseconds), `:retry_policy`,
+//!   `:cron_schedule`, `:id_reuse_policy` (`:allow_duplicate`, `:allow_duplicate_failed_only`,
+//!   `:reject_duplicate`), `:parent_close_policy` (`:terminate`, `:abandon`,
+//!   `:request_cancel`) and `:cancellation_type` (`:abandon`, `:try_cancel`,
+//!   `:wait_cancellation_completed`, `:wait_cancellation_requested`)
+//! - `{:cancel_child_workflow, seq}`
+//! - `{:signal_external, seq, target, name, arguments}` with `target` `{:child, workflow_id}` or
+//!   `{:workflow, namespace, workflow_id, run_id}` (run id "" for the latest run)
+//! - `{:cancel_external, seq, namespace, workflow_id, run_id}`
 //! - `{:update_response, protocol_instance_id, response}` with `response` `:accepted`,
 //!   `{:rejected, %Hourglass.ApplicationError{}}` (a validator's refusal, or the handler's
 //!   failure after acceptance) or `{:completed, value}`
 
-use crate::nif::client_nif::decode_retry_policy;
+use crate::nif::client_nif::{decode_id_reuse_policy, decode_retry_policy};
 use crate::nif::core_completion::decode_failure;
 use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
 use crate::nif::term_map::TermMap;
 use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
 use std::time::Duration;
+use temporalio_common::protos::coresdk::child_workflow::{
+    ChildWorkflowCancellationType, ParentClosePolicy,
+};
+use temporalio_common::protos::coresdk::common::NamespacedWorkflowExecution;
 use temporalio_common::protos::coresdk::workflow_commands::{
-    query_result, update_response, workflow_command, ActivityCancellationType, CancelTimer,
-    CancelWorkflowExecution, CompleteWorkflowExecution, ContinueAsNewWorkflowExecution,
-    FailWorkflowExecution, QueryResult, QuerySuccess, RequestCancelActivity, ScheduleActivity,
-    SetPatchMarker, StartTimer, UpdateResponse, WorkflowCommand,
+    query_result, signal_external_workflow_execution, update_response, workflow_command,
+    ActivityCancellationType, CancelChildWorkflowExecution, CancelTimer, CancelWorkflowExecution,
+    CompleteWorkflowExecution, ContinueAsNewWorkflowExecution, FailWorkflowExecution, QueryResult,
+    QuerySuccess, RequestCancelActivity, RequestCancelExternalWorkflowExecution, ScheduleActivity,
+    SetPatchMarker, SignalExternalWorkflowExecution, StartChildWorkflowExecution, StartTimer,
+    UpdateResponse, WorkflowCommand,
 };
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
@@ -174,6 +191,49 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                         .decode()
                         .map_err(|_| "a patch's deprecated flag must be a boolean".to_string())?,
                 })
+            }
+            ("start_child_workflow", [number, options]) => {
+                workflow_command::Variant::StartChildWorkflowExecution(decode_start_child(
+                    seq(*number)?,
+                    *options,
+                    limit,
+                )?)
+            }
+            ("cancel_child_workflow", [number]) => {
+                workflow_command::Variant::CancelChildWorkflowExecution(
+                    CancelChildWorkflowExecution {
+                        child_workflow_seq: seq(*number)?,
+                        reason: String::new(),
+                    },
+                )
+            }
+            ("signal_external", [number, target, name, arguments]) => {
+                let signal_name: String = name
+                    .decode()
+                    .map_err(|_| "a signal's name must be a string".to_string())?;
+                let args = terms_to_payloads(*arguments)
+                    .map_err(|error| format!("the arguments of signal {signal_name:?}: {error}"))?;
+                limit
+                    .check_payloads(&format!("the arguments of signal {signal_name:?}"), &args)
+                    .map_err(|too_large| too_large.to_string())?;
+                workflow_command::Variant::SignalExternalWorkflowExecution(
+                    SignalExternalWorkflowExecution {
+                        seq: seq(*number)?,
+                        target: Some(decode_signal_target(*target)?),
+                        signal_name,
+                        args,
+                        ..Default::default()
+                    },
+                )
+            }
+            ("cancel_external", [number, namespace, workflow_id, run_id]) => {
+                workflow_command::Variant::RequestCancelExternalWorkflowExecution(
+                    RequestCancelExternalWorkflowExecution {
+                        seq: seq(*number)?,
+                        workflow_execution: Some(namespaced(*namespace, *workflow_id, *run_id)?),
+                        reason: String::new(),
+                    },
+                )
             }
             ("update_response", [protocol_instance_id, response]) => {
                 workflow_command::Variant::UpdateResponse(decode_update_response(
@@ -348,5 +408,104 @@ fn decode_update_response(
     Ok(UpdateResponse {
         protocol_instance_id,
         response: Some(response),
+    })
+}
+
+fn string(term: Term, what: &str) -> Result<String, String> {
+    term.decode()
+        .map_err(|_| format!("{what} must be a string"))
+}
+
+fn namespaced(
+    namespace: Term,
+    workflow_id: Term,
+    run_id: Term,
+) -> Result<NamespacedWorkflowExecution, String> {
+    Ok(NamespacedWorkflowExecution {
+        namespace: string(namespace, "a namespace")?,
+        workflow_id: string(workflow_id, "a workflow id")?,
+        run_id: string(run_id, "a run id")?,
+    })
+}
+
+fn decode_signal_target(
+    target: Term,
+) -> Result<signal_external_workflow_execution::Target, String> {
+    let items = rustler::types::tuple::get_tuple(target).map_err(|_| {
+        "a signal's target must be {:child, id} or {:workflow, ns, id, run}".to_string()
+    })?;
+    let tag = items
+        .first()
+        .and_then(|tag| tag.atom_to_string().ok())
+        .unwrap_or_default();
+    match (tag.as_str(), &items[1..]) {
+        ("child", [workflow_id]) => {
+            Ok(signal_external_workflow_execution::Target::ChildWorkflowId(
+                string(*workflow_id, "a workflow id")?,
+            ))
+        }
+        ("workflow", [namespace, workflow_id, run_id]) => Ok(
+            signal_external_workflow_execution::Target::WorkflowExecution(namespaced(
+                *namespace,
+                *workflow_id,
+                *run_id,
+            )?),
+        ),
+        _ => Err("a signal's target must be {:child, id} or {:workflow, ns, id, run}".to_string()),
+    }
+}
+
+fn decode_start_child(
+    seq: u32,
+    options: Term,
+    limit: &PayloadLimit,
+) -> Result<StartChildWorkflowExecution, String> {
+    let map = TermMap::new(options, "the child workflow's options")?;
+    let workflow_type = map.string("workflow_type")?;
+    let input = terms_to_payloads(map.required("arguments")?)
+        .map_err(|error| format!("the arguments of child workflow {workflow_type:?}: {error}"))?;
+    limit
+        .check_payloads(
+            &format!("the arguments of child workflow {workflow_type:?}"),
+            &input,
+        )
+        .map_err(|too_large| too_large.to_string())?;
+    let parent_close_policy = match map.optional_atom("parent_close_policy")?.as_deref() {
+        None | Some("terminate") => ParentClosePolicy::Terminate,
+        Some("abandon") => ParentClosePolicy::Abandon,
+        Some("request_cancel") => ParentClosePolicy::RequestCancel,
+        Some(other) => return Err(format!("unknown :parent_close_policy :{other}")),
+    };
+    let cancellation_type = match map.optional_atom("cancellation_type")?.as_deref() {
+        None | Some("wait_cancellation_completed") => {
+            ChildWorkflowCancellationType::WaitCancellationCompleted
+        }
+        Some("abandon") => ChildWorkflowCancellationType::Abandon,
+        Some("try_cancel") => ChildWorkflowCancellationType::TryCancel,
+        Some("wait_cancellation_requested") => {
+            ChildWorkflowCancellationType::WaitCancellationRequested
+        }
+        Some(other) => return Err(format!("unknown :cancellation_type :{other}")),
+    };
+    Ok(StartChildWorkflowExecution {
+        seq,
+        namespace: map.string("namespace")?,
+        workflow_id: map.string("workflow_id")?,
+        workflow_type,
+        task_queue: map.string("task_queue")?,
+        input,
+        workflow_execution_timeout: map.optional_u64("execution_timeout")?.and_then(duration),
+        workflow_run_timeout: map.optional_u64("run_timeout")?.and_then(duration),
+        workflow_task_timeout: map.optional_u64("task_timeout")?.and_then(duration),
+        parent_close_policy: parent_close_policy as i32,
+        workflow_id_reuse_policy: decode_id_reuse_policy(&map)? as i32,
+        retry_policy: map
+            .get("retry_policy")
+            .filter(|policy| !policy.is_atom())
+            .map(decode_retry_policy)
+            .transpose()?,
+        cron_schedule: map.optional_string("cron_schedule")?.unwrap_or_default(),
+        cancellation_type: cancellation_type as i32,
+        ..Default::default()
     })
 }
