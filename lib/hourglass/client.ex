@@ -495,27 +495,18 @@ defmodule Hourglass.Client do
 
   defp memo(_client, _memo), do: invalid(:memo, "must be a map of names to values")
 
-  # The server indexes the values, so they go as plain JSON; a DateTime as its ISO 8601 text.
-  defp search_attributes(attributes) when is_map(attributes) do
-    with {:ok, names} <- names(:search_attributes, attributes) do
-      values =
-        Enum.map(Map.values(attributes), fn
-          %DateTime{} = time -> DateTime.to_iso8601(time)
-          value -> value
-        end)
-
-      {:ok, Map.new(Enum.zip(names, values))}
+  defp search_attributes(attributes) do
+    case Hourglass.SearchAttributes.normalize(attributes) do
+      {:ok, normalized} -> {:ok, normalized}
+      {:error, message} -> invalid(:search_attributes, message)
     end
   end
 
-  defp search_attributes(_attributes),
-    do: invalid(:search_attributes, "must be a map of names to values")
-
   defp names(key, map) do
-    names = Enum.map(Map.keys(map), &if(is_atom(&1), do: Atom.to_string(&1), else: &1))
+    names = Enum.map(Map.keys(map), &Hourglass.SearchAttributes.name/1)
 
-    if Enum.all?(names, &(text?(&1) and &1 != "")),
-      do: {:ok, names},
+    if Enum.all?(names, &match?({:ok, _}, &1)),
+      do: {:ok, Enum.map(names, fn {:ok, name} -> name end)},
       else: invalid(key, "names must be non-empty strings or atoms")
   end
 

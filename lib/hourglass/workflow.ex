@@ -329,6 +329,23 @@ defmodule Hourglass.Workflow do
   def set_query_handler(name, handler) when is_binary(name) and is_function(handler, 2),
     do: Run.set_query_handler(name, handler)
 
+  @doc """
+  Sets search attributes of the workflow (a map of names to values: strings, numbers,
+  booleans, lists of strings, `DateTime`s), for `temporal workflow list --query` and
+  `Hourglass.Client.describe_workflow/2`; the names must be registered on the server.
+  `info().search_attributes` shows them from now on.
+  """
+  @spec upsert_search_attributes(map()) :: :ok
+  def upsert_search_attributes(attributes) when is_map(attributes),
+    do: Run.upsert_search_attributes(attributes)
+
+  @doc """
+  Sets memo entries of the workflow (a map of names to values, through the payload codec).
+  `info().memo` shows them from now on.
+  """
+  @spec upsert_memo(map()) :: :ok
+  def upsert_memo(memo) when is_map(memo), do: Run.upsert_memo(memo)
+
   @doc "The run's state."
   @spec state() :: term()
   def state, do: Run.state()
@@ -340,7 +357,9 @@ defmodule Hourglass.Workflow do
   @doc """
   About this run: `:workflow_id`, `:run_id`, `:workflow_type`, `:task_queue`, `:namespace`,
   `:attempt`, `:first_execution_run_id`, `:continued_from_execution_run_id`, `:start_time`,
-  `:history_length`, `:continue_as_new_suggested`.
+  `:parent` (nil, or the parent's `%{namespace, workflow_id, run_id}`), `:memo`,
+  `:search_attributes`, `:cron_schedule`, `:execution_timeout`, `:run_timeout`,
+  `:task_timeout` (milliseconds, or nil), `:history_length`, `:continue_as_new_suggested`.
   """
   @spec info() :: map()
   def info, do: Run.info()

@@ -36,7 +36,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Counter,
         W.Parent,
         W.ParentOfLong,
-        W.PythonChild
+        W.PythonChild,
+        W.Tagged
       ],
       activities: [A.Echo, A.NonRetryable],
       native_activities: ["hourglass.sleep"]
@@ -434,6 +435,39 @@ defmodule Hourglass.Integration.WorkflowTest do
                task_queue: ctx.queue,
                timeout: 60_000
              )
+  end
+
+  test "memo and search attributes: seen at start, upserted, described; a child sees its parent",
+       ctx do
+    alias Hourglass.Client
+    id = "tagged-#{ctx.queue}"
+    # More names than a map made off a scheduler may have (the activation is then deferred).
+    memo = Map.new(1..129, &{"m#{&1}", %{"n" => &1}}) |> Map.put("owner", "ada")
+
+    assert {:ok, result} =
+             Client.execute_workflow(ctx.client, "Tagged", ["parent"],
+               id: id,
+               task_queue: ctx.queue,
+               execution_timeout: 60_000,
+               memo: memo,
+               search_attributes: %{"HourglassCustomer" => "gold", "HourglassPriority" => 1},
+               timeout: 60_000
+             )
+
+    assert %{
+             "memo_before" => ^memo,
+             "attributes_before" => %{"HourglassCustomer" => "gold", "HourglassPriority" => 1},
+             "execution_timeout" => 60_000,
+             "memo_after" => names_after,
+             "attributes_after" => %{"HourglassCustomer" => "gold", "HourglassPriority" => 9},
+             "child_saw_parent" => %{"workflow_id" => ^id, "namespace" => "default"}
+           } = result
+
+    assert {:ok, %{memo: memo, search_attributes: attributes}} =
+             Client.describe_workflow(ctx.client, id)
+
+    assert %{"owner" => "ada", "stage" => "tagged", "wide" => %{"k40" => 40}} = memo
+    assert %{"HourglassCustomer" => "gold", "HourglassPriority" => 9} = attributes
   end
 
   test "a cancelled parent cancels its child and ends cancelled", ctx do

@@ -408,6 +408,42 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule Tagged do
+    @moduledoc false
+    # Reads the memo and search attributes it started with, upserts both, and runs a child
+    # that reports its parent: what the run's info showed, before and after.
+    use Hourglass.Workflow, name: "Tagged"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run(mode) do
+      case mode do
+        "child" ->
+          {:ok, Workflow.info().parent}
+
+        "parent" ->
+          before = Workflow.info()
+          :ok = Workflow.upsert_search_attributes(%{HourglassPriority: 9})
+
+          :ok =
+            Workflow.upsert_memo(%{"stage" => "tagged", "wide" => Map.new(1..40, &{"k#{&1}", &1})})
+
+          {:ok, parent} = Workflow.execute_child_workflow("Tagged", ["child"])
+          now = Workflow.info()
+
+          {:ok,
+           %{
+             "memo_before" => before.memo,
+             "attributes_before" => before.search_attributes,
+             "execution_timeout" => before.execution_timeout,
+             "memo_after" => Map.keys(now.memo),
+             "attributes_after" => now.search_attributes,
+             "child_saw_parent" => parent
+           }}
+      end
+    end
+  end
+
   defmodule PythonChild do
     @moduledoc false
     # Runs the Python SDK worker's PyChild workflow as its child, on that worker's queue.

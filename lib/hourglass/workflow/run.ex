@@ -339,6 +339,52 @@ defmodule Hourglass.Workflow.Run do
   end
 
   @doc false
+  def upsert_search_attributes(attributes) do
+    ctx = changing_context!()
+
+    case Hourglass.SearchAttributes.normalize(attributes) do
+      {:ok, normalized} ->
+        put(%{
+          ctx
+          | commands: [{:upsert_search_attributes, normalized} | ctx.commands],
+            info: Map.update(ctx.info, :search_attributes, normalized, &Map.merge(&1, normalized))
+        })
+
+        :ok
+
+      {:error, message} ->
+        raise ArgumentError, "search attributes #{message}, got: #{inspect(attributes)}"
+    end
+  end
+
+  @doc false
+  def upsert_memo(memo) do
+    ctx = changing_context!()
+
+    memo =
+      Map.new(memo, fn {name, value} ->
+        case Hourglass.SearchAttributes.name(name) do
+          {:ok, name} ->
+            {name, value}
+
+          :error ->
+            raise ArgumentError,
+                  "memo names must be non-empty strings or atoms, got: #{inspect(name)}"
+        end
+      end)
+
+    encoded = encode_values!(ctx.codec, Map.values(memo), "the memo")
+
+    put(%{
+      ctx
+      | commands: [{:upsert_memo, Map.new(Enum.zip(Map.keys(memo), encoded))} | ctx.commands],
+        info: Map.update(ctx.info, :memo, memo, &Map.merge(&1, memo))
+    })
+
+    :ok
+  end
+
+  @doc false
   def set_signal_handler(name, handler) do
     ctx = context!()
     {buffered, rest} = Map.pop(ctx.buffered_signals, name, [])
@@ -579,10 +625,20 @@ defmodule Hourglass.Workflow.Run do
     :rand.seed(:exsss, init.randomness_seed)
     arguments = decode_values!(ctx.codec, init.arguments, "the workflow's input")
 
+    memo_values = decode_values!(ctx.codec, Map.values(init.memo), "the memo")
+    memo = Map.new(Enum.zip(Map.keys(init.memo), memo_values))
+
     info =
       Map.merge(ctx.info, %{
         workflow_id: init.workflow_id,
         workflow_type: init.workflow_type,
+        parent: init.parent,
+        memo: memo,
+        search_attributes: init.search_attributes,
+        cron_schedule: init.cron_schedule,
+        execution_timeout: init.execution_timeout,
+        run_timeout: init.run_timeout,
+        task_timeout: init.task_timeout,
         attempt: init.attempt,
         first_execution_run_id: init.first_execution_run_id,
         continued_from_execution_run_id: init.continued_from_execution_run_id,

@@ -4,7 +4,10 @@
 //! (`timestamp` in Unix microseconds, or nil) and each job one of:
 //!
 //! - `{:initialize, %{workflow_type, workflow_id, arguments, randomness_seed, attempt,
-//!   first_execution_run_id, continued_from_execution_run_id, identity, start_time}}`
+//!   first_execution_run_id, continued_from_execution_run_id, identity, start_time, parent,
+//!   memo, search_attributes, cron_schedule, execution_timeout, run_timeout, task_timeout}}`
+//!   (`parent` nil or `%{namespace, workflow_id, run_id}`; `memo` and `search_attributes` maps
+//!   of names to values, memo values in the payload form; timeouts in milliseconds or nil)
 //! - `{:fire_timer, seq}`
 //! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}}`
 //!   where `failure` is the activity failure's cause, in the shapes the client answers with:
@@ -29,7 +32,7 @@
 use crate::nif::activity_task_term::optional_str;
 use crate::nif::atoms::named as atom;
 use crate::nif::client_nif::{failure_term, micros, nil};
-use crate::nif::deferred_term::build_or_defer;
+use crate::nif::deferred_term::{build_or_defer, SMALL_MAP_LIMIT};
 use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
 use rustler::types::tuple::make_tuple;
@@ -45,6 +48,7 @@ use temporalio_common::protos::coresdk::workflow_activation::{
     InitializeWorkflow, WorkflowActivation,
 };
 use temporalio_common::protos::temporal::api::failure::v1::failure::FailureInfo;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 /// An activation whose payloads are decoded, before any term is made.
@@ -53,6 +57,26 @@ pub struct DecodedActivation {
     form: Form,
     /// Per job, its payloads decoded (arguments, inputs or an activity's result).
     payloads: Vec<Vec<DecodedPayload>>,
+    /// The memo and the search attributes of an InitializeWorkflow job, decoded.
+    memo: Named,
+    search_attributes: Named,
+}
+
+/// Names and their decoded values.
+type Named = Vec<(String, DecodedPayload)>;
+
+fn decode_named<'p>(
+    named: impl Iterator<Item = (&'p String, &'p Payload)>,
+    form: Form,
+    what: &str,
+) -> Result<Named, String> {
+    named
+        .map(|(name, payload)| {
+            DecodedPayload::decode(payload, form)
+                .map(|decoded| (name.clone(), decoded))
+                .map_err(|error| format!("{what} {name:?}: {error}"))
+        })
+        .collect()
 }
 
 impl DecodedActivation {
@@ -107,10 +131,29 @@ impl DecodedActivation {
                 _ => Ok(Vec::new()),
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let init = activation.jobs.iter().find_map(|job| match &job.variant {
+            Some(Variant::InitializeWorkflow(init)) => Some(init),
+            _ => None,
+        });
+        let memo = match init.and_then(|init| init.memo.as_ref()) {
+            Some(memo) => decode_named(memo.fields.iter(), form, "the memo's")?,
+            None => Vec::new(),
+        };
+        // Search attributes are never encoded by a codec: their values, always.
+        let search_attributes = match init.and_then(|init| init.search_attributes.as_ref()) {
+            Some(attributes) => decode_named(
+                attributes.indexed_fields.iter(),
+                Form::Value,
+                "the search attribute",
+            )?,
+            None => Vec::new(),
+        };
         Ok(DecodedActivation {
             activation,
             form,
             payloads,
+            memo,
+            search_attributes,
         })
     }
 
@@ -120,7 +163,11 @@ impl DecodedActivation {
         self.payloads
             .iter()
             .flatten()
+            .chain(self.memo.iter().map(|(_, value)| value))
+            .chain(self.search_attributes.iter().map(|(_, value)| value))
             .any(DecodedPayload::has_wide_map)
+            || self.memo.len() > SMALL_MAP_LIMIT
+            || self.search_attributes.len() > SMALL_MAP_LIMIT
             || self
                 .activation
                 .jobs
@@ -192,7 +239,7 @@ fn activation_term<'a>(env: Env<'a>, decoded: &DecodedActivation) -> Term<'a> {
         .jobs
         .iter()
         .zip(&decoded.payloads)
-        .map(|(job, payloads)| job_term(env, job.variant.as_ref(), payloads, decoded.form))
+        .map(|(job, payloads)| job_term(env, job.variant.as_ref(), payloads, decoded))
         .collect();
     map(
         env,
@@ -210,14 +257,56 @@ fn activation_term<'a>(env: Env<'a>, decoded: &DecodedActivation) -> Term<'a> {
     )
 }
 
+fn named_term<'a>(env: Env<'a>, named: &Named) -> Term<'a> {
+    let (names, values): (Vec<Term>, Vec<Term>) = named
+        .iter()
+        .map(|(name, value)| (str_to_term(env, name), value.to_term(env)))
+        .unzip();
+    Term::map_from_term_arrays(env, &names, &values).expect("distinct names")
+}
+
+fn millis<'a>(env: Env<'a>, duration: &Option<prost_wkt_types::Duration>) -> Term<'a> {
+    match duration {
+        Some(duration) => (duration.seconds * 1000 + i64::from(duration.nanos) / 1_000_000)
+            .max(0)
+            .encode(env),
+        None => nil(env),
+    }
+}
+
 fn initialize_term<'a>(
     env: Env<'a>,
     init: &InitializeWorkflow,
     arguments: &[DecodedPayload],
+    decoded: &DecodedActivation,
 ) -> Term<'a> {
+    let parent = match &init.parent_workflow_info {
+        Some(parent) => map(
+            env,
+            &[
+                ("namespace", str_to_term(env, &parent.namespace)),
+                ("workflow_id", str_to_term(env, &parent.workflow_id)),
+                ("run_id", str_to_term(env, &parent.run_id)),
+            ],
+        ),
+        None => nil(env),
+    };
     map(
         env,
         &[
+            ("parent", parent),
+            ("memo", named_term(env, &decoded.memo)),
+            (
+                "search_attributes",
+                named_term(env, &decoded.search_attributes),
+            ),
+            ("cron_schedule", optional_str(env, &init.cron_schedule)),
+            (
+                "execution_timeout",
+                millis(env, &init.workflow_execution_timeout),
+            ),
+            ("run_timeout", millis(env, &init.workflow_run_timeout)),
+            ("task_timeout", millis(env, &init.workflow_task_timeout)),
             ("workflow_type", str_to_term(env, &init.workflow_type)),
             ("workflow_id", str_to_term(env, &init.workflow_id)),
             ("arguments", values_term(env, arguments)),
@@ -241,13 +330,14 @@ fn job_term<'a>(
     env: Env<'a>,
     job: Option<&Variant>,
     payloads: &[DecodedPayload],
-    form: Form,
+    decoded: &DecodedActivation,
 ) -> Term<'a> {
+    let form = decoded.form;
     let tuple = |items: &[Term<'a>]| make_tuple(env, items);
     match job {
         Some(Variant::InitializeWorkflow(init)) => tuple(&[
             atom(env, "initialize"),
-            initialize_term(env, init, payloads),
+            initialize_term(env, init, payloads, decoded),
         ]),
         Some(Variant::FireTimer(fire)) => tuple(&[atom(env, "fire_timer"), fire.seq.encode(env)]),
         Some(Variant::ResolveActivity(resolve)) => {

@@ -69,17 +69,22 @@ fn decode_start(term: Term) -> Result<StartWorkflow, String> {
 
 /// A map of names to values (the memo, the search attributes), as payloads.
 fn named_payloads(map: &TermMap, key: &str) -> Result<HashMap<String, Payload>, String> {
-    let Some(term) = map.get(key) else {
-        return Ok(HashMap::new());
-    };
-    let entries = MapIterator::new(term).ok_or_else(|| format!(":{key} must be a map"))?;
+    match map.get(key) {
+        Some(term) => payload_map(term, &format!(":{key}")),
+        None => Ok(HashMap::new()),
+    }
+}
+
+/// An Elixir map of names to values (or `%Hourglass.Payload{}` structs), as payloads.
+pub(crate) fn payload_map(term: Term, what: &str) -> Result<HashMap<String, Payload>, String> {
+    let entries = MapIterator::new(term).ok_or_else(|| format!("{what} must be a map"))?;
     entries
         .map(|(name, value)| {
             let name: String = name
                 .decode()
-                .map_err(|_| format!(":{key} must have string keys"))?;
+                .map_err(|_| format!("{what} must have string keys"))?;
             let payload =
-                term_to_payload(value).map_err(|error| format!(":{key} {name:?}: {error}"))?;
+                term_to_payload(value).map_err(|error| format!("{what} {name:?}: {error}"))?;
             Ok((name, payload))
         })
         .collect()

@@ -28,6 +28,7 @@
 //! - `{:signal_external, seq, target, name, arguments}` with `target` `{:child, workflow_id}` or
 //!   `{:workflow, namespace, workflow_id, run_id}` (run id "" for the latest run)
 //! - `{:cancel_external, seq, namespace, workflow_id, run_id}`
+//! - `{:upsert_search_attributes, attributes}`, `{:upsert_memo, memo}` (maps of names to values)
 //! - `{:update_response, protocol_instance_id, response}` with `response` `:accepted`,
 //!   `{:rejected, %Hourglass.ApplicationError{}}` (a validator's refusal, or the handler's
 //!   failure after acceptance) or `{:completed, value}`
@@ -36,6 +37,7 @@ use crate::nif::client_nif::{decode_id_reuse_policy, decode_retry_policy};
 use crate::nif::core_completion::decode_failure;
 use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
 use crate::nif::term_map::TermMap;
+use crate::nif::workflow_client_nif::payload_map;
 use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
 use std::time::Duration;
@@ -51,9 +53,13 @@ use temporalio_common::protos::coresdk::workflow_commands::{
     SetPatchMarker, SignalExternalWorkflowExecution, StartChildWorkflowExecution, StartTimer,
     UpdateResponse, WorkflowCommand,
 };
+use temporalio_common::protos::coresdk::workflow_commands::{
+    ModifyWorkflowProperties, UpsertWorkflowSearchAttributes,
+};
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
 };
+use temporalio_common::protos::temporal::api::common::v1::{Memo, SearchAttributes};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 /// Decodes a run's answer for `run_id`. Errors for a malformed answer or a value that cannot
@@ -234,6 +240,24 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                         reason: String::new(),
                     },
                 )
+            }
+            ("upsert_search_attributes", [attributes]) => {
+                workflow_command::Variant::UpsertWorkflowSearchAttributes(
+                    UpsertWorkflowSearchAttributes {
+                        search_attributes: Some(SearchAttributes {
+                            indexed_fields: payload_map(*attributes, "the search attributes")?,
+                        }),
+                    },
+                )
+            }
+            ("upsert_memo", [memo]) => {
+                let fields = payload_map(*memo, "the memo")?;
+                limit
+                    .check_payloads("the memo", &fields.values().cloned().collect::<Vec<_>>())
+                    .map_err(|too_large| too_large.to_string())?;
+                workflow_command::Variant::ModifyWorkflowProperties(ModifyWorkflowProperties {
+                    upserted_memo: Some(Memo { fields }),
+                })
             }
             ("update_response", [protocol_instance_id, response]) => {
                 workflow_command::Variant::UpdateResponse(decode_update_response(
