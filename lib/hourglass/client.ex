@@ -628,6 +628,18 @@ defmodule Hourglass.Client do
     end
   end
 
+  @doc """
+  The run's whole history (a workflow id: its latest run's), for `Hourglass.Replayer`:
+  `{:ok, %Hourglass.WorkflowHistory{}}`.
+  """
+  @spec fetch_history(t(), workflow()) :: {:ok, Hourglass.WorkflowHistory.t()} | {:error, term()}
+  def fetch_history(%__MODULE__{} = client, workflow) do
+    with {:ok, ids} <- workflow_ids(workflow),
+         {:ok, data} <-
+           call(&Native.client_fetch_history(client.resource, ids, self(), &1), 60_000),
+         do: {:ok, Hourglass.WorkflowHistory.from_protobuf(data, ids.workflow_id)}
+  end
+
   @doc "Asks the workflow to cancel; its code decides how (see `Hourglass.Workflow`)."
   @spec cancel_workflow(t(), workflow(), String.t()) :: :ok | {:error, term()}
   def cancel_workflow(%__MODULE__{} = client, workflow, reason \\ "") when is_binary(reason) do

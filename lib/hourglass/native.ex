@@ -234,6 +234,12 @@ defmodule Hourglass.Native do
   @doc false
   def client_update_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
+  def client_fetch_history(_client, _request, _reply_to, _ref), do: not_loaded()
+  @doc false
+  def replayer_start(_histories, _raw), do: not_loaded()
+  @doc false
+  def replayer_poll(_worker, _driver), do: not_loaded()
+  @doc false
   def client_cancel_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
   def client_describe_workflow(_client, _request, _reply_to, _ref), do: not_loaded()

@@ -463,10 +463,13 @@ defmodule Hourglass.Integration.WorkflowTest do
              "child_saw_parent" => %{"workflow_id" => ^id, "namespace" => "default"}
            } = result
 
-    assert {:ok, %{memo: memo, search_attributes: attributes}} =
+    assert Enum.sort(names_after) == Enum.sort(["stage", "wide" | Map.keys(memo)])
+
+    assert {:ok, %{memo: described, search_attributes: attributes}} =
              Client.describe_workflow(ctx.client, id)
 
-    assert %{"owner" => "ada", "stage" => "tagged", "wide" => %{"k40" => 40}} = memo
+    assert %{"owner" => "ada", "m129" => %{"n" => 129}, "stage" => "tagged"} = described
+    assert %{"wide" => %{"k40" => 40}} = described
     assert %{"HourglassCustomer" => "gold", "HourglassPriority" => 9} = attributes
   end
 
@@ -889,5 +892,81 @@ defmodule Hourglass.Integration.WorkflowWideValuesTest do
       timeout: 240_000
     )
     |> Enum.each(&assert({:ok, _} = &1))
+  end
+end
+
+defmodule Hourglass.Integration.ReplayerTest do
+  # Histories of runs on the dev server, replayed by Hourglass.Replayer against the code that
+  # made them, against changed code, and against broken code.
+  use Hourglass.IntegrationCase, async: true
+
+  alias Hourglass.{Client, Replayer, WorkflowHistory}
+  alias Hourglass.IntegrationActivities, as: A
+  alias Hourglass.IntegrationWorkflows, as: W
+
+  @workflows [W.Approval, W.FanOut, W.Counter, W.Parent, W.Failing, W.Cancellable, W.Tagged]
+
+  test "the code that made the histories replays them; changed and broken code do not", ctx do
+    start_worker(ctx,
+      workflows: @workflows,
+      activities: [A.Echo, A.NonRetryable],
+      native_activities: ["hourglass.sleep"]
+    )
+
+    opts = &[id: "#{&1}-#{ctx.queue}", task_queue: ctx.queue, timeout: 60_000]
+
+    {:ok, approval} = Client.start_workflow(ctx.client, "Approval", ["o"], opts.("approval"))
+    :ok = Client.signal_workflow(ctx.client, approval, "approve", ["ada"])
+    {:ok, _} = Client.workflow_result(ctx.client, approval)
+    {:ok, _} = Client.execute_workflow(ctx.client, "FanOut", [5, 20], opts.("fan-out"))
+    {:ok, counter} = Client.start_workflow(ctx.client, "Counter", [0], opts.("counter"))
+    {:ok, 2} = Client.execute_update(ctx.client, counter, "add", [2])
+    {:error, _} = Client.execute_update(ctx.client, counter, "add", [-2])
+    {:ok, 2} = Client.execute_update(ctx.client, counter, "finish", [])
+    {:ok, _} = Client.execute_workflow(ctx.client, "Parent", [], opts.("parent"))
+    {:ok, _} = Client.execute_workflow(ctx.client, "Tagged", ["parent"], opts.("tagged"))
+
+    ids =
+      for name <- ["approval", "fan-out", "counter", "parent", "tagged"],
+          do: "#{name}-#{ctx.queue}"
+
+    histories =
+      for id <- ids do
+        {:ok, %WorkflowHistory{workflow_id: ^id, data: data} = history} =
+          Client.fetch_history(ctx.client, id)
+
+        assert byte_size(data) > 0
+        history
+      end
+
+    assert {:ok, outcomes} = Replayer.replay_workflows(histories, workflows: @workflows)
+    assert outcomes == Enum.map(ids, &{&1, :ok})
+
+    [approval_history | _] = histories
+    # A history kept as bytes replays the same.
+    kept = WorkflowHistory.from_protobuf(approval_history.data, approval_history.workflow_id)
+    assert :ok = Replayer.replay_workflow(kept, workflows: [W.Approval])
+
+    assert {:error, {:nondeterminism, message}} =
+             Replayer.replay_workflow(approval_history, workflows: [W.ApprovalChanged])
+
+    # Core's message names the event the changed code did not match.
+    assert message =~ "Nondeterminism error"
+    assert message =~ "ActivityTaskScheduled"
+
+    assert {:error, {:workflow_task_failed, failed}} =
+             Replayer.replay_workflow(approval_history, workflows: [W.ApprovalBroken])
+
+    assert failed =~ "** (RuntimeError) broken after the signal\n"
+
+    assert {:error, message} =
+             Replayer.replay_workflow(WorkflowHistory.from_protobuf("nope", "x"),
+               workflows: [W.Approval]
+             )
+
+    assert message =~ ~s("x")
+
+    assert {:error, {:invalid_option, :workflows, _}} =
+             Replayer.replay_workflow(kept, workflows: [])
   end
 end

@@ -456,6 +456,46 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule ApprovalChanged do
+    @moduledoc false
+    # "Approval" changed the way replay must catch: a timer where the history has the activity.
+    use Hourglass.Workflow, name: "Approval"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([_order]), do: %{approver: nil}
+
+    @impl true
+    def run(order) do
+      :ok = Workflow.wait_condition(fn state -> state.approver != nil end)
+      :ok = Workflow.sleep(1_000)
+      {:ok, receipt} = Workflow.execute_activity("echo", [order], start_to_close_timeout: 10_000)
+      {:ok, %{"receipt" => receipt, "approver" => Workflow.state().approver}}
+    end
+
+    @impl true
+    def handle_signal("approve", [by], state), do: %{state | approver: by}
+  end
+
+  defmodule ApprovalBroken do
+    @moduledoc false
+    # "Approval" with a bug that raises on the signal.
+    use Hourglass.Workflow, name: "Approval"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([_order]), do: %{approver: nil}
+
+    @impl true
+    def run(_order) do
+      :ok = Workflow.wait_condition(fn state -> state.approver != nil end)
+      raise "broken after the signal"
+    end
+
+    @impl true
+    def handle_signal("approve", [by], state), do: %{state | approver: by}
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

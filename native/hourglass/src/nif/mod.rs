@@ -26,6 +26,7 @@ mod payload_nif;
 mod payload_offload;
 mod payload_term;
 mod pending_call;
+mod replayer_nif;
 mod task;
 mod term_map;
 mod value;

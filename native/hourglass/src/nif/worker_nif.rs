@@ -64,13 +64,13 @@ fn live_issuer(token: &[u8]) -> Option<Arc<CoreWorker>> {
 
 /// A Core worker, shared by the worker process and every completion in flight.
 pub struct WorkerResource {
-    core: Arc<CoreWorker>,
+    pub(crate) core: Arc<CoreWorker>,
     /// Payloads of Start tasks reach Elixir as payloads, for the worker's payload codec.
-    payload_form: Form,
+    pub(crate) payload_form: Form,
     /// Results, failures and heartbeat details over it are not sent as they are.
-    payload_limit: PayloadLimit,
+    pub(crate) payload_limit: PayloadLimit,
     /// Whether it polls for workflow activations too.
-    workflows: bool,
+    pub(crate) workflows: bool,
 }
 
 #[rustler::resource_impl]
@@ -273,6 +273,16 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
 /// activation must be answered, or its run is stuck: one that cannot reach a run (its payloads
 /// cannot be decoded, or the worker process is gone) is answered here.
 fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
+    poll_activations_then(core, form, worker_pid, None);
+}
+
+/// [`poll_activations`], then, once Core has shut down, `done` to `worker_pid` (if any).
+pub(crate) fn poll_activations_then(
+    core: Arc<CoreWorker>,
+    form: Form,
+    worker_pid: LocalPid,
+    done: Option<&'static str>,
+) {
     runtime::io().spawn(async move {
         let mut owned = OwnedEnv::new();
         loop {
@@ -306,6 +316,12 @@ fn poll_activations(core: Arc<CoreWorker>, form: Form, worker_pid: LocalPid) {
             if let Some(problem) = problem {
                 answer_unrun(&core, run_id, unrun, problem).await;
             }
+        }
+        if let Some(done) = done {
+            // Every activation was answered: Core's shutdown has nothing left to wait for.
+            let finished = std::time::Duration::from_secs(5);
+            let _ = tokio::time::timeout(finished, core.worker.shutdown()).await;
+            let _ = owned.send_and_clear(&worker_pid, |env| atom(env, done));
         }
     });
 }
@@ -553,12 +569,16 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
                      with its worker process, or the attempt was completed already); its \
                      completion goes to the server by task token"
                 );
-                orphans.complete(completion).await.map_err(|status| {
-                    format!(
-                        "the server refused the completion of an attempt whose worker is gone: {}",
-                        status.message()
-                    )
-                })
+                match orphans {
+                    Some(orphans) => orphans.complete(completion).await.map_err(|status| {
+                        format!(
+                            "the server refused the completion of an attempt whose worker is \
+                             gone: {}",
+                            status.message()
+                        )
+                    }),
+                    None => Err("this worker has no server to report the attempt to".into()),
+                }
             }
         };
         ISSUERS.completed(&token);
@@ -624,7 +644,11 @@ fn worker_heartbeat_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<
     let _entered = runtime::io().enter();
     match live_issuer(&heartbeat.task_token) {
         Some(core) => core.worker.record_activity_heartbeat(heartbeat),
-        None => worker.core.orphans.heartbeat(heartbeat),
+        None => {
+            if let Some(orphans) = &worker.core.orphans {
+                orphans.heartbeat(heartbeat)
+            }
+        }
     }
     Ok(ok(env))
 }

@@ -396,6 +396,45 @@ fn client_update_workflow_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult
     ))
 }
 
+/// `request`: `%{workflow_id, run_id}`. Answers `{:ok, history}`: the run's whole history,
+/// protobuf-encoded (`temporal.api.history.v1.History`), as the replayer takes it.
+#[rustler::nif]
+fn client_fetch_history<'a>(
+    env: Env<'a>,
+    client: ResourceArc<ClientResource>,
+    request: Term<'a>,
+    reply_to: LocalPid,
+    reference: Term<'a>,
+) -> Term<'a> {
+    let (workflow_id, run_id) = match ids(request) {
+        Ok(ids) => ids,
+        Err(message) => return error_message(env, &message),
+    };
+    let client = client.client.clone();
+    crate::nif::pending_call::reply_later(
+        env,
+        reply_to,
+        reference,
+        async move {
+            client
+                .fetch_history(&workflow_id, &run_id)
+                .await
+                .map(|history| prost::Message::encode_to_vec(&history))
+        },
+        |env, fetched| match fetched {
+            Ok(bytes) => {
+                let mut binary = rustler::NewBinary::new(env, bytes.len());
+                binary.as_mut_slice().copy_from_slice(&bytes);
+                make_tuple(
+                    env,
+                    &[atom(env, "ok"), rustler::Binary::from(binary).encode(env)],
+                )
+            }
+            Err(error) => error_term(env, &error),
+        },
+    )
+}
+
 /// `request`: `%{workflow_id, run_id, reason, request_id}`. Answers `:ok`.
 #[rustler::nif]
 fn client_cancel_workflow<'a>(

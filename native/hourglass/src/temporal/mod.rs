@@ -8,5 +8,6 @@ pub mod failure;
 pub mod issuers;
 pub mod orphans;
 pub mod payload_limit;
+pub mod replayer;
 pub mod worker;
 pub mod workflow_client;

@@ -45,8 +45,9 @@ pub struct CoreWorker {
     /// waiting for the attempts it handed out, and is dropped.
     pub abandoned: CancellationToken,
     pub task_queue: String,
-    /// Reports, on the worker's connection, for tasks no live Core worker tracks.
-    pub orphans: OrphanReporter,
+    /// Reports, on the worker's connection, for tasks no live Core worker tracks (none for a
+    /// replay worker, which has no connection and runs no activities).
+    pub orphans: Option<OrphanReporter>,
     _counted: Held,
 }
 
@@ -108,7 +109,26 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
             + Duration::from_secs(5),
         abandoned: CancellationToken::new(),
         task_queue: settings.task_queue.clone(),
-        orphans,
+        orphans: Some(orphans),
         _counted: Held::core_worker(),
     })
+}
+
+impl CoreWorker {
+    /// A Core worker with no server behind it: the replayer's (see [`super::replayer`]).
+    pub fn without_connection(
+        worker: Worker,
+        runtime: CoreRuntimeHandle,
+        task_queue: &str,
+    ) -> Self {
+        CoreWorker {
+            worker,
+            runtime,
+            shutdown_patience: Duration::from_secs(5),
+            abandoned: CancellationToken::new(),
+            task_queue: task_queue.to_string(),
+            orphans: None,
+            _counted: Held::core_worker(),
+        }
+    }
 }

@@ -16,6 +16,7 @@ use temporalio_common::protos::temporal::api::enums::v1::{
 };
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::history::v1::History;
 use temporalio_common::protos::temporal::api::query::v1::WorkflowQuery;
 use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
 use temporalio_common::protos::temporal::api::update::v1::{
@@ -475,6 +476,42 @@ impl ActivityClient {
                 Err(status) if status.code() == Code::DeadlineExceeded => continue,
                 Err(status) => return Err(status.into()),
             }
+        }
+    }
+
+    /// The run's whole history (an empty `run_id`: the latest run's), for the replayer.
+    pub async fn fetch_history(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<History, ClientError> {
+        let mut events = Vec::new();
+        let mut page_token = Vec::new();
+        loop {
+            let response = self
+                .service()
+                .get_workflow_execution_history(
+                    GetWorkflowExecutionHistoryRequest {
+                        namespace: self.namespace().to_string(),
+                        execution: execution(workflow_id, run_id),
+                        next_page_token: page_token,
+                        skip_archival: true,
+                        ..Default::default()
+                    }
+                    .into_request(),
+                )
+                .await?
+                .into_inner();
+            events.extend(
+                response
+                    .history
+                    .map(|history| history.events)
+                    .unwrap_or_default(),
+            );
+            if response.next_page_token.is_empty() {
+                return Ok(History { events });
+            }
+            page_token = response.next_page_token;
         }
     }
 

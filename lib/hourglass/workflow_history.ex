@@ -1,0 +1,25 @@
+defmodule Hourglass.WorkflowHistory do
+  @moduledoc """
+  A workflow run's history, as the server recorded it: what `Hourglass.Replayer` replays.
+
+  `Hourglass.Client.fetch_history/2` fetches one; `data` is the protobuf encoding of
+  `temporal.api.history.v1.History`, so a history can be kept in a file and replayed later
+  (for instance in CI, against changed workflow code):
+
+      {:ok, history} = Hourglass.Client.fetch_history(client, "order-42")
+      File.write!("test/histories/order-42.pb", history.data)
+
+      history = Hourglass.WorkflowHistory.from_protobuf(File.read!("test/histories/order-42.pb"), "order-42")
+      :ok = Hourglass.Replayer.replay_workflow(history, workflows: [MyApp.Order])
+  """
+
+  @enforce_keys [:workflow_id, :data]
+  defstruct [:workflow_id, :data]
+
+  @type t :: %__MODULE__{workflow_id: String.t(), data: binary()}
+
+  @doc "A history from its protobuf encoding and the workflow id it belongs to."
+  @spec from_protobuf(binary(), String.t()) :: t()
+  def from_protobuf(data, workflow_id) when is_binary(data) and is_binary(workflow_id),
+    do: %__MODULE__{workflow_id: workflow_id, data: data}
+end
