@@ -968,5 +968,25 @@ defmodule Hourglass.Integration.ReplayerTest do
 
     assert {:error, {:invalid_option, :workflows, _}} =
              Replayer.replay_workflow(kept, workflows: [])
+
+    # mix hourglass.replay, on files, as CI runs it.
+    dir = Path.join(System.tmp_dir!(), "hourglass-replay-#{ctx.queue}")
+    File.mkdir_p!(dir)
+    on_exit(fn -> File.rm_rf!(dir) end)
+    file = Path.join(dir, "approval.pb")
+    File.write!(file, approval_history.data)
+
+    replay = fn workflows ->
+      System.cmd("mix", ["hourglass.replay", file, "--workflows", workflows],
+        env: [{"MIX_ENV", "test"}],
+        stderr_to_stdout: true
+      )
+    end
+
+    assert {out, 0} = replay.("Hourglass.IntegrationWorkflows.Approval")
+    assert out =~ "ok      approval"
+    assert {out, status} = replay.("Hourglass.IntegrationWorkflows.ApprovalChanged")
+    assert status != 0
+    assert out =~ "FAILED  approval: nondeterminism: [TMPRL1100] Nondeterminism error"
   end
 end

@@ -1,0 +1,73 @@
+defmodule Mix.Tasks.Hourglass.Replay do
+  @shortdoc "Replays recorded workflow histories against the project's workflow code"
+  @moduledoc """
+  Replays workflow histories (files of `Hourglass.WorkflowHistory` data, as
+  `Hourglass.Client.fetch_history/2` gives it) against the project's workflow modules, and
+  fails if any history no longer replays: the check to run in CI before deploying a change to
+  workflow code.
+
+      mix hourglass.replay test/histories/*.pb --workflows MyApp.Order,MyApp.Approval
+
+  Each file's name (without its extension) is used as the workflow id in the report. Prints
+  one line per history, `ok` or why it did not replay (nondeterminism, naming the event, or a
+  failed workflow task), and exits non-zero if any did not.
+  """
+  use Mix.Task
+
+  @switches [workflows: :string, timeout: :integer]
+  @usage "mix hourglass.replay FILE... --workflows Mod1,Mod2 [--timeout MS]"
+
+  @impl Mix.Task
+  def run(args) do
+    {opts, files, invalid} = OptionParser.parse(args, strict: @switches)
+
+    cond do
+      invalid != [] -> Mix.raise("invalid option #{invalid |> hd() |> elem(0)}; usage: #{@usage}")
+      files == [] -> Mix.raise("no history files given; usage: #{@usage}")
+      opts[:workflows] in [nil, ""] -> Mix.raise("--workflows is required; usage: #{@usage}")
+      true -> replay(files, opts)
+    end
+  end
+
+  defp replay(files, opts) do
+    Mix.Task.run("app.start")
+
+    workflows =
+      opts[:workflows] |> String.split(",", trim: true) |> Enum.map(&Module.concat([&1]))
+
+    histories = Enum.map(files, &history/1)
+
+    case Hourglass.Replayer.replay_workflows(histories,
+           workflows: workflows,
+           timeout: Keyword.get(opts, :timeout, 60_000 * length(files))
+         ) do
+      {:ok, outcomes} ->
+        failed = Enum.reject(outcomes, &match?({_, :ok}, &1))
+        Enum.each(outcomes, &report/1)
+
+        if failed != [],
+          do: Mix.raise("#{length(failed)} of #{length(outcomes)} histories did not replay")
+
+      {:error, reason} ->
+        Mix.raise("cannot replay: #{format(reason)}")
+    end
+  end
+
+  defp history(file) do
+    case File.read(file) do
+      {:ok, data} ->
+        Hourglass.WorkflowHistory.from_protobuf(data, Path.rootname(Path.basename(file)))
+
+      {:error, reason} ->
+        Mix.raise("cannot read #{file}: #{:file.format_error(reason)}")
+    end
+  end
+
+  defp report({workflow_id, :ok}), do: Mix.shell().info("ok      #{workflow_id}")
+
+  defp report({workflow_id, {:error, {kind, message}}}),
+    do: Mix.shell().error("FAILED  #{workflow_id}: #{kind}: #{message}")
+
+  defp format(reason) when is_binary(reason), do: reason
+  defp format(reason), do: inspect(reason)
+end
