@@ -240,6 +240,8 @@ defmodule Hourglass.Native do
   @doc false
   def replayer_poll(_worker, _driver), do: not_loaded()
   @doc false
+  def history_from_json(_json), do: not_loaded()
+  @doc false
   def client_cancel_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
   def client_describe_workflow(_client, _request, _reply_to, _ref), do: not_loaded()

@@ -37,7 +37,7 @@ defmodule Hourglass.Replayer do
   end
 
   @doc """
-  Replays several histories, one after another, on one replay worker. Returns
+  Replays several histories, one after another. Returns
   `{:ok, [{workflow_id, :ok | {:error, failure}}]}` in their order, or `{:error, reason}` when
   the replay could not run at all (a history that cannot be decoded, bad options). Options as
   for `replay_workflow/2`.
@@ -72,10 +72,23 @@ defmodule Hourglass.Replayer do
       is_atom(module) and Code.ensure_loaded?(module) and
         function_exported?(module, :__workflow_name__, 0)
 
+  # Each history on a replay worker of its own: two histories of one run (the same history
+  # kept twice) on one worker would be taken for one run.
   defp replay(histories, workflows, codec) do
-    pairs = for %WorkflowHistory{workflow_id: id, data: data} <- histories, do: {id, data}
+    Enum.reduce_while(histories, {:ok, []}, fn history, {:ok, outcomes} ->
+      case replay_one(history, workflows, codec) do
+        {:ok, outcome} -> {:cont, {:ok, [{history.workflow_id, outcome} | outcomes]}}
+        {:error, reason} -> {:halt, {:error, reason}}
+      end
+    end)
+    |> case do
+      {:ok, outcomes} -> {:ok, Enum.reverse(outcomes)}
+      {:error, reason} -> {:error, reason}
+    end
+  end
 
-    with {:ok, core} <- Native.replayer_start(pairs, codec != nil),
+  defp replay_one(%WorkflowHistory{workflow_id: id, data: data}, workflows, codec) do
+    with {:ok, core} <- Native.replayer_start([{id, data}], codec != nil),
          :ok <- Native.replayer_poll(core, self()) do
       state = %{
         core: core,
@@ -86,20 +99,13 @@ defmodule Hourglass.Replayer do
         runs: %{},
         run_monitors: %{},
         unanswered: %{},
-        # run id => workflow id, and the first failure seen for each workflow id
-        workflow_ids: %{},
-        failures: %{}
+        failure: nil
       }
 
-      state = drive(state)
-      {:ok, for({id, _data} <- pairs, do: {id, outcome(state.failures, id)})}
-    end
-  end
-
-  defp outcome(failures, workflow_id) do
-    case Map.fetch(failures, workflow_id) do
-      {:ok, failure} -> {:error, failure}
-      :error -> :ok
+      case drive(state).failure do
+        nil -> {:ok, :ok}
+        failure -> {:ok, {:error, failure}}
+      end
     end
   end
 
@@ -127,20 +133,14 @@ defmodule Hourglass.Replayer do
     end
   end
 
-  # Which workflow each run is, and the evictions that say a replay went wrong.
+  # The first eviction that says the replay went wrong.
   defp observe(state, activation) do
     Enum.reduce(activation.jobs, state, fn
-      {:initialize, init}, state ->
-        put_in(state.workflow_ids[activation.run_id], init.workflow_id)
+      {:remove_from_cache, :nondeterminism, message}, %{failure: nil} = state ->
+        %{state | failure: {:nondeterminism, failure_message(message)}}
 
-      {:remove_from_cache, reason, message}, state when reason in [:nondeterminism, :lang_fail] ->
-        failure =
-          if reason == :nondeterminism,
-            do: {:nondeterminism, failure_message(message)},
-            else: {:workflow_task_failed, failure_message(message)}
-
-        workflow_id = Map.get(state.workflow_ids, activation.run_id, activation.run_id)
-        %{state | failures: Map.put_new(state.failures, workflow_id, failure)}
+      {:remove_from_cache, :lang_fail, message}, %{failure: nil} = state ->
+        %{state | failure: {:workflow_task_failed, failure_message(message)}}
 
       _job, state ->
         state

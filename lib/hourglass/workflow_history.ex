@@ -4,7 +4,8 @@ defmodule Hourglass.WorkflowHistory do
 
   `Hourglass.Client.fetch_history/2` fetches one; `data` is the protobuf encoding of
   `temporal.api.history.v1.History`, so a history can be kept in a file and replayed later
-  (for instance in CI, against changed workflow code):
+  (for instance in CI, against changed workflow code). `from_json/2` reads the JSON form that
+  `temporal workflow show --output json` and the web UI's download give.
 
       {:ok, history} = Hourglass.Client.fetch_history(client, "order-42")
       File.write!("test/histories/order-42.pb", history.data)
@@ -17,6 +18,16 @@ defmodule Hourglass.WorkflowHistory do
   defstruct [:workflow_id, :data]
 
   @type t :: %__MODULE__{workflow_id: String.t(), data: binary()}
+
+  @doc """
+  A history from its JSON form (`temporal workflow show --output json`, the web UI's
+  download; payloads in full or in the CLI's shorthand) and the workflow id it belongs to.
+  """
+  @spec from_json(binary(), String.t()) :: {:ok, t()} | {:error, String.t()}
+  def from_json(json, workflow_id) when is_binary(json) and is_binary(workflow_id) do
+    with {:ok, data} <- Hourglass.Native.history_from_json(json),
+         do: {:ok, from_protobuf(data, workflow_id)}
+  end
 
   @doc "A history from its protobuf encoding and the workflow id it belongs to."
   @spec from_protobuf(binary(), String.t()) :: t()

@@ -977,14 +977,34 @@ defmodule Hourglass.Integration.ReplayerTest do
     File.write!(file, approval_history.data)
 
     replay = fn workflows ->
-      System.cmd("mix", ["hourglass.replay", file, "--workflows", workflows],
+      files = Path.wildcard(Path.join(dir, "*"))
+
+      System.cmd("mix", ["hourglass.replay" | files] ++ ["--workflows", workflows],
         env: [{"MIX_ENV", "test"}],
         stderr_to_stdout: true
       )
     end
 
+    # The JSON the CLI writes (payloads in its shorthand, and in full), as users keep histories.
+    for shorthand <- [[], ["--no-json-shorthand-payloads"]] do
+      {json, 0} =
+        System.cmd(
+          "temporal",
+          ["workflow", "show", "--address", ctx.address, "-w", approval_history.workflow_id] ++
+            ["-o", "json" | shorthand]
+        )
+
+      assert {:ok, from_json} = WorkflowHistory.from_json(json, approval_history.workflow_id)
+      assert :ok = Replayer.replay_workflow(from_json, workflows: [W.Approval])
+      File.write!(Path.join(dir, "approval-cli#{length(shorthand)}.json"), json)
+    end
+
+    assert {:error, "not JSON" <> _} = WorkflowHistory.from_json("{", "x")
+
     assert {out, 0} = replay.("Hourglass.IntegrationWorkflows.Approval")
-    assert out =~ "ok      approval"
+    assert out =~ "ok      approval\n"
+    assert out =~ "ok      approval-cli0\n"
+    assert out =~ "ok      approval-cli1\n"
     assert {out, status} = replay.("Hourglass.IntegrationWorkflows.ApprovalChanged")
     assert status != 0
     assert out =~ "FAILED  approval: nondeterminism: [TMPRL1100] Nondeterminism error"

@@ -1,12 +1,13 @@
 defmodule Mix.Tasks.Hourglass.Replay do
   @shortdoc "Replays recorded workflow histories against the project's workflow code"
   @moduledoc """
-  Replays workflow histories (files of `Hourglass.WorkflowHistory` data, as
-  `Hourglass.Client.fetch_history/2` gives it) against the project's workflow modules, and
+  Replays workflow histories (`.json` files as `temporal workflow show --output json` writes
+  them, or files of `Hourglass.WorkflowHistory` data as `Hourglass.Client.fetch_history/2`
+  gives it) against the project's workflow modules, and
   fails if any history no longer replays: the check to run in CI before deploying a change to
   workflow code.
 
-      mix hourglass.replay test/histories/*.pb --workflows MyApp.Order,MyApp.Approval
+      mix hourglass.replay test/histories/* --workflows MyApp.Order,MyApp.Approval
 
   Each file's name (without its extension) is used as the workflow id in the report. Prints
   one line per history, `ok` or why it did not replay (nondeterminism, naming the event, or a
@@ -54,11 +55,19 @@ defmodule Mix.Tasks.Hourglass.Replay do
   end
 
   defp history(file) do
-    case File.read(file) do
-      {:ok, data} ->
-        Hourglass.WorkflowHistory.from_protobuf(data, Path.rootname(Path.basename(file)))
+    workflow_id = Path.rootname(Path.basename(file))
 
-      {:error, reason} ->
+    case {File.read(file), Path.extname(file)} do
+      {{:ok, json}, ".json"} ->
+        case Hourglass.WorkflowHistory.from_json(json, workflow_id) do
+          {:ok, history} -> history
+          {:error, message} -> Mix.raise("cannot read #{file}: #{message}")
+        end
+
+      {{:ok, data}, _protobuf} ->
+        Hourglass.WorkflowHistory.from_protobuf(data, workflow_id)
+
+      {{:error, reason}, _} ->
         Mix.raise("cannot read #{file}: #{:file.format_error(reason)}")
     end
   end

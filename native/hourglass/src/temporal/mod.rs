@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod core_runtime;
 pub mod failure;
+pub mod history_json;
 pub mod issuers;
 pub mod orphans;
 pub mod payload_limit;
