@@ -5,7 +5,7 @@ defmodule Hourglass.WorkflowHistory do
   `Hourglass.Client.fetch_history/2` fetches one; `data` is the protobuf encoding of
   `temporal.api.history.v1.History`, so a history can be kept in a file and replayed later
   (for instance in CI, against changed workflow code). `from_json/2` reads the JSON form that
-  `temporal workflow show --output json` and the web UI's download give.
+  `temporal workflow show --output json` gives (proto3 JSON of the history).
 
       {:ok, history} = Hourglass.Client.fetch_history(client, "order-42")
       File.write!("test/histories/order-42.pb", history.data)
@@ -20,8 +20,8 @@ defmodule Hourglass.WorkflowHistory do
   @type t :: %__MODULE__{workflow_id: String.t(), data: binary()}
 
   @doc """
-  A history from its JSON form (`temporal workflow show --output json`, the web UI's
-  download; payloads in full or in the CLI's shorthand) and the workflow id it belongs to.
+  A history from its JSON form (proto3 JSON, as `temporal workflow show --output json` writes
+  it, payloads in full or in the CLI's shorthand) and the workflow id it belongs to.
   """
   @spec from_json(binary(), String.t()) :: {:ok, t()} | {:error, String.t()}
   def from_json(json, workflow_id) when is_binary(json) and is_binary(workflow_id) do

@@ -1,5 +1,5 @@
-//! Histories in their JSON form (`temporal workflow show --output json`, the web UI's
-//! download): proto3 JSON of `temporal.api.history.v1.History`, read with the descriptor set of
+//! Histories in their JSON form (`temporal workflow show --output json`): proto3 JSON of
+//! `temporal.api.history.v1.History`, read with the descriptor set of
 //! Temporal's protos, into the history the replayer takes.
 //!
 //! The CLI writes payloads in a shorthand by default: a JSON payload as its plain value instead
