@@ -252,6 +252,30 @@ defmodule Hourglass.Workflow do
   def cancel_external_workflow(target, opts \\ []) when is_list(opts),
     do: Run.cancel_external_workflow(target, opts)
 
+  @doc """
+  Runs a local activity and waits for its outcome, as `execute_activity/3` does (see
+  `start_local_activity/3`).
+  """
+  @spec execute_local_activity(String.t(), [term()], keyword()) :: activity_result()
+  def execute_local_activity(activity_type, arguments, opts \\ []),
+    do: activity_type |> start_local_activity(arguments, opts) |> await()
+
+  @doc """
+  Schedules a local activity: one this worker runs itself, at once, without a round trip
+  through the server's task queue (only its outcome is recorded in the history). For short
+  work; `await/1` waits for it. The activity must be registered on this worker (Elixir or
+  native).
+
+  Options: those of `start_activity/3` but `:task_queue` and `:heartbeat_timeout` (one of
+  `:start_to_close_timeout`, `:schedule_to_close_timeout` is required), and
+  `:local_retry_threshold` (milliseconds): Core retries a failed attempt by itself while the
+  backoff is shorter; a longer backoff is a durable timer of the run's.
+  """
+  @spec start_local_activity(String.t(), [term()], keyword()) :: handle()
+  def start_local_activity(activity_type, arguments, opts \\ [])
+      when is_binary(activity_type) and is_list(arguments) and is_list(opts),
+      do: Run.start_local_activity(activity_type, arguments, opts)
+
   @doc "Starts a durable timer of `milliseconds`; `await/1` returns `{:ok, nil}` when it fires."
   @spec start_timer(non_neg_integer()) :: handle()
   def start_timer(milliseconds) when is_integer(milliseconds) and milliseconds >= 0,

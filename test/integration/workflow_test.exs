@@ -37,9 +37,10 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Parent,
         W.ParentOfLong,
         W.PythonChild,
-        W.Tagged
+        W.Tagged,
+        W.Locals
       ],
-      activities: [A.Echo, A.NonRetryable],
+      activities: [A.Echo, A.NonRetryable, A.FailUntil],
       native_activities: ["hourglass.sleep"]
     )
 
@@ -473,6 +474,32 @@ defmodule Hourglass.Integration.WorkflowTest do
     assert %{"HourglassCustomer" => "gold", "HourglassPriority" => 9} = attributes
   end
 
+  test "local activities: Elixir and native, retried within the threshold and past it, failed",
+       ctx do
+    id = "locals-#{ctx.queue}"
+
+    assert {:ok,
+            %{
+              "echoed" => "local",
+              "attempt_within" => 3,
+              "attempt_past" => 2,
+              "failed" => ["Fatal", [%{"why" => "testing"}]]
+            }} =
+             Hourglass.Client.execute_workflow(ctx.client, "Locals", [],
+               id: id,
+               task_queue: ctx.queue,
+               timeout: 60_000
+             )
+
+    # Local activities leave markers (the five, and the attempt that backed off), not activity
+    # events; the backoff, a timer.
+    assert count_history_events(ctx, id, "MARKER_RECORDED") == 6
+    assert count_history_events(ctx, id, "ACTIVITY_TASK_SCHEDULED") == 0
+    assert count_history_events(ctx, id, "TIMER_STARTED") == 1
+    {:ok, history} = Hourglass.Client.fetch_history(ctx.client, id)
+    assert :ok = Hourglass.Replayer.replay_workflow(history, workflows: [W.Locals])
+  end
+
   test "a cancelled parent cancels its child and ends cancelled", ctx do
     alias Hourglass.Client
     id = "parent-of-long-#{ctx.queue}"
@@ -710,27 +737,8 @@ defmodule Hourglass.Integration.WorkflowCacheTest do
     assert too_large =~ "over the payload size limit"
 
     # Rejected updates leave no trace in the history; accepted ones do, failed or not.
-    assert count_events(ctx, a, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
-    assert count_events(ctx, b, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
-  end
-
-  # The events of `type` in the workflow's history, as the temporal CLI shows it.
-  defp count_events(ctx, id, type) do
-    {json, 0} =
-      System.cmd("temporal", [
-        "workflow",
-        "show",
-        "--address",
-        ctx.address,
-        "-w",
-        id,
-        "-o",
-        "json"
-      ])
-
-    payload = %Hourglass.Payload{metadata: %{"encoding" => "json/plain"}, data: json}
-    {:ok, [%{"events" => events}]} = Hourglass.Payload.to_values([payload])
-    Enum.count(events, &(&1["eventType"] in [type, "EVENT_TYPE_" <> type]))
+    assert count_history_events(ctx, a, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
+    assert count_history_events(ctx, b, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 5
   end
 
   test "patched?/1 keeps the old path for a run begun before the patch, the new for new runs",

@@ -18,6 +18,28 @@ defmodule Hourglass.IntegrationCase do
     %{address: address, client: client, queue: "it-#{System.unique_integer([:positive])}"}
   end
 
+  @doc """
+  How many events of `type` (`"TIMER_STARTED"`, …) the workflow's history has, as the
+  temporal CLI shows it.
+  """
+  def count_history_events(context, workflow_id, type) do
+    {json, 0} =
+      System.cmd("temporal", [
+        "workflow",
+        "show",
+        "--address",
+        context.address,
+        "-w",
+        workflow_id,
+        "-o",
+        "json"
+      ])
+
+    payload = %Hourglass.Payload{metadata: %{"encoding" => "json/plain"}, data: json}
+    {:ok, [%{"events" => events}]} = Hourglass.Payload.to_values([payload])
+    Enum.count(events, &(&1["eventType"] in [type, "EVENT_TYPE_" <> type]))
+  end
+
   @doc "Starts a worker for the test, stopped (gracefully) when the test ends."
   def start_worker(context, opts) do
     opts = Keyword.merge([task_queue: context.queue, address: context.address], opts)

@@ -496,6 +496,52 @@ defmodule Hourglass.IntegrationWorkflows do
     def handle_signal("approve", [by], state), do: %{state | approver: by}
   end
 
+  defmodule Locals do
+    @moduledoc false
+    # Local activities: Elixir and native, retried by Core within its threshold, retried after
+    # a backoff timer of the run's past it, and failing for good.
+    use Hourglass.Workflow, name: "Locals"
+    alias Hourglass.{ActivityError, ApplicationError, Workflow}
+
+    @impl true
+    def run do
+      opts = [start_to_close_timeout: 10_000]
+      {:ok, echoed} = Workflow.execute_local_activity("echo", ["local"], opts)
+      {:ok, slept} = Workflow.execute_local_activity("hourglass.sleep", [10], opts)
+      retry = [initial_interval: 100, backoff_coefficient: 1.0]
+
+      {:ok, within} =
+        Workflow.execute_local_activity("fail_until", [3], opts ++ [retry_policy: retry])
+
+      # A backoff of 1.5 s past a threshold of 1 s: the run's own timer, then attempt 2.
+      {:ok, past} =
+        Workflow.execute_local_activity(
+          "fail_until",
+          [2],
+          opts ++
+            [
+              retry_policy: [initial_interval: 1_500, backoff_coefficient: 1.0],
+              local_retry_threshold: 1_000
+            ]
+        )
+
+      {:error,
+       %ActivityError{
+         activity_type: "non_retryable",
+         cause: {:failed, %ApplicationError{} = failed}
+       }} = Workflow.execute_local_activity("non_retryable", [], opts)
+
+      {:ok,
+       %{
+         "echoed" => echoed,
+         "slept" => slept,
+         "attempt_within" => within,
+         "attempt_past" => past,
+         "failed" => [failed.type, failed.details]
+       }}
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

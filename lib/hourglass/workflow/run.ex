@@ -71,6 +71,11 @@ defmodule Hourglass.Workflow.Run do
       activity_types: %{},
       # child seq => {workflow type, workflow id}, for its errors
       children: %{},
+      # local activities by their handle's seq: their options, the command seq running them
+      # now or the timer of their backoff; and command seq / backoff timer => handle seq
+      locals: %{},
+      local_seqs: %{},
+      backoff_timers: %{},
       cancelled: false,
       cancellation_undelivered: false,
       evicted: false,
@@ -100,6 +105,37 @@ defmodule Hourglass.Workflow.Run do
     ctx = changing_context!()
     seq = ctx.seq.activity + 1
 
+    options =
+      ctx
+      |> activity_options(seq, activity_type, arguments, opts)
+      |> Map.put(:task_queue, Keyword.get(opts, :task_queue, ctx.info.task_queue))
+      |> put_present(opts, [:heartbeat_timeout])
+
+    schedule_activity(ctx, seq, activity_type, {:schedule_activity, seq, options})
+  end
+
+  @doc false
+  def start_local_activity(activity_type, arguments, opts) do
+    ctx = changing_context!()
+    seq = ctx.seq.activity + 1
+
+    options =
+      ctx
+      |> activity_options(seq, activity_type, arguments, opts)
+      |> Map.put(:attempt, 1)
+      |> put_present(opts, [:local_retry_threshold])
+
+    ctx = %{
+      ctx
+      | locals: Map.put(ctx.locals, seq, %{options: options, current: seq, timer: nil}),
+        local_seqs: Map.put(ctx.local_seqs, seq, seq)
+    }
+
+    schedule_activity(ctx, seq, activity_type, {:schedule_local_activity, seq, options})
+  end
+
+  # What an activity and a local one are scheduled with alike.
+  defp activity_options(ctx, seq, activity_type, arguments, opts) do
     # The server refuses such a command, and would refuse every retry of the task.
     unless opts[:start_to_close_timeout] || opts[:schedule_to_close_timeout] do
       raise ArgumentError,
@@ -107,30 +143,27 @@ defmodule Hourglass.Workflow.Run do
               ":schedule_to_close_timeout"
     end
 
-    arguments = encode_values!(ctx.codec, arguments, "the activity's arguments")
+    %{
+      activity_id: Keyword.get(opts, :activity_id, Integer.to_string(seq)),
+      activity_type: activity_type,
+      arguments: encode_values!(ctx.codec, arguments, "the activity's arguments"),
+      cancellation_type: Keyword.get(opts, :cancellation_type, :try_cancel)
+    }
+    |> put_present(opts, [
+      :start_to_close_timeout,
+      :schedule_to_close_timeout,
+      :schedule_to_start_timeout
+    ])
+    |> put_retry_policy(Keyword.get(opts, :retry_policy))
+  end
 
-    options =
-      %{
-        activity_id: Keyword.get(opts, :activity_id, Integer.to_string(seq)),
-        activity_type: activity_type,
-        task_queue: Keyword.get(opts, :task_queue, ctx.info.task_queue),
-        arguments: arguments,
-        cancellation_type: Keyword.get(opts, :cancellation_type, :try_cancel)
-      }
-      |> put_present(opts, [
-        :start_to_close_timeout,
-        :schedule_to_close_timeout,
-        :schedule_to_start_timeout,
-        :heartbeat_timeout
-      ])
-      |> put_retry_policy(Keyword.get(opts, :retry_policy))
-
+  defp schedule_activity(ctx, seq, activity_type, command) do
     handle = %Handle{kind: :activity, seq: seq}
 
     put(%{
       ctx
       | seq: %{ctx.seq | activity: seq},
-        commands: [{:schedule_activity, seq, options} | ctx.commands],
+        commands: [command | ctx.commands],
         pending: Map.put(ctx.pending, key(handle), true),
         activity_types: Map.put(ctx.activity_types, seq, activity_type)
     })
@@ -537,7 +570,11 @@ defmodule Hourglass.Workflow.Run do
             [{:cancel_timer, seq}]
 
           {{:activity, seq}, true} ->
-            [{:request_cancel_activity, seq}]
+            case Map.get(ctx.locals, seq) do
+              nil -> [{:request_cancel_activity, seq}]
+              %{current: nil, timer: timer} -> [{:cancel_timer, timer}]
+              %{current: current} -> [{:request_cancel_local_activity, current}]
+            end
 
           # Core resolves a child as its cancellation type says (also one not started yet).
           {{kind, seq}, true} when kind in [:child, :child_start] ->
@@ -551,6 +588,18 @@ defmodule Hourglass.Workflow.Run do
 
       timers =
         for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
+
+      # A local activity waiting out its backoff is cancelled with its timer.
+      backing_off =
+        for {{:activity, seq} = key, true} <- ctx.pending,
+            match?(%{current: nil}, ctx.locals[seq]),
+            into: %{},
+            do:
+              {key,
+               {:error,
+                %ActivityError{activity_type: ctx.activity_types[seq], cause: {:cancelled, nil}}}}
+
+      timers = Map.merge(timers, backing_off)
 
       put(%{
         ctx
@@ -650,10 +699,49 @@ defmodule Hourglass.Workflow.Run do
     put(%{ctx | info: info, arguments: arguments, state: state})
   end
 
-  defp apply_job({:fire_timer, seq}), do: resolve({:timer, seq}, {:ok, nil})
-
-  defp apply_job({:resolve_activity, seq, outcome}) do
+  defp apply_job({:fire_timer, seq}) do
     ctx = context!()
+
+    case Map.pop(ctx.backoff_timers, seq) do
+      {nil, _} -> resolve({:timer, seq}, {:ok, nil})
+      {handle_seq, timers} -> schedule_local_again(%{ctx | backoff_timers: timers}, handle_seq)
+    end
+  end
+
+  # Past Core's local retry threshold, a local activity's next attempt waits on a timer of the
+  # run's own, then is scheduled again (with a new sequence number, the same handle).
+  defp apply_job({:resolve_activity, seq, {:backoff, backoff}}) do
+    ctx = context!()
+    handle_seq = Map.fetch!(ctx.local_seqs, seq)
+    timer = ctx.seq.timer + 1
+    local = ctx.locals[handle_seq]
+
+    options =
+      local.options
+      |> Map.put(:attempt, backoff.attempt)
+      |> Map.put(:original_schedule_time, backoff.original_schedule_time)
+
+    put(%{
+      ctx
+      | seq: %{ctx.seq | timer: timer},
+        commands: [{:start_timer, timer, backoff.backoff || 0} | ctx.commands],
+        locals:
+          Map.put(ctx.locals, handle_seq, %{local | options: options, current: nil, timer: timer}),
+        local_seqs: Map.delete(ctx.local_seqs, seq),
+        backoff_timers: Map.put(ctx.backoff_timers, timer, handle_seq)
+    })
+  end
+
+  defp apply_job({:resolve_activity, command_seq, outcome}) do
+    ctx = context!()
+    seq = Map.get(ctx.local_seqs, command_seq, command_seq)
+
+    put(%{
+      ctx
+      | locals: Map.delete(ctx.locals, seq),
+        local_seqs: Map.delete(ctx.local_seqs, command_seq)
+    })
+
     activity_type = Map.get(ctx.activity_types, seq)
 
     outcome =
@@ -771,6 +859,19 @@ defmodule Hourglass.Workflow.Run do
 
   defp apply_job({:unsupported, what}),
     do: raise(ArgumentError, "Hourglass does not run workflows that use #{what} yet")
+
+  defp schedule_local_again(ctx, handle_seq) do
+    seq = ctx.seq.activity + 1
+    local = ctx.locals[handle_seq]
+
+    put(%{
+      ctx
+      | seq: %{ctx.seq | activity: seq},
+        commands: [{:schedule_local_activity, seq, local.options} | ctx.commands],
+        locals: Map.put(ctx.locals, handle_seq, %{local | current: seq, timer: nil}),
+        local_seqs: Map.put(ctx.local_seqs, seq, handle_seq)
+    })
+  end
 
   defp child_error(seq, cause) do
     ctx = context!()

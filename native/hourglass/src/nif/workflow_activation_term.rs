@@ -9,7 +9,9 @@
 //!   (`parent` nil or `%{namespace, workflow_id, run_id}`; `memo` and `search_attributes` maps
 //!   of names to values, memo values in the payload form; timeouts in milliseconds or nil)
 //! - `{:fire_timer, seq}`
-//! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}}`
+//! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}
+//!   | {:backoff, %{attempt, backoff, original_schedule_time}}}` (backoff: a local activity to
+//!   schedule again after `backoff` milliseconds, with that attempt and schedule time)
 //!   where `failure` is the activity failure's cause, in the shapes the client answers with:
 //!   `{:failed, %Hourglass.ApplicationError{}}`, `{:timed_out, type}`, `{:cancelled, details}`
 //! - `{:resolve_child_start, seq, {:started, run_id} | {:failed, cause} | {:cancelled, failure}}`
@@ -357,8 +359,23 @@ fn job_term<'a>(
                     atom(env, "cancelled"),
                     cause_term(env, &cancelled.failure, form),
                 ]),
-                // Backoff is for local activities, which Hourglass does not schedule yet.
-                Some(Status::Backoff(_)) | None => tuple(&[
+                // A local activity to retry after a timer the run starts (past Core's local
+                // retry threshold).
+                Some(Status::Backoff(backoff)) => tuple(&[
+                    atom(env, "backoff"),
+                    map(
+                        env,
+                        &[
+                            ("attempt", backoff.attempt.encode(env)),
+                            ("backoff", millis(env, &backoff.backoff_duration)),
+                            (
+                                "original_schedule_time",
+                                micros(env, &backoff.original_schedule_time),
+                            ),
+                        ],
+                    ),
+                ]),
+                None => tuple(&[
                     atom(env, "failed"),
                     tuple(&[
                         atom(env, "unsupported"),

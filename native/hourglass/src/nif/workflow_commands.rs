@@ -11,6 +11,10 @@
 //!   `:heartbeat_timeout`, each optional), `:retry_policy` (optional) and `:cancellation_type`
 //!   (`:try_cancel`, `:wait_cancellation_completed` or `:abandon`)
 //! - `{:request_cancel_activity, seq}`
+//! - `{:schedule_local_activity, seq, options}`: the options of `:schedule_activity` but
+//!   `:task_queue` and `:heartbeat_timeout`, and `:attempt`, `:original_schedule_time` (Unix
+//!   microseconds, or nil) and `:local_retry_threshold` (milliseconds, optional)
+//! - `{:request_cancel_local_activity, seq}`
 //! - `{:respond_to_query, query_id, {:ok, value} | {:error, message}}`
 //! - `{:complete_workflow, value}`, `{:fail_workflow, %Hourglass.ApplicationError{}}`,
 //!   `:cancel_workflow`
@@ -54,7 +58,8 @@ use temporalio_common::protos::coresdk::workflow_commands::{
     UpdateResponse, WorkflowCommand,
 };
 use temporalio_common::protos::coresdk::workflow_commands::{
-    ModifyWorkflowProperties, UpsertWorkflowSearchAttributes,
+    ModifyWorkflowProperties, RequestCancelLocalActivity, ScheduleLocalActivity,
+    UpsertWorkflowSearchAttributes,
 };
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
@@ -158,6 +163,18 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                     *options,
                     limit,
                 )?)
+            }
+            ("schedule_local_activity", [number, options]) => {
+                workflow_command::Variant::ScheduleLocalActivity(decode_schedule_local_activity(
+                    seq(*number)?,
+                    *options,
+                    limit,
+                )?)
+            }
+            ("request_cancel_local_activity", [number]) => {
+                workflow_command::Variant::RequestCancelLocalActivity(RequestCancelLocalActivity {
+                    seq: seq(*number)?,
+                })
             }
             ("request_cancel_activity", [number]) => {
                 workflow_command::Variant::RequestCancelActivity(RequestCancelActivity {
@@ -280,12 +297,20 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
     })
 }
 
-fn decode_schedule_activity(
-    seq: u32,
-    options: Term,
-    limit: &PayloadLimit,
-) -> Result<ScheduleActivity, String> {
-    let map = TermMap::new(options, "the activity's options")?;
+/// What a scheduled activity and a local one have alike: type, arguments, timeouts, retry
+/// policy and cancellation type.
+struct ActivityCommon {
+    activity_id: String,
+    activity_type: String,
+    arguments: Vec<temporalio_common::protos::temporal::api::common::v1::Payload>,
+    schedule_to_close_timeout: Option<prost_wkt_types::Duration>,
+    schedule_to_start_timeout: Option<prost_wkt_types::Duration>,
+    start_to_close_timeout: Option<prost_wkt_types::Duration>,
+    retry_policy: Option<temporalio_common::protos::temporal::api::common::v1::RetryPolicy>,
+    cancellation_type: ActivityCancellationType,
+}
+
+fn decode_activity_common(map: &TermMap, limit: &PayloadLimit) -> Result<ActivityCommon, String> {
     let activity_type = map.string("activity_type")?;
     let arguments = terms_to_payloads(map.required("arguments")?)
         .map_err(|error| format!("the arguments of activity {activity_type:?}: {error}"))?;
@@ -307,22 +332,81 @@ fn decode_schedule_activity(
             other => return Err(format!("unknown :cancellation_type {other:?}")),
         },
     };
-    Ok(ScheduleActivity {
-        seq,
+    Ok(ActivityCommon {
         activity_id: map.string("activity_id")?,
         activity_type,
-        task_queue: map.string("task_queue")?,
         arguments,
         schedule_to_close_timeout: timeout("schedule_to_close_timeout")?,
         schedule_to_start_timeout: timeout("schedule_to_start_timeout")?,
         start_to_close_timeout: timeout("start_to_close_timeout")?,
-        heartbeat_timeout: timeout("heartbeat_timeout")?,
         retry_policy: map
             .get("retry_policy")
             .filter(|policy| !policy.is_atom())
             .map(decode_retry_policy)
             .transpose()?,
-        cancellation_type: cancellation_type as i32,
+        cancellation_type,
+    })
+}
+
+fn decode_schedule_activity(
+    seq: u32,
+    options: Term,
+    limit: &PayloadLimit,
+) -> Result<ScheduleActivity, String> {
+    let map = TermMap::new(options, "the activity's options")?;
+    let common = decode_activity_common(&map, limit)?;
+    Ok(ScheduleActivity {
+        seq,
+        activity_id: common.activity_id,
+        activity_type: common.activity_type,
+        task_queue: map.string("task_queue")?,
+        arguments: common.arguments,
+        schedule_to_close_timeout: common.schedule_to_close_timeout,
+        schedule_to_start_timeout: common.schedule_to_start_timeout,
+        start_to_close_timeout: common.start_to_close_timeout,
+        heartbeat_timeout: map.optional_u64("heartbeat_timeout")?.and_then(duration),
+        retry_policy: common.retry_policy,
+        cancellation_type: common.cancellation_type as i32,
+        ..Default::default()
+    })
+}
+
+fn decode_schedule_local_activity(
+    seq: u32,
+    options: Term,
+    limit: &PayloadLimit,
+) -> Result<ScheduleLocalActivity, String> {
+    let map = TermMap::new(options, "the local activity's options")?;
+    let common = decode_activity_common(&map, limit)?;
+    let original_schedule_time = match map.get("original_schedule_time") {
+        None => None,
+        Some(micros) => {
+            let micros: i64 = micros
+                .decode()
+                .map_err(|_| ":original_schedule_time must be Unix microseconds".to_string())?;
+            Some(prost_wkt_types::Timestamp {
+                seconds: micros.div_euclid(1_000_000),
+                nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+            })
+        }
+    };
+    Ok(ScheduleLocalActivity {
+        seq,
+        activity_id: common.activity_id,
+        activity_type: common.activity_type,
+        attempt: map
+            .optional_u64("attempt")?
+            .map_or(1, |attempt| attempt.clamp(1, u64::from(u32::MAX)) as u32),
+        original_schedule_time,
+        arguments: common.arguments,
+        schedule_to_close_timeout: common.schedule_to_close_timeout,
+        schedule_to_start_timeout: common.schedule_to_start_timeout,
+        start_to_close_timeout: common.start_to_close_timeout,
+        retry_policy: common.retry_policy,
+        local_retry_threshold: map
+            .optional_u64("local_retry_threshold")?
+            .and_then(duration),
+        cancellation_type: common.cancellation_type as i32,
         ..Default::default()
     })
 }

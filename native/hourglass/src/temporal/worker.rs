@@ -57,6 +57,8 @@ fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
         .task_queue(settings.task_queue.clone())
         .task_types(WorkerTaskTypes {
             enable_workflows: settings.workflows,
+            // Local activities are scheduled by this worker's own workflows.
+            enable_local_activities: settings.workflows,
             ..WorkerTaskTypes::activity_only()
         })
         .versioning_strategy(WorkerVersioningStrategy::None {
