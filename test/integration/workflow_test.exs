@@ -38,7 +38,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.ParentOfLong,
         W.PythonChild,
         W.Tagged,
-        W.Locals
+        W.Locals,
+        W.LocalBackoff
       ],
       activities: [A.Echo, A.NonRetryable, A.FailUntil],
       native_activities: ["hourglass.sleep"]
@@ -498,6 +499,25 @@ defmodule Hourglass.Integration.WorkflowTest do
     assert count_history_events(ctx, id, "TIMER_STARTED") == 1
     {:ok, history} = Hourglass.Client.fetch_history(ctx.client, id)
     assert :ok = Hourglass.Replayer.replay_workflow(history, workflows: [W.Locals])
+  end
+
+  test "a workflow cancelled while a local activity waits out its backoff ends cancelled",
+       ctx do
+    id = "local-backoff-#{ctx.queue}"
+
+    {:ok, run} =
+      Hourglass.Client.start_workflow(ctx.client, "LocalBackoff", [],
+        id: id,
+        task_queue: ctx.queue
+      )
+
+    eventually(fn -> count_history_events(ctx, id, "TIMER_STARTED") == 1 end, 20_000)
+    :ok = Hourglass.Client.cancel_workflow(ctx.client, run)
+
+    assert {:error, {:cancelled, _}} =
+             Hourglass.Client.workflow_result(ctx.client, run, timeout: 30_000)
+
+    assert count_history_events(ctx, id, "TIMER_CANCELED") == 1
   end
 
   test "a cancelled parent cancels its child and ends cancelled", ctx do

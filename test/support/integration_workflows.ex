@@ -542,6 +542,22 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule LocalBackoff do
+    @moduledoc false
+    # A local activity that fails, then waits a backoff of 60 s on a timer of the run's.
+    use Hourglass.Workflow, name: "LocalBackoff"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run do
+      Workflow.execute_local_activity("fail_until", [5],
+        start_to_close_timeout: 10_000,
+        retry_policy: [initial_interval: 60_000],
+        local_retry_threshold: 100
+      )
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a
