@@ -59,7 +59,6 @@ defmodule Hourglass.Workflow do
       official SDKs do.
     * `handle_query/3` (optional) - `{:reply, value}`; it sees the state and must not change
       it. An unknown query is answered with an error that names it.
-
     * `handle_update/3` (optional) - `{:reply, value, new_state}`, or `{:error, reason}` to
       fail the update. An update with no handler is rejected.
     * `validate_update/3` (optional) - `:ok`, or `{:error, reason}` to reject the update
@@ -218,7 +217,8 @@ defmodule Hourglass.Workflow do
   until the server started it: `{:ok, handle}` (`await/1` waits for its result), or
   `{:error, %Hourglass.ChildWorkflowError{cause: {:start_failed, reason}}}`.
 
-  Options: `:id` (default: the parent's workflow id with `-child-N`), `:task_queue` (default:
+  Options: `:id` (default: the parent's workflow id, `-child-N` and the end of the parent's run
+  id, the same on replay and different in the next run of a continue-as-new), `:task_queue` (default:
   the parent's), `:execution_timeout`, `:run_timeout`, `:task_timeout` (milliseconds),
   `:retry_policy`, `:cron_schedule`, `:id_reuse_policy` (`:allow_duplicate`,
   `:allow_duplicate_failed_only`, `:reject_duplicate`), `:parent_close_policy` (what happens
@@ -241,16 +241,30 @@ defmodule Hourglass.Workflow do
   @spec signal_external_workflow(handle() | String.t(), String.t(), [term()], keyword()) ::
           :ok | {:error, term()}
   def signal_external_workflow(target, name, arguments, opts \\ [])
-      when is_binary(name) and is_list(arguments) and is_list(opts),
-      do: Run.signal_external_workflow(target, name, arguments, opts)
+      when is_binary(name) and is_list(arguments) and is_list(opts) do
+    external_target!(target)
+    Run.signal_external_workflow(target, name, arguments, opts)
+  end
 
   @doc """
   Asks another workflow to cancel: a child's handle, or a workflow id (option `:run_id`).
   Returns `:ok` once the server recorded the request, or `{:error, cause}`.
   """
   @spec cancel_external_workflow(handle() | String.t(), keyword()) :: :ok | {:error, term()}
-  def cancel_external_workflow(target, opts \\ []) when is_list(opts),
-    do: Run.cancel_external_workflow(target, opts)
+  def cancel_external_workflow(target, opts \\ []) when is_list(opts) do
+    external_target!(target)
+    Run.cancel_external_workflow(target, opts)
+  end
+
+  defp external_target!(%Handle{kind: :child}), do: :ok
+  defp external_target!(workflow_id) when is_binary(workflow_id) and workflow_id != "", do: :ok
+
+  defp external_target!(other),
+    do:
+      raise(
+        ArgumentError,
+        "another workflow is a child's handle or a workflow id, got: #{inspect(other)}"
+      )
 
   @doc """
   Runs a local activity and waits for its outcome, as `execute_activity/3` does (see

@@ -558,6 +558,30 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule SignalStarts do
+    @moduledoc false
+    # Its signal handler starts an activity per signal and keeps the handle; the main routine
+    # awaits them all.
+    use Hourglass.Workflow, name: "SignalStarts"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([]), do: %{handles: []}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(&(length(&1.handles) == 2))
+      results = Workflow.await_all(Enum.reverse(Workflow.state().handles))
+      {:ok, Enum.map(results, fn {:ok, value} -> value end)}
+    end
+
+    @impl true
+    def handle_signal("fetch", [item], state) do
+      handle = Workflow.start_activity("echo", [item], start_to_close_timeout: 10_000)
+      %{state | handles: [handle | state.handles]}
+    end
+  end
+
   defmodule WideEcho do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a

@@ -81,9 +81,14 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
         graceful_shutdown_timeout: Keyword.get(opts, :graceful_shutdown_timeout, 1_000)
       )
 
-    {:ok, pid} = Worker.start_link(opts)
     # Linked to the caller: a test's worker ends with the test.
-    %{pid: pid, task_queue: task_queue, workflows: Keyword.get(opts, :workflows, [])}
+    case Worker.start_link(opts) do
+      {:ok, pid} ->
+        %{pid: pid, task_queue: task_queue, workflows: Keyword.get(opts, :workflows, [])}
+
+      {:error, reason} ->
+        raise ArgumentError, "cannot start the test's worker: #{inspect(reason)}"
+    end
   end
 
   @doc """

@@ -191,7 +191,9 @@ defmodule Hourglass.Workflow.Run do
   def start_child_workflow(workflow_type, arguments, opts) do
     ctx = changing_context!()
     seq = ctx.seq.child + 1
-    workflow_id = Keyword.get(opts, :id, "#{ctx.info.workflow_id}-child-#{seq}")
+    # The run id's random end keeps the next run of a continue-as-new from reusing the ids.
+    default_id = "#{ctx.info.workflow_id}-child-#{seq}-#{String.slice(ctx.run_id, -12, 12)}"
+    workflow_id = Keyword.get(opts, :id, default_id)
 
     options =
       %{
