@@ -10,7 +10,7 @@ defmodule Hourglass.Integration.FaultsTest do
 
   @moduletag timeout: 600_000
 
-  @beside_others ~w(two_nodes server_restart hostile_payloads wide_values)
+  @beside_others ~w(two_nodes server_restart hostile_payloads wide_values workflows)
 
   @doc false
   def beside_others, do: @beside_others

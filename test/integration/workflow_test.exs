@@ -300,6 +300,46 @@ defmodule Hourglass.Integration.WorkflowTest do
              )
   end
 
+  test "a second answer to an activation is refused, not passed on to Core", ctx do
+    alias Hourglass.Client
+    id = "answered-#{ctx.queue}"
+
+    {:ok, run} =
+      Client.start_workflow(ctx.client, "Approval", ["o"], id: id, task_queue: ctx.queue)
+
+    # The run waits for its signal: its first activation was answered.
+    find = fn ->
+      Enum.find_value(
+        DynamicSupervisor.which_children(Hourglass.WorkflowExecutor.DynamicSupervisor),
+        fn {_, pid, _, _} ->
+          with {:dictionary, dictionary} <- Process.info(pid, :dictionary),
+               %{info: %{workflow_id: ^id}} = context <- dictionary[:"$hourglass_workflow_run"],
+               {:current_function, {_, :next_activation, _}} <-
+                 Process.info(pid, :current_function),
+               do: context,
+               else: (_ -> nil)
+        end
+      )
+    end
+
+    eventually(fn -> find.() != nil end)
+    context = find.()
+
+    assert {:error, :already_answered} =
+             Hourglass.Native.worker_complete_activation(
+               context.core,
+               context.run_id,
+               {:failed, "twice"},
+               self()
+             )
+
+    # The run carries on.
+    :ok = Client.signal_workflow(ctx.client, run, "approve", ["ada"])
+
+    assert {:ok, %{"approver" => "ada"}} =
+             Client.workflow_result(ctx.client, run, timeout: 30_000)
+  end
+
   test "a signal handler starts activities that the main routine awaits", ctx do
     alias Hourglass.Client
     id = "signal-starts-#{ctx.queue}"

@@ -15,13 +15,14 @@ defmodule Hourglass.Faults do
   | `hostile_payloads`: hostile payloads | 8 inputs | 8 inputs |
   | `random_terms`: random terms into the API | 3,000 | 100,000 |
   | `wide_values`: the widest values through the payload API, Elixir and native activities | 3 cases | 15 cases |
+  | `workflows`: run processes killed with a cache of 2; the worker VM killed | 40 | 400 |
   | `soak`: a steady rate with random faults | 12 s | 10 minutes, or `:duration` |
   """
 
   alias Hourglass.{Client, DevServer}
   alias Hourglass.Faults
 
-  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load slot_churn hostile_payloads random_terms wide_values soak)
+  @scenarios ~w(two_nodes bridge_holder server_restart cancellation load slot_churn hostile_payloads random_terms wide_values workflows soak)
 
   @doc "The scenario names, in the order they run."
   @spec scenarios() :: [String.t()]
@@ -86,6 +87,9 @@ defmodule Hourglass.Faults do
     do: Faults.RandomTerms.run(context, size(scale, 3_000, 100_000))
 
   defp run_one("wide_values", context, scale), do: Faults.WideValues.run(context, scale)
+
+  defp run_one("workflows", context, scale),
+    do: Faults.Workflows.run(context, size(scale, 40, 400))
 
   defp run_one(name, _context, _scale),
     do:

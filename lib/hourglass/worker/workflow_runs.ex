@@ -5,12 +5,14 @@ defmodule Hourglass.Worker.WorkflowRuns do
   one answer.
 
   The run answers its activations itself (`Hourglass.Workflow.Run`) and tells the worker it
-  did. The worker answers for it, with a failed workflow task (Core then evicts the run and
-  the server retries the task, replaying history into a new process), when the run's process
-  dies with an activation unanswered, or does not answer within the deadlock timeout (2 s, as
-  in the Python SDK: workflow code must not block); an activation for a run with no process
-  (one that ended outside an activation) is failed the same way, an eviction for it answered.
-  These functions take and return the worker's state.
+  did. The worker answers for it when the run's process dies with an activation unanswered, or
+  does not answer within the deadlock timeout (2 s, as in the Python SDK: workflow code must
+  not block): a workflow task is failed (Core then evicts the run and the server retries the
+  task, replaying history into a new process); an eviction is answered done, a legacy query
+  with an error. An activation for a run with no process (one that ended outside an
+  activation) is failed the same way, an eviction for it answered. The NIF passes on only the
+  first answer to each activation, so a run that dies right after it answered is not answered
+  for twice. These functions take and return the worker's state.
   """
 
   require Logger
@@ -25,7 +27,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
     case Map.fetch(state.runs, activation.run_id) do
       {:ok, pid} ->
         send(pid, {:"$hourglass_workflow_activation", activation})
-        await_answer(activation.run_id, state)
+        await_answer(activation, state)
 
       :error ->
         case Enum.find(activation.jobs, &match?({:initialize, _}, &1)) do
@@ -42,7 +44,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
       {nil, _} ->
         state
 
-      {{_token, timer}, unanswered} ->
+      {{_token, timer, _kind}, unanswered} ->
         Process.cancel_timer(timer)
         %{state | unanswered: unanswered}
     end
@@ -63,7 +65,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
   @doc "An activation's deadline passed: a run still on it is stuck, so it is stopped."
   @spec deadline(String.t(), reference(), map()) :: map()
   def deadline(run_id, token, state) do
-    with {^token, _timer} <- Map.get(state.unanswered, run_id),
+    with {^token, _timer, kind} <- Map.get(state.unanswered, run_id),
          {:ok, pid} <- Map.fetch(state.runs, run_id) do
       stack = Process.info(pid, :current_stacktrace)
 
@@ -74,7 +76,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
       Logger.error("Hourglass.Worker #{inspect(state.task_queue)}: run #{run_id}: #{message}")
       Process.exit(pid, :kill)
-      fail(run_id, message, state)
+      answer_for(run_id, kind, message, state)
       %{state | unanswered: Map.delete(state.unanswered, run_id)}
     else
       _ -> state
@@ -91,9 +93,9 @@ defmodule Hourglass.Worker.WorkflowRuns do
       {nil, _} ->
         state
 
-      {{_token, timer}, unanswered} ->
+      {{_token, timer, kind}, unanswered} ->
         Process.cancel_timer(timer)
-        fail(run_id, "the workflow's process exited: #{inspect(reason)}", state)
+        answer_for(run_id, kind, "the workflow's process exited: #{inspect(reason)}", state)
         %{state | unanswered: unanswered}
     end
   end
@@ -118,7 +120,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
           run_monitors: Map.put(state.run_monitors, ref, activation.run_id)
       }
 
-      await_answer(activation.run_id, state)
+      await_answer(activation, state)
     else
       {:error, message} when is_binary(message) ->
         fail(activation.run_id, message, state)
@@ -143,22 +145,54 @@ defmodule Hourglass.Worker.WorkflowRuns do
   end
 
   defp answer_without_run(activation, state) do
-    if Enum.all?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
-      :ok = Native.worker_complete_activation(state.core, activation.run_id, {:ok, []}, self())
-    else
-      fail(activation.run_id, "the run's process is gone; the run is replayed", state)
-    end
-
+    message = "the run's process is gone; the run is replayed"
+    answer_for(activation.run_id, kind(activation.jobs), message, state)
     state
   end
 
-  defp await_answer(run_id, state) do
+  defp await_answer(activation, state) do
+    run_id = activation.run_id
     token = make_ref()
     timer = Process.send_after(self(), {:activation_deadline, run_id, token}, @deadlock_timeout)
-    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer})}
+    kind = kind(activation.jobs)
+    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer, kind})}
   end
 
-  defp fail(run_id, message, state) do
-    :ok = Native.worker_complete_activation(state.core, run_id, {:failed, message}, self())
+  # What answering for the run takes: an eviction or a legacy query comes without a workflow
+  # task, so it cannot be answered with a failed task (Core takes that as a broken invariant).
+  defp kind(jobs) do
+    cond do
+      Enum.all?(jobs, &match?({:remove_from_cache, _, _}, &1)) ->
+        :eviction
+
+      Enum.all?(jobs, &match?({:query, _, _, _}, &1)) ->
+        {:queries, for({:query, id, _, _} <- jobs, do: id)}
+
+      true ->
+        :task
+    end
+  end
+
+  defp answer_for(run_id, :eviction, _message, state), do: complete(state, run_id, {:ok, []})
+
+  defp answer_for(run_id, {:queries, ids}, message, state),
+    do:
+      complete(
+        state,
+        run_id,
+        {:ok, for(id <- ids, do: {:respond_to_query, id, {:error, message}})}
+      )
+
+  defp answer_for(run_id, :task, message, state), do: fail(run_id, message, state)
+
+  defp fail(run_id, message, state), do: complete(state, run_id, {:failed, message})
+
+  # The run may have answered just before it died (its "answered" message not here yet): then
+  # the NIF refuses this second answer, and that is all.
+  defp complete(state, run_id, completion) do
+    case Native.worker_complete_activation(state.core, run_id, completion, self()) do
+      :ok -> :ok
+      {:error, :already_answered} -> :ok
+    end
   end
 end

@@ -622,9 +622,9 @@ defmodule Hourglass.Workflow.Run do
   defp answer(completion) do
     ctx = context!()
 
-    case Native.worker_complete_activation(ctx.core, ctx.run_id, completion, ctx.worker) do
+    case complete(ctx, completion) do
       :ok ->
-        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+        :ok
 
       {:error, message} ->
         # The commands cannot be sent (a value that cannot be encoded, or is too large): fail
@@ -1233,12 +1233,26 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp complete_failed(ctx, message) do
-    case Native.worker_complete_activation(ctx.core, ctx.run_id, {:failed, message}, ctx.worker) do
-      :ok -> send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+    case complete(ctx, {:failed, message}) do
+      :ok -> :ok
       {:error, _} -> complete_failed(ctx, "the workflow task failed")
     end
+  end
 
-    :ok
+  # Answers the activation and tells the worker so. When the worker has answered it already (it
+  # took this process for dead or stuck), this process is being replaced: it ends.
+  defp complete(ctx, completion) do
+    case Native.worker_complete_activation(ctx.core, ctx.run_id, completion, ctx.worker) do
+      :ok ->
+        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+        :ok
+
+      {:error, :already_answered} ->
+        exit({:shutdown, :answered_by_worker})
+
+      {:error, message} ->
+        {:error, message}
+    end
   end
 
   defp await_eviction(ctx, message) do
@@ -1250,8 +1264,7 @@ defmodule Hourglass.Workflow.Run do
 
       {:"$hourglass_workflow_activation", activation} ->
         if Enum.any?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
-          :ok = Native.worker_complete_activation(ctx.core, ctx.run_id, {:ok, []}, ctx.worker)
-          send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+          :ok = complete(ctx, {:ok, []})
           exit(@evicted)
         else
           complete_failed(ctx, message)

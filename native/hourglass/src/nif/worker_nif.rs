@@ -305,15 +305,20 @@ pub(crate) fn poll_activations_then(
             let run_id = activation.run_id.clone();
             let unrun = Unrun::of(&activation);
             let problem = match DecodedActivation::decode(activation, form) {
-                Ok(decoded) => owned
-                    .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
-                    .err()
-                    .map(|_| "the worker process is gone".to_string()),
+                Ok(decoded) => {
+                    // Open before it is sent: the answer may come back before send returns.
+                    core.open_activations.open(&run_id);
+                    owned
+                        .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
+                        .err()
+                        .map(|_| "the worker process is gone".to_string())
+                }
                 Err(problem) => Some(format!(
                     "cannot decode the activation's payloads: {problem}"
                 )),
             };
             if let Some(problem) = problem {
+                core.open_activations.close(&run_id);
                 answer_unrun(&core, run_id, unrun, problem).await;
             }
         }
@@ -425,7 +430,9 @@ async fn answer_unrun(core: &CoreWorker, run_id: String, unrun: Unrun, problem: 
 /// [`crate::nif::workflow_commands`]). Returns `:ok` once it is on its way, then `reply_to` gets
 /// `{:"$hourglass_activation_completed", run_id, :ok | {:error, message}}`; an answer that
 /// cannot be sent (malformed, a value that cannot be encoded or is over the payload size limit)
-/// is refused at once with `{:error, message}`, and the caller fails the task instead.
+/// is refused at once with `{:error, message}`, and the caller fails the task instead. A second
+/// answer to the same activation is refused with `{:error, :already_answered}` (see
+/// [`crate::temporal::open_activations`]).
 #[rustler::nif]
 fn worker_complete_activation<'a>(
     env: Env<'a>,
@@ -459,6 +466,12 @@ fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifRe
             Err(message) => return Ok(error(env, &message)),
         };
     let core = worker.core.clone();
+    if !core.open_activations.close(&run_id) {
+        return Ok(make_tuple(
+            env,
+            &[atom(env, "error"), atom(env, "already_answered")],
+        ));
+    }
     runtime::io().spawn(async move {
         let successful = matches!(
             completion.status,

@@ -7,6 +7,7 @@ pub mod core_runtime;
 pub mod failure;
 pub mod history_json;
 pub mod issuers;
+pub mod open_activations;
 pub mod orphans;
 pub mod payload_limit;
 pub mod replayer;

@@ -2,6 +2,7 @@
 
 use super::connection::{connect, ConnectConfig};
 use super::core_runtime::{self, CoreRuntimeHandle};
+use super::open_activations::OpenActivations;
 use super::orphans::OrphanReporter;
 use crate::stats::Held;
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct CoreWorker {
     /// Reports, on the worker's connection, for tasks no live Core worker tracks (none for a
     /// replay worker, which has no connection and runs no activities).
     pub orphans: Option<OrphanReporter>,
+    /// Runs whose activation awaits its one answer (see [`super::open_activations`]).
+    pub open_activations: OpenActivations,
     _counted: Held,
 }
 
@@ -112,6 +115,7 @@ pub async fn start(settings: &WorkerSettings) -> Result<CoreWorker, String> {
         abandoned: CancellationToken::new(),
         task_queue: settings.task_queue.clone(),
         orphans: Some(orphans),
+        open_activations: OpenActivations::default(),
         _counted: Held::core_worker(),
     })
 }
@@ -130,6 +134,7 @@ impl CoreWorker {
             abandoned: CancellationToken::new(),
             task_queue: task_queue.to_string(),
             orphans: None,
+            open_activations: OpenActivations::default(),
             _counted: Held::core_worker(),
         }
     }
