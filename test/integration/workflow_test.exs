@@ -908,6 +908,22 @@ defmodule Hourglass.Integration.WorkflowCodecTest do
     # The server holds only ciphertext: a client without the codec cannot read the result.
     assert {:error, {:undecodable_result, message}} = Client.workflow_result(ctx.client, handle)
     assert message =~ "binary/encrypted"
+
+    # The replayer decodes the histories with the codec it is given, and only with it.
+    {:ok, history} = Client.fetch_history(client, id)
+    {:ok, failing} = Client.fetch_history(client, "codec-failing-#{ctx.queue}")
+    workflows = [W.Approval, W.Failing]
+
+    assert {:ok, [{^id, :ok}, {_, :ok}]} =
+             Hourglass.Replayer.replay_workflows([history, failing],
+               workflows: workflows,
+               payload_codec: @codec
+             )
+
+    assert {:error, {:workflow_task_failed, message}} =
+             Hourglass.Replayer.replay_workflow(history, workflows: workflows)
+
+    assert message =~ "binary/encrypted"
   end
 end
 
