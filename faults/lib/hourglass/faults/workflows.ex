@@ -1,7 +1,8 @@
 defmodule Hourglass.Faults.Workflows do
   @moduledoc """
   Workflows under faults. Half of them run on a worker in this VM that caches two runs at most
-  while their run processes are killed at random (each kill fails a workflow task; the server
+  while their run processes are killed at random, two kills per workflow in all (each kill
+  fails a workflow task; the server
   retries it, and Core replays the run into a new process); the other half run on a worker VM
   that is SIGKILLed midway and replaced. Every workflow must finish with every step exactly
   once, within the deadline: none lost, none stuck (a non-determinism error would leave its
@@ -64,7 +65,9 @@ defmodule Hourglass.Faults.Workflows do
       )
 
     handles = start(client, queue, count)
-    killer = Task.async(fn -> kill_runs(queue, 0) end)
+    # Two kills per workflow, then none: every kill costs a run a failed task and a replay, and
+    # on a slow machine kills without end could starve runs that are never lost.
+    killer = Task.async(fn -> kill_runs(queue, 0, 2 * count) end)
     lost = count_lost(client, handles)
     send(killer.pid, :stop)
     kills = Task.await(killer)
@@ -103,19 +106,26 @@ defmodule Hourglass.Faults.Workflows do
     |> Enum.map(fn {:ok, handle} -> handle end)
   end
 
-  # Every 50 ms, kills one run process of `queue`'s worker (others' runs are left alone).
-  defp kill_runs(queue, kills) do
+  # Every 50 ms, kills one run process of `queue`'s worker (others' runs are left alone), until
+  # `budget` kills.
+  defp kill_runs(_queue, kills, budget) when kills >= budget do
+    receive do
+      :stop -> kills
+    end
+  end
+
+  defp kill_runs(queue, kills, budget) do
     receive do
       :stop -> kills
     after
       50 ->
         case runs_of(queue) do
           [] ->
-            kill_runs(queue, kills)
+            kill_runs(queue, kills, budget)
 
           runs ->
             Process.exit(Enum.random(runs), :kill)
-            kill_runs(queue, kills + 1)
+            kill_runs(queue, kills + 1, budget)
         end
     end
   end
