@@ -60,15 +60,19 @@ defmodule Hourglass.Workflow do
     * `handle_query/3` (optional) - `{:reply, value}`; it sees the state and must not change
       it. An unknown query is answered with an error that names it.
     * `handle_update/3` (optional) - `{:reply, value, new_state}`, or `{:error, reason}` to
-      fail the update. An update with no handler is rejected.
+      fail the update. An update with no handler is rejected. It may wait (activities,
+      timers, conditions) while the main routine and other handlers go on; the state it was
+      given is then out of date, so after a wait it changes the state with `update_state/1`
+      and replies with `state/0` as its new state.
     * `validate_update/3` (optional) - `:ok`, or `{:error, reason}` to reject the update
       before it is accepted; a validator with no clause for an update accepts it.
 
   Handlers set with `set_signal_handler/2` and `set_query_handler/2` take precedence over
-  the callbacks for their name. Handlers run between the main routine's waits, one at a time,
-  in the order the history gives; they cannot wait themselves (a handler that needs an
-  activity starts it, and the main routine awaits it), and queries and validators cannot
-  change the run.
+  the callbacks for their name. Handlers run between the main routine's waits, one piece of
+  code at a time, in the order the history gives. Update handlers may wait; signal handlers
+  cannot (one that needs an activity starts it, and the main routine awaits it); queries and
+  validators cannot change the run. A run that returns while update handlers still wait
+  leaves their updates unanswered: wait for `all_handlers_finished?/0` first.
   """
 
   alias Hourglass.Workflow.{Handle, Run}
@@ -450,6 +454,15 @@ defmodule Hourglass.Workflow do
       Workflow.reviewed(Logger.info("at \#{DateTime.utc_now()}"))
   """
   defmacro reviewed(expression), do: expression
+
+  @doc """
+  Whether every update handler that started has ended (one that is running, the caller
+  itself included, has not). Wait for it before returning from `run`:
+
+      :ok = Workflow.wait_condition(fn _ -> Workflow.all_handlers_finished?() end)
+  """
+  @spec all_handlers_finished?() :: boolean()
+  def all_handlers_finished?, do: Run.all_handlers_finished?()
 
   @doc "Whether the workflow was asked to cancel."
   @spec cancelled?() :: boolean()

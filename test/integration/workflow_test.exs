@@ -40,7 +40,8 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Tagged,
         W.Locals,
         W.LocalBackoff,
-        W.SignalStarts
+        W.SignalStarts,
+        W.WaitingUpdates
       ],
       activities: [A.Echo, A.NonRetryable, A.FailUntil],
       native_activities: ["hourglass.sleep"]
@@ -289,6 +290,53 @@ defmodule Hourglass.Integration.WorkflowTest do
 
     assert {:error, {:invalid_option, :update_id, _}} =
              Client.execute_update(ctx.client, run, "add", [1], update_id: "")
+  end
+
+  test "update handlers that wait: an activity, a signal, a timer; the main routine waits for them",
+       ctx do
+    alias Hourglass.Client
+
+    {:ok, run} =
+      Client.start_workflow(ctx.client, "WaitingUpdates", [],
+        id: "waiting-updates-#{ctx.queue}",
+        task_queue: ctx.queue
+      )
+
+    {:ok, first} = Client.start_update(ctx.client, run, "charge", [1])
+    {:ok, second} = Client.start_update(ctx.client, run, "charge", [2])
+    # The same update id while its handler waits is the same update.
+    {:ok, again} = Client.start_update(ctx.client, run, "charge", [1], update_id: first.update_id)
+    assert again.update_id == first.update_id
+    {:ok, nap} = Client.start_update(ctx.client, run, "nap", [50])
+    assert {:ok, false} = Client.query_workflow(ctx.client, run, "handlers_finished")
+
+    # Closed, but the handlers still wait: the run does not end.
+    :ok = Client.signal_workflow(ctx.client, run, "close", [])
+    assert {:ok, nap_value} = Client.update_result(ctx.client, nap)
+    assert is_float(nap_value)
+    assert {:ok, false} = Client.query_workflow(ctx.client, run, "handlers_finished")
+
+    :ok = Client.signal_workflow(ctx.client, run, "proceed", [])
+    :ok = Client.signal_workflow(ctx.client, run, "proceed", [])
+
+    for {handle, amount} <- [{first, 1}, {again, 1}, {second, 2}] do
+      assert {:ok, %{"receipt" => receipt, "all_finished" => false}} =
+               Client.update_result(ctx.client, handle)
+
+      assert receipt == "receipt-#{amount}"
+    end
+
+    assert {:ok, charged} = Client.workflow_result(ctx.client, run)
+    assert Enum.sort(charged) == [1, 2]
+    assert {:ok, true} = Client.query_workflow(ctx.client, run, "handlers_finished")
+
+    # Three updates accepted and completed; the handlers' activities and timer in the history.
+    assert count_history_events(ctx, run.workflow_id, "WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 3
+    assert count_history_events(ctx, run.workflow_id, "ACTIVITY_TASK_COMPLETED") == 2
+    assert count_history_events(ctx, run.workflow_id, "TIMER_FIRED") == 1
+
+    {:ok, history} = Client.fetch_history(ctx.client, run.workflow_id)
+    assert :ok = Hourglass.Replayer.replay_workflow(history, workflows: [W.WaitingUpdates])
   end
 
   test "continue-as-new three times: the client follows the runs to the last one's result",

@@ -237,6 +237,50 @@ defmodule Hourglass.IntegrationWorkflows do
     def handle_query("count", [], state), do: {:reply, state.count}
   end
 
+  defmodule WaitingUpdates do
+    @moduledoc false
+    # Update handlers that wait: "charge" runs an activity, then waits for a "proceed" signal
+    # of its own; "nap" sleeps. The main routine ends after "close", once every handler has.
+    use Hourglass.Workflow, name: "WaitingUpdates"
+    alias Hourglass.Workflow
+
+    @impl true
+    def init([]), do: %{charged: [], proceed: 0, closed: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(&(&1.closed and Workflow.all_handlers_finished?()))
+      {:ok, Workflow.state().charged}
+    end
+
+    @impl true
+    def handle_update("charge", [amount], _state) do
+      {:ok, receipt} =
+        Workflow.execute_activity("echo", ["receipt-#{amount}"], start_to_close_timeout: 30_000)
+
+      :ok = Workflow.wait_condition(&(&1.proceed > 0))
+
+      state =
+        Workflow.update_state(&%{&1 | proceed: &1.proceed - 1, charged: [amount | &1.charged]})
+
+      {:reply, %{"receipt" => receipt, "all_finished" => Workflow.all_handlers_finished?()},
+       state}
+    end
+
+    def handle_update("nap", [ms], _state) do
+      :ok = Workflow.sleep(ms)
+      {:reply, Workflow.random(), Workflow.state()}
+    end
+
+    @impl true
+    def handle_signal("proceed", [], state), do: %{state | proceed: state.proceed + 1}
+    def handle_signal("close", [], state), do: %{state | closed: true}
+
+    @impl true
+    def handle_query("handlers_finished", [], _state),
+      do: {:reply, Workflow.all_handlers_finished?()}
+  end
+
   defmodule Steps do
     @moduledoc false
     # `n` steps, each a short native activity then a timer: long enough to be caught midway.

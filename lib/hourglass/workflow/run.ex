@@ -14,6 +14,15 @@ defmodule Hourglass.Workflow.Run do
   `Hourglass.Native.worker_complete_activation/4`, and the worker is told
   (`{:"$hourglass_activation_answered", run_id}`) before anything else can happen to this
   process, so that the worker answers for it only if it dies with an activation unanswered.
+
+  An update handler runs in a process of its own, linked to the run's, so that it can wait
+  while the main routine and other handlers go on; still only one piece of code runs at a time.
+  The run's context (the process dictionary entry above, and the `:rand` state) is handed to the
+  handler's process for its turn and handed back when it waits or ends. Whoever holds the run
+  decides whose turn is next, in a fixed order: a handler starts at once when its update is
+  accepted; when the main routine waits, the waiting handlers whose wait is over take their
+  turns, in the order they started, and the main routine looks again after each; the activation
+  is answered when nobody can go on.
   """
 
   require Logger
@@ -23,6 +32,11 @@ defmodule Hourglass.Workflow.Run do
 
   @key :"$hourglass_workflow_run"
   @evicted {:shutdown, :evicted}
+  # In an update handler's process: the run's process, which holds the run between its turns.
+  @handler_of :"$hourglass_update_handler_of"
+  # The run's context passed to an update handler's process for its turn, and back.
+  @turn :"$hourglass_turn"
+  @turn_over :"$hourglass_turn_over"
 
   @typedoc """
   What the worker starts a run with: its Core worker and worker process, the workflow module,
@@ -89,7 +103,11 @@ defmodule Hourglass.Workflow.Run do
       query_handlers: %{},
       buffered_signals: %{},
       # the handler running now (:signal, :query, :validator, :update), nil for the main routine
-      handler: nil
+      handler: nil,
+      # update handlers that wait, in the order they started: {pid, check}; and how many
+      # handlers have started and not ended (those waiting, and one taking its turn)
+      waiting_handlers: [],
+      unfinished_handlers: 0
     })
 
     begin(activation)
@@ -535,17 +553,28 @@ defmodule Hourglass.Workflow.Run do
     end
   end
 
-  # Runs `check` against the run's context; while it says :wait, answers the activation and
-  # applies the next one.
+  # Runs `check` against the run's context until it says {:done, value}. The main routine lets
+  # waiting update handlers take their turns, and while nobody can go on answers the activation
+  # and applies the next one; an update handler hands the run back to the main routine.
   defp block(check) do
     ctx = context!()
 
-    if ctx.handler do
-      raise RuntimeError,
-            "a #{handler_name(ctx.handler)} cannot wait (on activities, timers or conditions) " <>
-              "in this version of Hourglass: start what it needs and let the main routine wait"
-    end
+    cond do
+      ctx.handler in [:query, :validator, :signal] ->
+        raise RuntimeError,
+              "a #{handler_name(ctx.handler)} cannot wait (on activities, timers or " <>
+                "conditions): start what it needs and let the main routine or an update " <>
+                "handler wait"
 
+      Process.get(@handler_of) ->
+        handler_block(check)
+
+      true ->
+        main_block(check)
+    end
+  end
+
+  defp main_block(check) do
     deliver_cancellation()
 
     case check.(context!()) do
@@ -553,11 +582,122 @@ defmodule Hourglass.Workflow.Run do
         value
 
       :wait ->
-        answer({:ok, take_commands()})
-        next_activation()
-        block(check)
+        if not handler_turn() do
+          answer({:ok, take_commands()})
+          next_activation()
+        end
+
+        main_block(check)
     end
   end
+
+  defp handler_block(check) do
+    deliver_cancellation()
+
+    case check.(context!()) do
+      {:done, value} ->
+        value
+
+      :wait ->
+        run = Process.get(@handler_of)
+        send(run, {@turn_over, self(), hand_over(), {:waiting, check}})
+
+        receive do
+          {@turn, baton, {:done, value}} ->
+            take_over(baton, :update)
+            value
+        end
+    end
+  end
+
+  # Gives the turn to the first waiting update handler whose wait is over (its check is run
+  # here, by the holder of the run); false when there is none.
+  defp handler_turn do
+    context!().waiting_handlers
+    |> Enum.with_index()
+    |> Enum.find_value(false, fn {{pid, check}, index} ->
+      case check.(context!()) do
+        :wait ->
+          nil
+
+        {:done, value} ->
+          ctx = context!()
+          put(%{ctx | waiting_handlers: List.delete_at(ctx.waiting_handlers, index)})
+          take_turn(pid, {:done, value}, index)
+          true
+      end
+    end)
+  end
+
+  # Runs an update handler in a process of its own, now, until it waits or ends.
+  defp start_update_handler(body) do
+    run = self()
+
+    pid =
+      spawn_link(fn ->
+        Process.put(@handler_of, run)
+
+        receive do
+          {@turn, baton, :start} ->
+            take_over(baton, :update)
+            outcome = run_handler_body(body)
+            send(run, {@turn_over, self(), hand_over(), outcome})
+        end
+      end)
+
+    ctx = context!()
+    put(%{ctx | unfinished_handlers: ctx.unfinished_handlers + 1})
+    take_turn(pid, :start, length(ctx.waiting_handlers))
+  end
+
+  defp run_handler_body(body) do
+    body.()
+    :finished
+  rescue
+    error -> {:failed, Exception.format(:error, error, __STACKTRACE__)}
+  catch
+    kind, reason -> {:failed, Exception.format(kind, reason, __STACKTRACE__)}
+  end
+
+  # Hands the run to the handler's process for its turn and takes it back when the handler
+  # waits (it keeps its place, `index`, among the waiting) or ends.
+  defp take_turn(pid, value, index) do
+    own = context!().handler
+    send(pid, {@turn, hand_over(), value})
+
+    receive do
+      {@turn_over, ^pid, baton, outcome} ->
+        take_over(baton, own)
+
+        case outcome do
+          {:waiting, check} ->
+            ctx = context!()
+
+            put(%{
+              ctx
+              | waiting_handlers: List.insert_at(ctx.waiting_handlers, index, {pid, check})
+            })
+
+          :finished ->
+            ctx = context!()
+            put(%{ctx | unfinished_handlers: ctx.unfinished_handlers - 1})
+
+          {:failed, message} ->
+            fail_task(message)
+        end
+    end
+  end
+
+  # The run as it is handed between processes: its context and its random generator's state.
+  defp hand_over, do: {context!(), :rand.export_seed()}
+
+  defp take_over({ctx, rand}, handler) do
+    :rand.seed(rand)
+    put(%{ctx | handler: handler})
+  end
+
+  @doc false
+  def all_handlers_finished?, do: context!().unfinished_handlers == 0
 
   # Pending timers are cancelled here (Core sends nothing more for them); pending activities
   # are asked to cancel, and Core resolves them as their cancellation type says.
@@ -818,7 +958,7 @@ defmodule Hourglass.Workflow.Run do
     end
   end
 
-  # Accepted or rejected, then (when accepted) run to its answer within this activation.
+  # Accepted or rejected; an accepted update's handler starts now and answers when it ends.
   defp apply_job({:update, update}) do
     ctx = context!()
 
@@ -831,7 +971,7 @@ defmodule Hourglass.Workflow.Run do
     with {:ok, arguments} <- decode_update_input(ctx, update),
          :ok <- validate_update(ctx, update, arguments) do
       respond.(:accepted)
-      respond.(run_update(ctx, update.name, arguments))
+      start_update_handler(fn -> respond.(run_update(ctx, update.name, arguments)) end)
     else
       {:error, %ApplicationError{} = error} ->
         respond.({:rejected, encode_details(error, ctx.codec)})
@@ -1187,6 +1327,14 @@ defmodule Hourglass.Workflow.Run do
            }}
       end
 
+    if ctx.unfinished_handlers > 0 do
+      Logger.warning(
+        "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the run ended while " <>
+          "#{ctx.unfinished_handlers} update handler(s) had not: their updates get no answer " <>
+          "(wait for Workflow.all_handlers_finished?/0 before returning)"
+      )
+    end
+
     put(%{ctx | commands: [command | ctx.commands]})
     answer({:ok, take_commands()})
   end
@@ -1222,6 +1370,9 @@ defmodule Hourglass.Workflow.Run do
   # The workflow task fails (Core evicts the run, and the server retries the task): answer,
   # then wait for the eviction, answering anything else with the same failure.
   defp fail_task(message) do
+    # An update handler's process does not hold the run between turns: the run's process
+    # fails the task when the handler's turn ends with this error.
+    if Process.get(@handler_of), do: raise(RuntimeError, message)
     ctx = context!()
 
     Logger.error(
