@@ -1,0 +1,231 @@
+# Ports of temporalio/features' update features (features/update/*/feature.py) whose handlers
+# answer at once (none waits).
+
+defmodule Hourglass.Features.Update.Basic do
+  @moduledoc false
+  # features/update/basic: "do_update" answers "updated" and lets the workflow end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_update", [], state), do: {:reply, "updated", %{state | done: true}}
+end
+
+defmodule Hourglass.Features.Update.BasicAsync do
+  @moduledoc false
+  # features/update/basic_async: the validator rejects "bad-update-arg"; an accepted update's
+  # argument is what the workflow returns.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{value: ""}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(&(&1.value != ""))
+    {:ok, Workflow.state().value}
+  end
+
+  @impl true
+  def validate_update("my_update", ["bad-update-arg"], _state),
+    do: {:error, "Invalid Update argument"}
+
+  def validate_update("my_update", [_value], _state), do: :ok
+
+  @impl true
+  def handle_update("my_update", [value], state),
+    do: {:reply, "update-result", %{state | value: value}}
+end
+
+defmodule Hourglass.Features.Update.NonDurableReject do
+  @moduledoc false
+  # features/update/non_durable_reject: the validator rejects negative numbers; the workflow
+  # ends once the counter reaches five.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{counter: 0}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(&(&1.counter == 5))
+    {:ok, Workflow.state().counter}
+  end
+
+  @impl true
+  def validate_update("do_update", [amount], _state) when amount < 0,
+    do: {:error, %Hourglass.ApplicationError{message: "I *HATE* negative numbers!"}}
+
+  def validate_update("do_update", [_amount], _state), do: :ok
+
+  @impl true
+  def handle_update("do_update", [amount], state) do
+    counter = state.counter + amount
+    {:reply, counter, %{state | counter: counter}}
+  end
+end
+
+defmodule Hourglass.Features.Update.SelfUpdate do
+  @moduledoc false
+  # The activity of features/update/self: updates the workflow that runs it.
+  use Hourglass.Activity, name: "self_update"
+
+  def execute do
+    address = Application.fetch_env!(:hourglass, :test_server_address)
+    {:ok, client} = Hourglass.Client.connect(address: address)
+
+    case Hourglass.Client.execute_update(
+           client,
+           Hourglass.Activity.info().workflow_id,
+           "update_me",
+           []
+         ) do
+      {:ok, nil} -> :ok
+      {:error, reason} -> {:error, reason}
+    end
+  end
+end
+
+defmodule Hourglass.Features.Update.Self do
+  @moduledoc false
+  # features/update/self: an activity updates the workflow running it, which lets it end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    # The feature gives the activity a second; as much as the Python reference gives it here
+    # (the client connects and updates through the server on a loaded machine).
+    {:ok, nil} = Workflow.execute_activity("self_update", [], start_to_close_timeout: 10_000)
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("update_me", [], state), do: {:reply, nil, %{state | done: true}}
+end
+
+defmodule Hourglass.Features.Update.ClientInterceptor do
+  @moduledoc false
+  # features/update/client_interceptor: "do_update" returns its argument (which the Python
+  # client's interceptor raised by one on its way).
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_update", [value], state), do: {:reply, value, %{state | done: true}}
+end
+
+defmodule Hourglass.Features.Update.TaskFailures do
+  @moduledoc false
+  # How many workflow tasks a feature's update handler failed on purpose, kept outside the
+  # runs (a run whose task failed is replayed into a new process, with a fresh state), as the
+  # Python features keep it in a module global. The test sets it before a run and reads it
+  # after.
+  def reset(feature, count \\ 0) do
+    counter = :counters.new(1, [])
+    :counters.add(counter, 1, count)
+    :persistent_term.put({__MODULE__, feature}, counter)
+  end
+
+  def count(feature), do: :counters.get(:persistent_term.get({__MODULE__, feature}), 1)
+
+  def bump(feature), do: :counters.add(:persistent_term.get({__MODULE__, feature}), 1, 1)
+end
+
+defmodule Hourglass.Features.Update.TaskFailure do
+  @moduledoc false
+  # features/update/task_failure: "do_update" raises (not an ApplicationError), failing the
+  # workflow task, twice; then it fails the update with an ApplicationError. The validator of
+  # "throw_or_done" raises for true, which rejects the update; false lets the workflow end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Features.Update.TaskFailures
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def validate_update("throw_or_done", [true], _state),
+    do: raise("This will fail validation, not task")
+
+  def validate_update("throw_or_done", [false], _state), do: :ok
+
+  @impl true
+  def handle_update("do_update", [], _state) do
+    # Deliberately not deterministic: the count is what makes the task fail, then not.
+    if Workflow.reviewed(TaskFailures.count(__MODULE__)) < 2 do
+      Workflow.reviewed(TaskFailures.bump(__MODULE__))
+      raise "I'll fail task"
+    end
+
+    raise Hourglass.ApplicationError, message: "I'll fail update"
+  end
+
+  def handle_update("throw_or_done", [_do_throw], state), do: {:reply, nil, %{state | done: true}}
+end
+
+defmodule Hourglass.Features.Update.ValidationReplay do
+  @moduledoc false
+  # features/update/validation_replay: "do_update" fails the first workflow task, so the update
+  # is handled again after a replay; its validator would reject once the count passed one, but
+  # does not run for an update already accepted.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Features.Update.TaskFailures
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def validate_update("do_update", [], _state) do
+    if Workflow.reviewed(TaskFailures.count(__MODULE__)) > 1,
+      do: {:error, %Hourglass.ApplicationError{message: "I would reject if I even ran :|"}},
+      else: :ok
+  end
+
+  @impl true
+  def handle_update("do_update", [], state) do
+    if Workflow.reviewed(TaskFailures.count(__MODULE__)) == 0 do
+      Workflow.reviewed(TaskFailures.bump(__MODULE__))
+      raise "I'll fail task"
+    end
+
+    {:reply, nil, %{state | done: true}}
+  end
+end
