@@ -17,7 +17,7 @@ defmodule Hourglass.Replayer do
   message}` when the code raised or blocked.
   """
 
-  alias Hourglass.{Native, WorkflowHistory}
+  alias Hourglass.{Native, PayloadCodec, WorkflowHistory}
   alias Hourglass.Worker.WorkflowRuns
 
   @typedoc "Why a history did not replay."
@@ -45,8 +45,8 @@ defmodule Hourglass.Replayer do
   @spec replay_workflows([WorkflowHistory.t()], keyword()) ::
           {:ok, [{String.t(), :ok | {:error, failure()}}]} | {:error, term()}
   def replay_workflows(histories, opts) when is_list(histories) and is_list(opts) do
-    with {:ok, workflows} <- workflows(opts) do
-      codec = Keyword.get(opts, :payload_codec)
+    with {:ok, workflows} <- workflows(opts),
+         {:ok, codec} <- codec(opts) do
       timeout = Keyword.get(opts, :timeout, 60_000)
       # In a process of its own: the replay's messages never reach the caller's mailbox.
       task = Task.async(fn -> replay(histories, workflows, codec) end)
@@ -65,6 +65,14 @@ defmodule Hourglass.Replayer do
       do: {:ok, Map.new(modules, &{&1.__workflow_name__(), &1})},
       else:
         {:error, {:invalid_option, :workflows, "a list of modules that use Hourglass.Workflow"}}
+  end
+
+  # As the worker takes it: a module, or {module, options}.
+  defp codec(opts) do
+    case PayloadCodec.validate(Keyword.get(opts, :payload_codec)) do
+      {:ok, codec} -> {:ok, codec}
+      {:error, message} -> {:error, {:invalid_option, :payload_codec, message}}
+    end
   end
 
   defp workflow?(module),

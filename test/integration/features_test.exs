@@ -38,11 +38,8 @@ defmodule Hourglass.Integration.FeaturesTest do
     {"data_converter/binary", workflows: [DataConverter.Echo]},
     {"data_converter/empty",
      workflows: [DataConverter.Empty], activities: [DataConverter.NullActivity]},
-    # {module, options}: the worker takes a bare module too, but Hourglass.Replayer does not
-    # normalize its :payload_codec option (PayloadCodec.validate/1) and fails the replay's
-    # workflow task with a FunctionClauseError in PayloadCodec.apply_codec/3 when given one.
     {"data_converter/codec",
-     workflows: [DataConverter.Echo], payload_codec: {DataConverter.Base64Codec, []}}
+     workflows: [DataConverter.Echo], payload_codec: DataConverter.Base64Codec}
   ]
 
   for {feature, port} <- @features do

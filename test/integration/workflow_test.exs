@@ -972,6 +972,10 @@ defmodule Hourglass.Integration.WorkflowCodecTest do
              Hourglass.Replayer.replay_workflow(history, workflows: workflows)
 
     assert message =~ "binary/encrypted"
+
+    # The codec option as the worker takes it; a module that is no codec is a bad option.
+    assert {:error, {:invalid_option, :payload_codec, _}} =
+             Hourglass.Replayer.replay_workflow(history, workflows: workflows, payload_codec: URI)
   end
 end
 
