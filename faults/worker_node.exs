@@ -2,7 +2,11 @@
 # starts it). Run from the project root:
 #   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE [KEY=VALUE ...]
 # with keys activities=Mod1,Mod2, workflows=Mod1,Mod2, native_activities=type1,type2,
-# max_concurrent_activities=N, max_cached_workflows=N, graceful_shutdown_timeout=MS. Prints "READY <os pid>" once the worker polls.
+# max_concurrent_activities=N, max_cached_workflows=N, max_concurrent_workflow_tasks=N,
+# graceful_shutdown_timeout=MS. Prints "READY <os pid>" once the worker polls. Then, for each
+# line "stats" on stdin, prints one line "STATS beam=B rust=R run_processes=N run_process_bytes=P"
+# (the VM's memory, the NIF's heap, and the workflow run processes with their memory: what the
+# memory benchmarks measure inside the worker).
 [address, task_queue | options] = System.argv()
 
 worker_opts =
@@ -18,6 +22,7 @@ worker_opts =
       when key in [
              "max_concurrent_activities",
              "max_cached_workflows",
+             "max_concurrent_workflow_tasks",
              "graceful_shutdown_timeout"
            ] ->
         {String.to_atom(key), String.to_integer(value)}
@@ -36,4 +41,40 @@ worker_opts =
   )
 
 IO.puts("READY #{System.pid()}")
-Process.sleep(:infinity)
+
+defmodule WorkerNode.Stats do
+  @moduledoc false
+  def line do
+    for pid <- Process.list(), do: :erlang.garbage_collect(pid)
+    runs = DynamicSupervisor.which_children(Hourglass.WorkflowExecutor.DynamicSupervisor)
+
+    run_bytes =
+      Enum.sum(
+        for {_, pid, _, _} <- runs, is_pid(pid) do
+          case Process.info(pid, :memory) do
+            {:memory, bytes} -> bytes
+            nil -> 0
+          end
+        end
+      )
+
+    "STATS beam=#{:erlang.memory(:total)} rust=#{Hourglass.Native.stats().rust_heap_bytes}" <>
+      " run_processes=#{length(runs)} run_process_bytes=#{run_bytes}"
+  end
+
+  def serve do
+    case IO.gets("") do
+      "stats" <> _ ->
+        IO.puts(line())
+        serve()
+
+      :eof ->
+        Process.sleep(:infinity)
+
+      _ ->
+        serve()
+    end
+  end
+end
+
+WorkerNode.Stats.serve()

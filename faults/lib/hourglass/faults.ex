@@ -15,7 +15,7 @@ defmodule Hourglass.Faults do
   | `hostile_payloads`: hostile payloads | 8 inputs | 8 inputs |
   | `random_terms`: random terms into the API | 3,000 | 100,000 |
   | `wide_values`: the widest values through the payload API, Elixir and native activities | 3 cases | 15 cases |
-  | `workflows`: run processes killed with a cache of 2; the worker VM killed | 40 | 400 |
+  | `workflows`: run processes killed with a cache of 2; the worker VM killed | 20 + 20 | 200 + 1,000 |
   | `soak`: a steady rate with random faults | 12 s | 10 minutes, or `:duration` |
   """
 
@@ -89,7 +89,11 @@ defmodule Hourglass.Faults do
   defp run_one("wide_values", context, scale), do: Faults.WideValues.run(context, scale)
 
   defp run_one("workflows", context, scale),
-    do: Faults.Workflows.run(context, size(scale, 40, 400))
+    do:
+      Faults.Workflows.run(
+        context,
+        size(scale, %{killed_runs: 20, vm_killed: 20}, %{killed_runs: 200, vm_killed: 1_000})
+      )
 
   defp run_one(name, _context, _scale),
     do:

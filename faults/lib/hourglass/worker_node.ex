@@ -18,7 +18,7 @@ defmodule Hourglass.WorkerNode do
   @doc """
   Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities` and
   `:workflows` (modules), `:native_activities`, `:max_concurrent_activities`,
-  `:max_cached_workflows`, `:graceful_shutdown_timeout`,
+  `:max_cached_workflows`, `:max_concurrent_workflow_tasks`, `:graceful_shutdown_timeout`,
   and `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none).
   """
   @spec start(String.t(), String.t(), keyword()) :: t()
@@ -86,6 +86,48 @@ defmodule Hourglass.WorkerNode do
     after
       0 -> ""
     end
+  end
+
+  @doc """
+  Memory inside a worker VM started by `start/3`: the VM's total (`:erlang.memory(:total)`, after
+  a garbage collection), the NIF's Rust heap, and the workflow run processes with their memory.
+  """
+  @spec stats(t()) :: %{
+          beam: non_neg_integer(),
+          rust: non_neg_integer(),
+          run_processes: non_neg_integer(),
+          run_process_bytes: non_neg_integer()
+        }
+  def stats(%{port: port}) do
+    true = Port.command(port, "stats\n")
+    await_stats(port, "")
+  end
+
+  defp await_stats(port, buffer) do
+    receive do
+      {^port, {:data, data}} ->
+        buffer = buffer <> data
+
+        case Regex.run(~r/STATS ([^\n]*)\n/, buffer) do
+          [_, fields] ->
+            for field <- String.split(fields), into: %{} do
+              [key, value] = String.split(field, "=")
+              {String.to_atom(key), String.to_integer(value)}
+            end
+
+          nil ->
+            await_stats(port, buffer)
+        end
+    after
+      60_000 -> raise "the worker VM did not answer stats within 60 s: #{buffer}"
+    end
+  end
+
+  @doc "Resident memory of the OS process (VmRSS), in bytes."
+  @spec rss_bytes(%{os_pid: non_neg_integer()}) :: non_neg_integer()
+  def rss_bytes(%{os_pid: os_pid}) do
+    [_, kb] = Regex.run(~r/VmRSS:\s+(\d+) kB/, File.read!("/proc/#{os_pid}/status"))
+    String.to_integer(kb) * 1024
   end
 
   @doc "Kills the process with SIGKILL."

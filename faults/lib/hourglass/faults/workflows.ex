@@ -1,10 +1,10 @@
 defmodule Hourglass.Faults.Workflows do
   @moduledoc """
-  Workflows under faults. Half of them run on a worker in this VM that caches two runs at most
-  while their run processes are killed at random, two kills per workflow in all (each kill
-  fails a workflow task; the server
-  retries it, and Core replays the run into a new process); the other half run on a worker VM
-  that is SIGKILLed midway and replaced. Every workflow must finish with every step exactly
+  Workflows under faults. `killed_runs` of them run on a worker in this VM that caches two runs
+  at most while their run processes are killed at random, two kills per workflow in all (each
+  kill fails a workflow task; the server retries it, and Core replays the run into a new
+  process); `vm_killed` more run on a worker VM that is SIGKILLed while all of them are open,
+  and replaced. Every workflow must finish with every step exactly
   once, within the deadline: none lost, none stuck (a non-determinism error would leave its
   workflow retrying its task forever, so it would count as stuck).
   """
@@ -37,17 +37,22 @@ defmodule Hourglass.Faults.Workflows do
   end
 
   @steps 6
+  @kills_per_workflow 2
   @worker [workflows: [Chain], native_activities: ["hourglass.sleep"]]
 
-  @doc "Runs the scenario with `count` workflows in all."
-  def run(%{address: address, client: client}, count) do
-    killed_runs = run_processes_killed(address, client, div(count, 2))
-    vm_killed = worker_vm_killed(address, client, count - div(count, 2))
+  @doc "Runs the scenario: `killed_runs` workflows with their runs killed, `vm_killed` with their VM."
+  def run(%{address: address, client: client}, %{killed_runs: runs_count, vm_killed: vm_count}) do
+    killed_runs = run_processes_killed(address, client, runs_count)
+    vm_killed = worker_vm_killed(address, client, vm_count)
     lost = killed_runs.lost + vm_killed.lost
+    count = runs_count + vm_count
 
     %{
       scenario: "workflows: run processes killed with a cache of 2; the worker VM killed",
       workflows: count,
+      open_when_vm_killed: vm_killed.open,
+      lost_with_runs_killed: killed_runs.lost,
+      lost_with_vm_killed: vm_killed.lost,
       run_processes_killed: killed_runs.kills,
       faults: killed_runs.kills + 1,
       completed: count - lost,
@@ -65,9 +70,9 @@ defmodule Hourglass.Faults.Workflows do
       )
 
     handles = start(client, queue, count)
-    # Two kills per workflow, then none: every kill costs a run a failed task and a replay, and
-    # on a slow machine kills without end could starve runs that are never lost.
-    killer = Task.async(fn -> kill_runs(queue, 0, 2 * count) end)
+    # Two kills per workflow at most: every kill costs a run a failed task and a replay, and on
+    # a slow machine kills without end could starve runs that are never lost.
+    killer = Task.async(fn -> kill_runs(queue, %{}, @kills_per_workflow * count) end)
     lost = count_lost(client, handles)
     send(killer.pid, :stop)
     kills = Task.await(killer)
@@ -82,10 +87,12 @@ defmodule Hourglass.Faults.Workflows do
     # Midway: runs cached, activities running, workflow tasks open.
     Process.sleep(300)
     WorkerNode.kill(doomed)
+    # Counted with no worker left to finish any: those open when the VM died.
+    open = Enum.count(handles, &open?(client, &1))
     successor = WorkerNode.start(address, queue, @worker)
     lost = count_lost(client, handles)
     WorkerNode.kill(successor)
-    %{lost: lost}
+    %{lost: lost, open: open}
   end
 
   defp start(client, queue, count) do
@@ -106,49 +113,75 @@ defmodule Hourglass.Faults.Workflows do
     |> Enum.map(fn {:ok, handle} -> handle end)
   end
 
-  # Every 50 ms, kills one run process of `queue`'s worker (others' runs are left alone), until
-  # `budget` kills.
-  defp kill_runs(_queue, kills, budget) when kills >= budget do
-    receive do
-      :stop -> kills
-    end
-  end
+  # Every 50 ms, kills one run process of `queue`'s worker (others' runs are left alone) whose
+  # workflow was killed fewer than @kills_per_workflow times, until `budget` kills. Kills are
+  # spread over the workflows: a workflow task that fails again on a retry is not reported by
+  # Core (it lets the task time out, 10 s), and the server backs off a task that keeps failing
+  # (up to minutes), so a run hit time after time would only be late, and on a loaded machine
+  # later than the deadline.
+  defp kill_runs(queue, killed, budget) do
+    kills = killed |> Map.values() |> Enum.sum()
 
-  defp kill_runs(queue, kills, budget) do
     receive do
       :stop -> kills
     after
       50 ->
-        case runs_of(queue) do
-          [] ->
-            kill_runs(queue, kills, budget)
+        case {kills < budget,
+              for({pid, id} <- runs_of(queue), killed[id] != @kills_per_workflow, do: {pid, id})} do
+          {true, [_ | _] = runs} ->
+            {pid, id} = Enum.random(runs)
+            Process.exit(pid, :kill)
+            kill_runs(queue, Map.update(killed, id, 1, &(&1 + 1)), budget)
 
-          runs ->
-            Process.exit(Enum.random(runs), :kill)
-            kill_runs(queue, kills + 1, budget)
+          _ ->
+            kill_runs(queue, killed, budget)
         end
     end
   end
 
+  # The run processes of `queue`'s worker, with their workflow ids.
   defp runs_of(queue) do
     for {_, pid, _, _} <-
           DynamicSupervisor.which_children(Hourglass.WorkflowExecutor.DynamicSupervisor),
         is_pid(pid),
         {:dictionary, dictionary} <- [Process.info(pid, :dictionary)],
-        match?(%{info: %{task_queue: ^queue}}, dictionary[:"$hourglass_workflow_run"]),
-        do: pid
+        %{info: %{task_queue: ^queue, workflow_id: id}} <- [
+          dictionary[:"$hourglass_workflow_run"]
+        ],
+        do: {pid, id}
   end
 
-  # Workflows that did not finish with every step once within two minutes.
+  defp open?(client, handle) do
+    match?({:ok, %{status: :running}}, Client.describe_workflow(client, handle))
+  end
+
+  # Workflows that did not finish with every step once within two minutes. Each is reported
+  # (its status and history length), to tell one still running, late, from one that ended
+  # wrong.
   defp count_lost(client, handles) do
-    handles
-    |> Task.async_stream(&Client.workflow_result(client, &1, timeout: 120_000),
-      max_concurrency: 100,
-      timeout: :infinity
-    )
-    |> Enum.count(fn
-      {:ok, {:ok, %{"steps" => steps}}} -> steps != Enum.to_list(1..@steps)
-      _ -> true
-    end)
+    lost =
+      handles
+      |> Task.async_stream(&{&1, Client.workflow_result(client, &1, timeout: 120_000)},
+        max_concurrency: 100,
+        timeout: :infinity
+      )
+      |> Enum.reject(fn {:ok, {_handle, outcome}} ->
+        match?({:ok, %{"steps" => steps}} when steps == unquote(Enum.to_list(1..@steps)), outcome)
+      end)
+
+    for {:ok, {handle, outcome}} <- lost do
+      described =
+        case Client.describe_workflow(client, handle) do
+          {:ok, info} -> Map.take(info, [:status, :history_length])
+          other -> other
+        end
+
+      IO.puts(
+        "faults workflows: #{handle.workflow_id} lost: #{inspect(outcome, limit: 5)}; " <>
+          "now #{inspect(described)}"
+      )
+    end
+
+    length(lost)
   end
 end
