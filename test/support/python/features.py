@@ -46,6 +46,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import RetryPolicy
@@ -841,6 +842,186 @@ feature(
     workflows=[UpdateValidationReplay],
     check=check_validation_replay,
     unsandboxed=True,
+)
+
+
+# --- update/activities -------------------------------------------------------------------
+# An update whose handler starts six activities at once, waits for them all, then lets the
+# workflow end.
+
+
+@activity.defn(name="say_hi")
+async def say_hi() -> str:
+    return "hi"
+
+
+@workflow.defn(name="Workflow")
+class UpdateActivities:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_activities")
+    async def do_activities(self) -> None:
+        started = [
+            workflow.start_activity(say_hi, start_to_close_timeout=timedelta(minutes=1))
+            for _ in range(6)
+        ]
+        await asyncio.gather(*started)
+        self.done = True
+
+
+async def check_update_activities(runner: Runner, handle: WorkflowHandle) -> None:
+    await handle.execute_update("do_activities")
+    await handle.result()
+
+
+feature(
+    name="update/activities",
+    workflows=[UpdateActivities],
+    activities=[say_hi],
+    check=check_update_activities,
+)
+
+
+# --- update/async_accepted --------------------------------------------------------------
+# Updates started (waited on until accepted) with ids of their own: one whose handler waits
+# for a signal and then answers 123; one whose handler fails it with an application error; one
+# that waits for a signal never sent, whose result the client gives up on after a second. A
+# last signal ends the workflow (the third handler still waiting).
+
+
+@workflow.defn(name="Workflow")
+class UpdateAsyncAccepted:
+    def __init__(self) -> None:
+        self.done = False
+        self.proceed = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_maybe_wait_update")
+    async def do_maybe_wait_update(self, wait: bool) -> int:
+        if not wait:
+            raise ApplicationError("Dying on purpose")
+        await workflow.wait_condition(lambda: self.proceed)
+        self.proceed = False
+        return 123
+
+    @workflow.signal(name="finish")
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.signal(name="unblock")
+    def unblock(self) -> None:
+        self.proceed = True
+
+
+async def check_async_accepted(runner: Runner, handle: WorkflowHandle) -> None:
+    accepted = WorkflowUpdateStage.ACCEPTED
+    waiting = await handle.start_update(
+        "do_maybe_wait_update", True, wait_for_stage=accepted, id="sleepy_update"
+    )
+    await handle.signal("unblock")
+    assert await waiting.result() == 123
+
+    failing = await handle.start_update(
+        "do_maybe_wait_update", False, wait_for_stage=accepted, id="failing_update"
+    )
+    try:
+        await failing.result()
+    except WorkflowUpdateFailedError as error:
+        assert isinstance(error.cause, ApplicationError), (
+            f"expected the update to fail with an ApplicationError, "
+            f"got {type(error.cause).__name__}: {error.cause}"
+        )
+        assert error.cause.message == "Dying on purpose", error.cause.message
+    else:
+        raise AssertionError("the update whose handler raises must fail")
+
+    stuck = await handle.start_update(
+        "do_maybe_wait_update", True, wait_for_stage=accepted, id="timeout_update"
+    )
+    try:
+        await stuck.result(rpc_timeout=timedelta(seconds=1))
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        pass
+    else:
+        raise AssertionError("the result of an update that still waits must time out")
+
+    await handle.signal("finish")
+    await handle.result()
+
+
+feature(
+    name="update/async_accepted",
+    workflows=[UpdateAsyncAccepted],
+    check=check_async_accepted,
+)
+
+
+# --- update/deduplication ---------------------------------------------------------------
+# An update started twice with the same id while its handler waits (it counts, then waits for
+# a signal) is one update: both handles answer 1. A second update, of another id, counts to two,
+# which ends the workflow: two updates accepted, only the first completed.
+
+
+@workflow.defn(name="Workflow")
+class UpdateDeduplication:
+    def __init__(self) -> None:
+        self.counter = 0
+        self.proceed = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.counter == 2)
+        return "Hello, World!"
+
+    @workflow.update(name="inc_counter")
+    async def inc_counter(self) -> int:
+        self.counter += 1
+        await workflow.wait_condition(lambda: self.proceed)
+        self.proceed = False
+        return self.counter
+
+    @workflow.signal(name="unblock")
+    def unblock(self) -> None:
+        self.proceed = True
+
+
+async def check_deduplication(runner: Runner, handle: WorkflowHandle) -> None:
+    accepted = WorkflowUpdateStage.ACCEPTED
+    first = await handle.start_update("inc_counter", wait_for_stage=accepted, id="incrementer")
+    again = await handle.start_update("inc_counter", wait_for_stage=accepted, id="incrementer")
+    await handle.signal("unblock")
+    results = await asyncio.gather(first.result(), again.result())
+    assert results == [1, 1], results
+
+    # Accepted, it counts to two: the workflow ends.
+    await handle.start_update("inc_counter", wait_for_stage=accepted)
+    # Not in the feature's checker, which reads the history without waiting: that it ends.
+    await expect_result(handle, "Hello, World!")
+
+    accepted_updates = 0
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_execution_update_completed_event_attributes"):
+            update_id = event.workflow_execution_update_completed_event_attributes.meta.update_id
+            assert update_id == "incrementer", f"completed: {update_id}"
+        elif event.HasField("workflow_execution_update_accepted_event_attributes"):
+            accepted_updates += 1
+    assert accepted_updates == 2, f"{accepted_updates} updates accepted"
+
+
+feature(
+    name="update/deduplication",
+    workflows=[UpdateDeduplication],
+    check=check_deduplication,
 )
 
 
