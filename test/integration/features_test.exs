@@ -99,6 +99,41 @@ defmodule Hourglass.Integration.FeaturesTest do
     assert_replays(ctx, "update/validation_replay", port)
   end
 
+  # features/update/worker_restart stops the worker and starts another while the update's
+  # activity blocks. The Python checker cannot restart an Elixir worker, so this test, which
+  # runs it, takes that part of the checker (as the Python checker does for its own worker when
+  # it records; Update.Blocks' reports and permit stand for the feature's semaphores): it waits
+  # for the activity to start, stops the worker (cancelling the activity), starts another, and
+  # gives the activity leave. Meanwhile the Python check waits for the update and the
+  # workflow's result, and asserts that the activity finished on a later attempt.
+  @tag :tmp_dir
+  test "update/worker_restart: the test restarts the worker midway; the check passes, replays",
+       ctx do
+    Update.Blocks.reset(self())
+
+    # A Python worker cancels its activities at once when it stops (its graceful shutdown
+    # timeout is zero by default); so does this one.
+    port = [
+      workflows: [Update.WorkerRestart],
+      activities: [Update.Blocks],
+      graceful_shutdown_timeout: 0
+    ]
+
+    start_worker(ctx, port)
+    check = Task.async(fn -> python(ctx, ["update/worker_restart", ctx.queue, "check"]) end)
+
+    assert_receive {:blocks_started, 1}, 60_000
+    :ok = stop_supervised({Hourglass.Worker, ctx.queue})
+    start_worker(ctx, port)
+    Update.Blocks.release()
+
+    # The next attempt, on the new worker, which replayed the run up to the waiting handler.
+    assert_receive {:blocks_started, 2}, 60_000
+    assert %{"ok" => true} = Task.await(check, 200_000)
+    refute_received {:blocks_started, _}
+    assert_replays(ctx, "update/worker_restart", port)
+  end
+
   # Serves the feature's Elixir port on the test's task queue and runs the Python check.
   defp check(ctx, feature, port) do
     start_worker(ctx, port)

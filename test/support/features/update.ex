@@ -321,3 +321,64 @@ defmodule Hourglass.Features.Update.Deduplication do
   @impl true
   def handle_signal("unblock", [], state), do: %{state | proceed: true}
 end
+
+defmodule Hourglass.Features.Update.Blocks do
+  @moduledoc false
+  # The activity of features/update/worker_restart: tells the test process it started (with its
+  # attempt), then blocks until the test gives leave (a permit, taken by whichever attempt
+  # waits then), as the feature's semaphores. A cancelled attempt (its worker stopping) stops.
+  use Hourglass.Activity, name: "blocks"
+  alias Hourglass.Activity
+
+  # The test that reports go to, with no permit yet.
+  def reset(test) do
+    :persistent_term.put({__MODULE__, :test}, test)
+    :persistent_term.put({__MODULE__, :permits}, :atomics.new(1, []))
+  end
+
+  def release, do: :atomics.add(:persistent_term.get({__MODULE__, :permits}), 1, 1)
+
+  def execute do
+    send(:persistent_term.get({__MODULE__, :test}), {:blocks_started, Activity.info().attempt})
+    await_permit(:persistent_term.get({__MODULE__, :permits}))
+  end
+
+  defp await_permit(permits) do
+    permit = :atomics.get(permits, 1)
+
+    cond do
+      permit > 0 and :atomics.compare_exchange(permits, 1, permit, permit - 1) == :ok ->
+        {:ok, "hi"}
+
+      Activity.cancelled?() ->
+        raise Activity.CancelledError
+
+      true ->
+        Process.sleep(20)
+        await_permit(permits)
+    end
+  end
+end
+
+defmodule Hourglass.Features.Update.WorkerRestart do
+  @moduledoc false
+  # features/update/worker_restart: "do_activities" runs the blocking activity, then lets the
+  # workflow end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_activities", [], _state) do
+    {:ok, "hi"} = Workflow.execute_activity("blocks", [], start_to_close_timeout: 60_000)
+    {:reply, nil, Workflow.update_state(&%{&1 | done: true})}
+  end
+end

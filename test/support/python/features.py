@@ -93,6 +93,31 @@ class Runner:
         self.task_queue = task_queue
         # Whether this process runs the workflows (record) or another SDK's worker does (check).
         self.recording = recording
+        self.worker: Optional[Worker] = None
+        self.worker_task: Optional[asyncio.Task] = None
+
+    def start_worker(self) -> None:
+        """Runs a Python worker with the feature's workflows and activities (record only)."""
+        assert self.recording and self.worker is None
+        options = {"workflow_runner": UnsandboxedWorkflowRunner()} if self.feature.unsandboxed else {}
+        self.worker = Worker(
+            self.client,
+            task_queue=self.task_queue,
+            workflows=self.feature.workflows,
+            activities=self.feature.activities,
+            **options,
+        )
+        self.worker_task = asyncio.create_task(self.worker.run())
+
+    async def stop_worker(self) -> None:
+        """Shuts the Python worker down (its running activities are cancelled at once)."""
+        if self.worker is not None:
+            try:
+                await self.worker.shutdown()
+                await self.worker_task
+            finally:
+                self.worker = None
+                self.worker_task = None
 
     def workflow_id(self) -> str:
         return f"{self.feature.name}-{uuid.uuid4()}"
@@ -1025,6 +1050,65 @@ feature(
 )
 
 
+# --- update/worker_restart --------------------------------------------------------------
+# An update whose handler runs an activity that blocks; while it does, the worker is stopped
+# (which cancels the activity) and started again; the activity then finishes (its next
+# attempt, on the new worker, which replays the run up to the waiting handler), and the
+# update's end lets the workflow end. The worker's owner restarts it: here with `record`; with
+# `check`, the Elixir test that runs the Elixir worker does the same steps on its side.
+
+# The activity says it started; it finishes once given leave (both as many times as given).
+BLOCKS_STARTED = asyncio.Semaphore(0)
+BLOCKS_FINISH = asyncio.Semaphore(0)
+
+
+@activity.defn(name="blocks")
+async def blocks() -> str:
+    BLOCKS_STARTED.release()
+    await BLOCKS_FINISH.acquire()
+    return "hi"
+
+
+@workflow.defn(name="Workflow")
+class UpdateWorkerRestart:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_activities")
+    async def do_activities(self) -> None:
+        await workflow.execute_activity(blocks, start_to_close_timeout=timedelta(minutes=1))
+        self.done = True
+
+
+async def check_worker_restart(runner: Runner, handle: WorkflowHandle) -> None:
+    update = asyncio.create_task(handle.execute_update("do_activities"))
+    if runner.recording:
+        await BLOCKS_STARTED.acquire()
+        await runner.stop_worker()
+        runner.start_worker()
+        BLOCKS_FINISH.release()
+    await update
+    await handle.result()
+    # Not in the feature's checker: that the worker stopped while the activity ran (the
+    # attempt that finished is not the first).
+    event = await first_event(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    attempt = event.activity_task_started_event_attributes.attempt
+    assert attempt > 1, f"the activity finished on attempt {attempt}"
+
+
+feature(
+    name="update/worker_restart",
+    workflows=[UpdateWorkerRestart],
+    activities=[blocks],
+    check=check_worker_restart,
+)
+
+
 # --- child_workflow/result ---------------------------------------------------------------
 # A parent returns what its child returns: the child's input.
 
@@ -1366,16 +1450,12 @@ async def run(address: str, name: str, task_queue: str, mode: str, history_file:
         await feature.check(runner, handle)
         return {"ok": True}
 
-    options = {"workflow_runner": UnsandboxedWorkflowRunner()} if feature.unsandboxed else {}
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=feature.workflows,
-        activities=feature.activities,
-        **options,
-    ):
+    runner.start_worker()
+    try:
         handle = await runner.start()
         await feature.check(runner, handle)
+    finally:
+        await runner.stop_worker()
 
     histories = []
     for index, run_handle in enumerate([handle] + feature.other_runs(runner, handle)):
