@@ -134,6 +134,29 @@ defmodule Hourglass.Integration.FeaturesTest do
     assert_replays(ctx, "update/worker_restart", port)
   end
 
+  # In features/continue_as_new/updates_do_not_block_continue_as_new the workflow's first task
+  # blocks until the checker saw the update admitted, sharing events with it in one process.
+  # The Elixir workflow and the Python checker do not share a process: this test passes the
+  # word between them (the workflow's message to the checker's standard input, the checker's
+  # line to the workflow), as the events would.
+  @tag :tmp_dir
+  test "continue_as_new/updates_do_not_block_continue_as_new: passes the check, replays", ctx do
+    feature = "continue_as_new/updates_do_not_block_continue_as_new"
+    port = [workflows: [ContinueAsNew.UpdatesDoNotBlockContinueAsNew]]
+    ContinueAsNew.FirstTaskGate.arm(self())
+    start_worker(ctx, port)
+    args = [feature, ctx.queue, "check"]
+    check = python_port(ctx, args)
+
+    assert_receive {:first_task_in_progress, workflow}, 60_000
+    Port.command(check, "first task in progress\n")
+    await_output(check, ~r/(update admitted)/, 60_000)
+    send(workflow, :update_admitted)
+
+    assert %{"ok" => true} = outcome(collect_output(check, 200_000), args)
+    assert_replays(ctx, feature, port)
+  end
+
   # Serves the feature's Elixir port on the test's task queue and runs the Python check.
   defp check(ctx, feature, port) do
     start_worker(ctx, port)
@@ -167,6 +190,30 @@ defmodule Hourglass.Integration.FeaturesTest do
     {output, _status} =
       System.cmd("python3", [@script, ctx.address | args], stderr_to_stdout: true)
 
+    outcome(output, args)
+  end
+
+  # Runs features.py behind a port, to talk with it while it runs.
+  defp python_port(ctx, args) do
+    Port.open({:spawn_executable, System.find_executable("python3")}, [
+      :binary,
+      :exit_status,
+      :stderr_to_stdout,
+      args: [@script, ctx.address | args]
+    ])
+  end
+
+  # What the program behind `port` prints from now until it exits.
+  defp collect_output(port, timeout, output \\ "") do
+    receive do
+      {^port, {:data, data}} -> collect_output(port, timeout, output <> data)
+      {^port, {:exit_status, _status}} -> output
+    after
+      timeout -> flunk("features.py did not exit in #{timeout} ms: #{output}")
+    end
+  end
+
+  defp outcome(output, args) do
     line =
       output
       |> String.split("\n", trim: true)

@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import sys
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
@@ -33,8 +34,10 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from temporalio import activity, workflow
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.update.v1 import UpdateRef
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -52,6 +55,7 @@ from temporalio.client import (
 from temporalio.common import RetryPolicy
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 # The feature harness gives every workflow a minute unless the feature says otherwise.
@@ -913,7 +917,7 @@ feature(
 )
 
 
-# --- update/async_accepted --------------------------------------------------------------
+# --- update/async_accepted ---------------------------------------------------------------
 # Updates started (waited on until accepted) with ids of their own: one whose handler waits
 # for a signal and then answers 123; one whose handler fails it with an application error; one
 # that waits for a signal never sent, whose result the client gives up on after a second. A
@@ -991,7 +995,7 @@ feature(
 )
 
 
-# --- update/deduplication ---------------------------------------------------------------
+# --- update/deduplication ----------------------------------------------------------------
 # An update started twice with the same id while its handler waits (it counts, then waits for
 # a signal) is one update: both handles answer 1. A second update, of another id, counts to two,
 # which ends the workflow: two updates accepted, only the first completed.
@@ -1234,6 +1238,110 @@ feature(
     check=check_continue_as_same,
     # The run the first one continued as (the handle's latest run).
     other_runs=lambda runner, handle: [runner.client.get_workflow_handle(handle.id)],
+)
+
+
+# --- continue_as_new/updates_do_not_block_continue_as_new --------------------------------
+# An update the server admits while the first run's first workflow task is in progress, that
+# task continuing as new: the update is handled by the next run (it answers its run id), and
+# only that run's history has it. The first task blocks until the client saw the update
+# admitted: here (record) on events that the workflow and the checker share, which takes a
+# worker without a sandbox; with `check`, the Elixir test passes the word between the Elixir
+# workflow and this checker (over its standard input and output).
+#
+# Blocking a workflow task is what workflows must never do; the feature does it on purpose.
+
+CAN_FIRST_TASK_IN_PROGRESS = threading.Event()
+CAN_UPDATE_ADMITTED = threading.Event()
+
+
+@workflow.defn(name="Workflow")
+class UpdatesDoNotBlockContinueAsNew:
+    def __init__(self) -> None:
+        self.received_update = False
+
+    @workflow.run
+    async def run(self) -> str:
+        if not CAN_FIRST_TASK_IN_PROGRESS.is_set():
+            CAN_FIRST_TASK_IN_PROGRESS.set()
+            CAN_UPDATE_ADMITTED.wait()
+        info = workflow.info()
+        if info.continued_run_id is None:
+            workflow.continue_as_new()
+        # The update most likely came with the next run's first task; it need not have.
+        await workflow.wait_condition(lambda: self.received_update)
+        return info.run_id
+
+    @workflow.update(name="update")
+    async def update(self) -> str:
+        self.received_update = True
+        return workflow.info().run_id
+
+
+async def update_admitted(client: Client, workflow_id: str, update_id: str) -> bool:
+    try:
+        await client.workflow_service.poll_workflow_execution_update(
+            PollWorkflowExecutionUpdateRequest(
+                namespace=client.namespace,
+                update_ref=UpdateRef(
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+                    update_id=update_id,
+                ),
+            )
+        )
+        return True
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+
+
+async def check_updates_do_not_block_continue_as_new(
+    runner: Runner, handle: WorkflowHandle
+) -> None:
+    if runner.recording:
+        await asyncio.to_thread(CAN_FIRST_TASK_IN_PROGRESS.wait)
+    else:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        assert line.strip() == "first task in progress", f"read {line!r}"
+
+    update = asyncio.create_task(handle.execute_update("update", id="update-id"))
+    while not await update_admitted(runner.client, handle.id, "update-id"):
+        assert not update.done(), "the update ended before it was seen admitted"
+        await asyncio.sleep(0.05)
+
+    if runner.recording:
+        CAN_UPDATE_ADMITTED.set()
+    else:
+        print("update admitted", flush=True)
+
+    update_run_id = await update
+    first_run_id = handle.first_execution_run_id
+    assert first_run_id and update_run_id and update_run_id != first_run_id, (
+        f"the update was handled by run {update_run_id!r}, not the next run after "
+        f"{first_run_id!r}"
+    )
+
+    update_events = {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    }
+
+    async def event_types(run_id: str) -> set:
+        history = await runner.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        return {event.event_type for event in history.events}
+
+    assert not update_events & await event_types(first_run_id), "the first run has the update"
+    assert update_events <= await event_types(update_run_id), "the next run lacks the update"
+
+
+feature(
+    name="continue_as_new/updates_do_not_block_continue_as_new",
+    workflows=[UpdatesDoNotBlockContinueAsNew],
+    check=check_updates_do_not_block_continue_as_new,
+    # The run the first one continued as (the handle's latest run).
+    other_runs=lambda runner, handle: [runner.client.get_workflow_handle(handle.id)],
+    unsandboxed=True,
 )
 
 
