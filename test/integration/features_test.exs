@@ -30,6 +30,9 @@ defmodule Hourglass.Integration.FeaturesTest do
     {"update/non_durable_reject", workflows: [Update.NonDurableReject]},
     {"update/self", workflows: [Update.Self], activities: [Update.SelfUpdate]},
     {"update/client_interceptor", workflows: [Update.ClientInterceptor]},
+    {"update/activities", workflows: [Update.Activities], activities: [Update.SayHi]},
+    {"update/async_accepted", workflows: [Update.AsyncAccepted]},
+    {"update/deduplication", workflows: [Update.Deduplication]},
     {"child_workflow/result", workflows: [ChildWorkflow.Result, ChildWorkflow.Result.Child]},
     {"child_workflow/signal", workflows: [ChildWorkflow.Signal, ChildWorkflow.Signal.Child]},
     {"continue_as_new/continue_as_same", workflows: [ContinueAsNew.ContinueAsSame]},
@@ -93,6 +96,64 @@ defmodule Hourglass.Integration.FeaturesTest do
     assert_replays(ctx, "update/validation_replay", port)
   end
 
+  # features/update/worker_restart stops the worker and starts another while the update's
+  # activity blocks. The Python checker cannot restart an Elixir worker, so this test, which
+  # runs it, takes that part of the checker (as the Python checker does for its own worker when
+  # it records; Update.Blocks' reports and permit stand for the feature's semaphores): it waits
+  # for the activity to start, stops the worker (cancelling the activity), starts another, and
+  # gives the activity leave. Meanwhile the Python check waits for the update and the
+  # workflow's result, and asserts that the activity finished on a later attempt.
+  @tag :tmp_dir
+  test "update/worker_restart: the test restarts the worker midway; the check passes, replays",
+       ctx do
+    Update.Blocks.reset(self())
+
+    # A Python worker cancels its activities at once when it stops (its graceful shutdown
+    # timeout is zero by default); so does this one.
+    port = [
+      workflows: [Update.WorkerRestart],
+      activities: [Update.Blocks],
+      graceful_shutdown_timeout: 0
+    ]
+
+    start_worker(ctx, port)
+    check = Task.async(fn -> python(ctx, ["update/worker_restart", ctx.queue, "check"]) end)
+
+    assert_receive {:blocks_started, 1}, 60_000
+    :ok = stop_supervised({Hourglass.Worker, ctx.queue})
+    start_worker(ctx, port)
+    Update.Blocks.release()
+
+    # The next attempt, on the new worker, which replayed the run up to the waiting handler.
+    assert_receive {:blocks_started, 2}, 60_000
+    assert %{"ok" => true} = Task.await(check, 200_000)
+    refute_received {:blocks_started, _}
+    assert_replays(ctx, "update/worker_restart", port)
+  end
+
+  # In features/continue_as_new/updates_do_not_block_continue_as_new the workflow's first task
+  # blocks until the checker saw the update admitted, sharing events with it in one process.
+  # The Elixir workflow and the Python checker do not share a process: this test passes the
+  # word between them (the workflow's message to the checker's standard input, the checker's
+  # line to the workflow), as the events would.
+  @tag :tmp_dir
+  test "continue_as_new/updates_do_not_block_continue_as_new: passes the check, replays", ctx do
+    feature = "continue_as_new/updates_do_not_block_continue_as_new"
+    port = [workflows: [ContinueAsNew.UpdatesDoNotBlockContinueAsNew]]
+    ContinueAsNew.FirstTaskGate.arm(self())
+    start_worker(ctx, port)
+    args = [feature, ctx.queue, "check"]
+    check = python_port(ctx, args)
+
+    assert_receive {:first_task_in_progress, workflow}, 60_000
+    Port.command(check, "first task in progress\n")
+    await_output(check, ~r/(update admitted)/, 60_000)
+    send(workflow, :update_admitted)
+
+    assert %{"ok" => true} = outcome(collect_output(check, 200_000), args)
+    assert_replays(ctx, feature, port)
+  end
+
   # Serves the feature's Elixir port on the test's task queue and runs the Python check.
   defp check(ctx, feature, port) do
     start_worker(ctx, port)
@@ -126,6 +187,30 @@ defmodule Hourglass.Integration.FeaturesTest do
     {output, _status} =
       System.cmd("python3", [@script, ctx.address | args], stderr_to_stdout: true)
 
+    outcome(output, args)
+  end
+
+  # Runs features.py behind a port, to talk with it while it runs.
+  defp python_port(ctx, args) do
+    Port.open({:spawn_executable, System.find_executable("python3")}, [
+      :binary,
+      :exit_status,
+      :stderr_to_stdout,
+      args: [@script, ctx.address | args]
+    ])
+  end
+
+  # What the program behind `port` prints from now until it exits.
+  defp collect_output(port, timeout, output \\ "") do
+    receive do
+      {^port, {:data, data}} -> collect_output(port, timeout, output <> data)
+      {^port, {:exit_status, _status}} -> output
+    after
+      timeout -> flunk("features.py did not exit in #{timeout} ms: #{output}")
+    end
+  end
+
+  defp outcome(output, args) do
     line =
       output
       |> String.split("\n", trim: true)

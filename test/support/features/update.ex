@@ -1,5 +1,6 @@
-# Ports of temporalio/features' update features (features/update/*/feature.py) whose handlers
-# answer at once (none waits).
+# Ports of temporalio/features' update features (features/update/*/feature.py). The handlers of
+# the last ones wait (activities, conditions): after a wait, they change the state with
+# Workflow.update_state/1 (the state they were given is out of date) and reply with it.
 
 defmodule Hourglass.Features.Update.Basic do
   @moduledoc false
@@ -227,5 +228,157 @@ defmodule Hourglass.Features.Update.ValidationReplay do
     end
 
     {:reply, nil, %{state | done: true}}
+  end
+end
+
+defmodule Hourglass.Features.Update.SayHi do
+  @moduledoc false
+  use Hourglass.Activity, name: "say_hi"
+  def execute, do: {:ok, "hi"}
+end
+
+defmodule Hourglass.Features.Update.Activities do
+  @moduledoc false
+  # features/update/activities: "do_activities" starts six activities at once, waits for them
+  # all, then lets the workflow end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_activities", [], _state) do
+    handles =
+      for _ <- 1..6, do: Workflow.start_activity("say_hi", [], start_to_close_timeout: 60_000)
+
+    for outcome <- Workflow.await_all(handles), do: {:ok, "hi"} = outcome
+    {:reply, nil, Workflow.update_state(&%{&1 | done: true})}
+  end
+end
+
+defmodule Hourglass.Features.Update.AsyncAccepted do
+  @moduledoc false
+  # features/update/async_accepted: "do_maybe_wait_update" given true waits for an "unblock"
+  # signal (taking it) and answers 123; given false, it fails the update. "finish" ends the
+  # workflow, whatever handlers still wait.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false, proceed: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_maybe_wait_update", [false], _state),
+    do: raise(Hourglass.ApplicationError, message: "Dying on purpose")
+
+  def handle_update("do_maybe_wait_update", [true], _state) do
+    :ok = Workflow.wait_condition(& &1.proceed)
+    {:reply, 123, Workflow.update_state(&%{&1 | proceed: false})}
+  end
+
+  @impl true
+  def handle_signal("finish", [], state), do: %{state | done: true}
+  def handle_signal("unblock", [], state), do: %{state | proceed: true}
+end
+
+defmodule Hourglass.Features.Update.Deduplication do
+  @moduledoc false
+  # features/update/deduplication: "inc_counter" counts, then waits for an "unblock" signal
+  # (taking it) and answers the count; the workflow ends once the count is two.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{counter: 0, proceed: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(&(&1.counter == 2))
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("inc_counter", [], _state) do
+    Workflow.update_state(&%{&1 | counter: &1.counter + 1})
+    :ok = Workflow.wait_condition(& &1.proceed)
+    state = Workflow.update_state(&%{&1 | proceed: false})
+    {:reply, state.counter, state}
+  end
+
+  @impl true
+  def handle_signal("unblock", [], state), do: %{state | proceed: true}
+end
+
+defmodule Hourglass.Features.Update.Blocks do
+  @moduledoc false
+  # The activity of features/update/worker_restart: tells the test process it started (with its
+  # attempt), then blocks until the test gives leave (a permit, taken by whichever attempt
+  # waits then), as the feature's semaphores. A cancelled attempt (its worker stopping) stops.
+  use Hourglass.Activity, name: "blocks"
+  alias Hourglass.Activity
+
+  # The test that reports go to, with no permit yet.
+  def reset(test) do
+    :persistent_term.put({__MODULE__, :test}, test)
+    :persistent_term.put({__MODULE__, :permits}, :atomics.new(1, []))
+  end
+
+  def release, do: :atomics.add(:persistent_term.get({__MODULE__, :permits}), 1, 1)
+
+  def execute do
+    send(:persistent_term.get({__MODULE__, :test}), {:blocks_started, Activity.info().attempt})
+    await_permit(:persistent_term.get({__MODULE__, :permits}))
+  end
+
+  defp await_permit(permits) do
+    permit = :atomics.get(permits, 1)
+
+    cond do
+      permit > 0 and :atomics.compare_exchange(permits, 1, permit, permit - 1) == :ok ->
+        {:ok, "hi"}
+
+      Activity.cancelled?() ->
+        raise Activity.CancelledError
+
+      true ->
+        Process.sleep(20)
+        await_permit(permits)
+    end
+  end
+end
+
+defmodule Hourglass.Features.Update.WorkerRestart do
+  @moduledoc false
+  # features/update/worker_restart: "do_activities" runs the blocking activity, then lets the
+  # workflow end.
+  use Hourglass.Workflow, name: "Workflow"
+  alias Hourglass.Workflow
+
+  @impl true
+  def init([]), do: %{done: false}
+
+  @impl true
+  def run do
+    :ok = Workflow.wait_condition(& &1.done)
+    {:ok, "Hello, World!"}
+  end
+
+  @impl true
+  def handle_update("do_activities", [], _state) do
+    {:ok, "hi"} = Workflow.execute_activity("blocks", [], start_to_close_timeout: 60_000)
+    {:reply, nil, Workflow.update_state(&%{&1 | done: true})}
   end
 end

@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import sys
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
@@ -33,8 +34,10 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from temporalio import activity, workflow
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.update.v1 import UpdateRef
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -46,11 +49,13 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import RetryPolicy
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 # The feature harness gives every workflow a minute unless the feature says otherwise.
@@ -92,6 +97,31 @@ class Runner:
         self.task_queue = task_queue
         # Whether this process runs the workflows (record) or another SDK's worker does (check).
         self.recording = recording
+        self.worker: Optional[Worker] = None
+        self.worker_task: Optional[asyncio.Task] = None
+
+    def start_worker(self) -> None:
+        """Runs a Python worker with the feature's workflows and activities (record only)."""
+        assert self.recording and self.worker is None
+        options = {"workflow_runner": UnsandboxedWorkflowRunner()} if self.feature.unsandboxed else {}
+        self.worker = Worker(
+            self.client,
+            task_queue=self.task_queue,
+            workflows=self.feature.workflows,
+            activities=self.feature.activities,
+            **options,
+        )
+        self.worker_task = asyncio.create_task(self.worker.run())
+
+    async def stop_worker(self) -> None:
+        """Shuts the Python worker down (its running activities are cancelled at once)."""
+        if self.worker is not None:
+            try:
+                await self.worker.shutdown()
+                await self.worker_task
+            finally:
+                self.worker = None
+                self.worker_task = None
 
     def workflow_id(self) -> str:
         return f"{self.feature.name}-{uuid.uuid4()}"
@@ -844,6 +874,245 @@ feature(
 )
 
 
+# --- update/activities -------------------------------------------------------------------
+# An update whose handler starts six activities at once, waits for them all, then lets the
+# workflow end.
+
+
+@activity.defn(name="say_hi")
+async def say_hi() -> str:
+    return "hi"
+
+
+@workflow.defn(name="Workflow")
+class UpdateActivities:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_activities")
+    async def do_activities(self) -> None:
+        started = [
+            workflow.start_activity(say_hi, start_to_close_timeout=timedelta(minutes=1))
+            for _ in range(6)
+        ]
+        await asyncio.gather(*started)
+        self.done = True
+
+
+async def check_update_activities(runner: Runner, handle: WorkflowHandle) -> None:
+    await handle.execute_update("do_activities")
+    await handle.result()
+
+
+feature(
+    name="update/activities",
+    workflows=[UpdateActivities],
+    activities=[say_hi],
+    check=check_update_activities,
+)
+
+
+# --- update/async_accepted ---------------------------------------------------------------
+# Updates started (waited on until accepted) with ids of their own: one whose handler waits
+# for a signal and then answers 123; one whose handler fails it with an application error; one
+# that waits for a signal never sent, whose result the client gives up on after a second. A
+# last signal ends the workflow (the third handler still waiting).
+
+
+@workflow.defn(name="Workflow")
+class UpdateAsyncAccepted:
+    def __init__(self) -> None:
+        self.done = False
+        self.proceed = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_maybe_wait_update")
+    async def do_maybe_wait_update(self, wait: bool) -> int:
+        if not wait:
+            raise ApplicationError("Dying on purpose")
+        await workflow.wait_condition(lambda: self.proceed)
+        self.proceed = False
+        return 123
+
+    @workflow.signal(name="finish")
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.signal(name="unblock")
+    def unblock(self) -> None:
+        self.proceed = True
+
+
+async def check_async_accepted(runner: Runner, handle: WorkflowHandle) -> None:
+    accepted = WorkflowUpdateStage.ACCEPTED
+    waiting = await handle.start_update(
+        "do_maybe_wait_update", True, wait_for_stage=accepted, id="sleepy_update"
+    )
+    await handle.signal("unblock")
+    assert await waiting.result() == 123
+
+    failing = await handle.start_update(
+        "do_maybe_wait_update", False, wait_for_stage=accepted, id="failing_update"
+    )
+    try:
+        await failing.result()
+    except WorkflowUpdateFailedError as error:
+        assert isinstance(error.cause, ApplicationError), (
+            f"expected the update to fail with an ApplicationError, "
+            f"got {type(error.cause).__name__}: {error.cause}"
+        )
+        assert error.cause.message == "Dying on purpose", error.cause.message
+    else:
+        raise AssertionError("the update whose handler raises must fail")
+
+    stuck = await handle.start_update(
+        "do_maybe_wait_update", True, wait_for_stage=accepted, id="timeout_update"
+    )
+    try:
+        await stuck.result(rpc_timeout=timedelta(seconds=1))
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        pass
+    else:
+        raise AssertionError("the result of an update that still waits must time out")
+
+    await handle.signal("finish")
+    await handle.result()
+
+
+feature(
+    name="update/async_accepted",
+    workflows=[UpdateAsyncAccepted],
+    check=check_async_accepted,
+)
+
+
+# --- update/deduplication ----------------------------------------------------------------
+# An update started twice with the same id while its handler waits (it counts, then waits for
+# a signal) is one update: both handles answer 1. A second update, of another id, counts to two,
+# which ends the workflow: two updates accepted, only the first completed.
+
+
+@workflow.defn(name="Workflow")
+class UpdateDeduplication:
+    def __init__(self) -> None:
+        self.counter = 0
+        self.proceed = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.counter == 2)
+        return "Hello, World!"
+
+    @workflow.update(name="inc_counter")
+    async def inc_counter(self) -> int:
+        self.counter += 1
+        await workflow.wait_condition(lambda: self.proceed)
+        self.proceed = False
+        return self.counter
+
+    @workflow.signal(name="unblock")
+    def unblock(self) -> None:
+        self.proceed = True
+
+
+async def check_deduplication(runner: Runner, handle: WorkflowHandle) -> None:
+    accepted = WorkflowUpdateStage.ACCEPTED
+    first = await handle.start_update("inc_counter", wait_for_stage=accepted, id="incrementer")
+    again = await handle.start_update("inc_counter", wait_for_stage=accepted, id="incrementer")
+    await handle.signal("unblock")
+    results = await asyncio.gather(first.result(), again.result())
+    assert results == [1, 1], results
+
+    # Accepted, it counts to two: the workflow ends.
+    await handle.start_update("inc_counter", wait_for_stage=accepted)
+    # Not in the feature's checker, which reads the history without waiting: that it ends.
+    await expect_result(handle, "Hello, World!")
+
+    accepted_updates = 0
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_execution_update_completed_event_attributes"):
+            update_id = event.workflow_execution_update_completed_event_attributes.meta.update_id
+            assert update_id == "incrementer", f"completed: {update_id}"
+        elif event.HasField("workflow_execution_update_accepted_event_attributes"):
+            accepted_updates += 1
+    assert accepted_updates == 2, f"{accepted_updates} updates accepted"
+
+
+feature(
+    name="update/deduplication",
+    workflows=[UpdateDeduplication],
+    check=check_deduplication,
+)
+
+
+# --- update/worker_restart --------------------------------------------------------------
+# An update whose handler runs an activity that blocks; while it does, the worker is stopped
+# (which cancels the activity) and started again; the activity then finishes (its next
+# attempt, on the new worker, which replays the run up to the waiting handler), and the
+# update's end lets the workflow end. The worker's owner restarts it: here with `record`; with
+# `check`, the Elixir test that runs the Elixir worker does the same steps on its side.
+
+# The activity says it started; it finishes once given leave (both as many times as given).
+BLOCKS_STARTED = asyncio.Semaphore(0)
+BLOCKS_FINISH = asyncio.Semaphore(0)
+
+
+@activity.defn(name="blocks")
+async def blocks() -> str:
+    BLOCKS_STARTED.release()
+    await BLOCKS_FINISH.acquire()
+    return "hi"
+
+
+@workflow.defn(name="Workflow")
+class UpdateWorkerRestart:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "Hello, World!"
+
+    @workflow.update(name="do_activities")
+    async def do_activities(self) -> None:
+        await workflow.execute_activity(blocks, start_to_close_timeout=timedelta(minutes=1))
+        self.done = True
+
+
+async def check_worker_restart(runner: Runner, handle: WorkflowHandle) -> None:
+    update = asyncio.create_task(handle.execute_update("do_activities"))
+    if runner.recording:
+        await BLOCKS_STARTED.acquire()
+        await runner.stop_worker()
+        runner.start_worker()
+        BLOCKS_FINISH.release()
+    await update
+    await handle.result()
+    # Not in the feature's checker: that the worker stopped while the activity ran (the
+    # attempt that finished is not the first).
+    event = await first_event(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    attempt = event.activity_task_started_event_attributes.attempt
+    assert attempt > 1, f"the activity finished on attempt {attempt}"
+
+
+feature(
+    name="update/worker_restart",
+    workflows=[UpdateWorkerRestart],
+    activities=[blocks],
+    check=check_worker_restart,
+)
+
+
 # --- child_workflow/result ---------------------------------------------------------------
 # A parent returns what its child returns: the child's input.
 
@@ -969,6 +1238,110 @@ feature(
     check=check_continue_as_same,
     # The run the first one continued as (the handle's latest run).
     other_runs=lambda runner, handle: [runner.client.get_workflow_handle(handle.id)],
+)
+
+
+# --- continue_as_new/updates_do_not_block_continue_as_new --------------------------------
+# An update the server admits while the first run's first workflow task is in progress, that
+# task continuing as new: the update is handled by the next run (it answers its run id), and
+# only that run's history has it. The first task blocks until the client saw the update
+# admitted: here (record) on events that the workflow and the checker share, which takes a
+# worker without a sandbox; with `check`, the Elixir test passes the word between the Elixir
+# workflow and this checker (over its standard input and output).
+#
+# Blocking a workflow task is what workflows must never do; the feature does it on purpose.
+
+CAN_FIRST_TASK_IN_PROGRESS = threading.Event()
+CAN_UPDATE_ADMITTED = threading.Event()
+
+
+@workflow.defn(name="Workflow")
+class UpdatesDoNotBlockContinueAsNew:
+    def __init__(self) -> None:
+        self.received_update = False
+
+    @workflow.run
+    async def run(self) -> str:
+        if not CAN_FIRST_TASK_IN_PROGRESS.is_set():
+            CAN_FIRST_TASK_IN_PROGRESS.set()
+            CAN_UPDATE_ADMITTED.wait()
+        info = workflow.info()
+        if info.continued_run_id is None:
+            workflow.continue_as_new()
+        # The update most likely came with the next run's first task; it need not have.
+        await workflow.wait_condition(lambda: self.received_update)
+        return info.run_id
+
+    @workflow.update(name="update")
+    async def update(self) -> str:
+        self.received_update = True
+        return workflow.info().run_id
+
+
+async def update_admitted(client: Client, workflow_id: str, update_id: str) -> bool:
+    try:
+        await client.workflow_service.poll_workflow_execution_update(
+            PollWorkflowExecutionUpdateRequest(
+                namespace=client.namespace,
+                update_ref=UpdateRef(
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+                    update_id=update_id,
+                ),
+            )
+        )
+        return True
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+
+
+async def check_updates_do_not_block_continue_as_new(
+    runner: Runner, handle: WorkflowHandle
+) -> None:
+    if runner.recording:
+        await asyncio.to_thread(CAN_FIRST_TASK_IN_PROGRESS.wait)
+    else:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        assert line.strip() == "first task in progress", f"read {line!r}"
+
+    update = asyncio.create_task(handle.execute_update("update", id="update-id"))
+    while not await update_admitted(runner.client, handle.id, "update-id"):
+        assert not update.done(), "the update ended before it was seen admitted"
+        await asyncio.sleep(0.05)
+
+    if runner.recording:
+        CAN_UPDATE_ADMITTED.set()
+    else:
+        print("update admitted", flush=True)
+
+    update_run_id = await update
+    first_run_id = handle.first_execution_run_id
+    assert first_run_id and update_run_id and update_run_id != first_run_id, (
+        f"the update was handled by run {update_run_id!r}, not the next run after "
+        f"{first_run_id!r}"
+    )
+
+    update_events = {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    }
+
+    async def event_types(run_id: str) -> set:
+        history = await runner.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        return {event.event_type for event in history.events}
+
+    assert not update_events & await event_types(first_run_id), "the first run has the update"
+    assert update_events <= await event_types(update_run_id), "the next run lacks the update"
+
+
+feature(
+    name="continue_as_new/updates_do_not_block_continue_as_new",
+    workflows=[UpdatesDoNotBlockContinueAsNew],
+    check=check_updates_do_not_block_continue_as_new,
+    # The run the first one continued as (the handle's latest run).
+    other_runs=lambda runner, handle: [runner.client.get_workflow_handle(handle.id)],
+    unsandboxed=True,
 )
 
 
@@ -1185,16 +1558,12 @@ async def run(address: str, name: str, task_queue: str, mode: str, history_file:
         await feature.check(runner, handle)
         return {"ok": True}
 
-    options = {"workflow_runner": UnsandboxedWorkflowRunner()} if feature.unsandboxed else {}
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=feature.workflows,
-        activities=feature.activities,
-        **options,
-    ):
+    runner.start_worker()
+    try:
         handle = await runner.start()
         await feature.check(runner, handle)
+    finally:
+        await runner.stop_worker()
 
     histories = []
     for index, run_handle in enumerate([handle] + feature.other_runs(runner, handle)):
