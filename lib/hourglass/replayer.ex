@@ -20,6 +20,9 @@ defmodule Hourglass.Replayer do
   alias Hourglass.{Native, PayloadCodec, WorkflowHistory}
   alias Hourglass.Worker.WorkflowRuns
 
+  # As a worker's default: a replay runs the same code the same way.
+  @deadlock_timeout 2_000
+
   @typedoc "Why a history did not replay."
   @type failure :: {:nondeterminism, String.t()} | {:workflow_task_failed, String.t()}
 
@@ -98,17 +101,15 @@ defmodule Hourglass.Replayer do
   defp replay_one(%WorkflowHistory{workflow_id: id, data: data}, workflows, codec) do
     with {:ok, core} <- Native.replayer_start([{id, data}], codec != nil),
          :ok <- Native.replayer_poll(core, self()) do
-      state = %{
-        core: core,
-        workflows: workflows,
-        task_queue: "hourglass-replay",
-        options: %{namespace: "default"},
-        payload_codec: codec,
-        runs: %{},
-        run_monitors: %{},
-        unanswered: %{},
-        failure: nil
-      }
+      state =
+        Map.merge(WorkflowRuns.fields(@deadlock_timeout), %{
+          core: core,
+          workflows: workflows,
+          task_queue: "hourglass-replay",
+          options: %{namespace: "default"},
+          payload_codec: codec,
+          failure: nil
+        })
 
       case drive(state).failure do
         nil -> {:ok, :ok}

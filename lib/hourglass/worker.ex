@@ -39,6 +39,9 @@ defmodule Hourglass.Worker do
     * `:max_cached_workflows` - runs kept in Core's sticky cache (default 1_000); an evicted
       run is replayed from its history when it next has work.
     * `:max_concurrent_workflow_tasks` - workflow tasks handled at once (default 100).
+    * `:deadlock_timeout` - milliseconds a run may take over one activation before it is
+      taken for blocked: its task fails and the run is replayed (default 2_000, as in the
+      Python SDK); `:infinity` while stepping through workflow code in a debugger.
     * `:address` - `"host:port"` of the Temporal frontend (default `"localhost:7233"`).
     * `:namespace` - default `"default"`.
     * `:identity` - how the worker names itself to the server (default `"os_pid@host"`).
@@ -174,32 +177,30 @@ defmodule Hourglass.Worker do
              native_activities: options.native_activities
            ),
          {:ok, connected} <- first_connection(options) do
-      state = %{
-        options: options,
-        task_queue: options.task_queue,
-        # nil until the worker has connected (see `first_connection/1`)
-        core: nil,
-        payload_codec: options.payload_codec,
-        metrics_address: nil,
-        # task token => executor pid; monitor ref => task token
-        running: %{},
-        monitors: %{},
-        # task tokens cancelled by the server, with why
-        cancelled: %{},
-        # task tokens whose completion Core has not acknowledged yet, and when the executors of
-        # those that ended ended (monotonic ms)
-        unacknowledged: %{},
-        ended: %{},
-        # unacknowledged tokens whose completion may have been lost in a BridgeHolder restart
-        suspects: %{},
-        bridge_holder: nil,
-        # workflow type => module; run id => its process, monitor ref => run id; runs with an
-        # activation forwarded and not answered yet (run id => deadline timer)
-        workflows: Map.new(options.workflows, &{&1.__workflow_name__(), &1}),
-        runs: %{},
-        run_monitors: %{},
-        unanswered: %{}
-      }
+      state =
+        %{
+          options: options,
+          task_queue: options.task_queue,
+          # nil until the worker has connected (see `first_connection/1`)
+          core: nil,
+          payload_codec: options.payload_codec,
+          metrics_address: nil,
+          # task token => executor pid; monitor ref => task token
+          running: %{},
+          monitors: %{},
+          # task tokens cancelled by the server, with why
+          cancelled: %{},
+          # task tokens whose completion Core has not acknowledged yet, and when the executors of
+          # those that ended ended (monotonic ms)
+          unacknowledged: %{},
+          ended: %{},
+          # unacknowledged tokens whose completion may have been lost in a BridgeHolder restart
+          suspects: %{},
+          bridge_holder: nil,
+          # workflow type => module; and the runs' fields (WorkflowRuns.fields/1)
+          workflows: Map.new(options.workflows, &{&1.__workflow_name__(), &1})
+        }
+        |> Map.merge(WorkflowRuns.fields(options.deadlock_timeout))
 
       case connected do
         {core, metrics_address} -> {:ok, connected(state, core, metrics_address)}

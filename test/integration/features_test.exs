@@ -139,7 +139,9 @@ defmodule Hourglass.Integration.FeaturesTest do
   @tag :tmp_dir
   test "continue_as_new/updates_do_not_block_continue_as_new: passes the check, replays", ctx do
     feature = "continue_as_new/updates_do_not_block_continue_as_new"
-    port = [workflows: [ContinueAsNew.UpdatesDoNotBlockContinueAsNew]]
+    # The first task waits for the word on purpose: longer than the deadlock timeout may allow
+    # on a loaded machine.
+    port = [workflows: [ContinueAsNew.UpdatesDoNotBlockContinueAsNew], deadlock_timeout: 120_000]
     ContinueAsNew.FirstTaskGate.arm(self())
     start_worker(ctx, port)
     args = [feature, ctx.queue, "check"]

@@ -345,6 +345,9 @@ defmodule Hourglass.Integration.WorkerTest do
       assert {:error, {:invalid_option, :activities, _}} =
                Worker.start_link(task_queue: "q", activities: [String])
 
+      assert {:error, {:invalid_option, :deadlock_timeout, _}} =
+               Worker.start_link(task_queue: "q", activities: [A.Echo], deadlock_timeout: 0)
+
       assert {:error, {:invalid_option, :native_activities, _}} =
                Worker.start_link(task_queue: "q", native_activities: ["nope"])
 

@@ -13,6 +13,7 @@ defmodule Hourglass.Worker.Options do
           workflows: [module()],
           max_cached_workflows: non_neg_integer(),
           max_concurrent_workflow_tasks: pos_integer(),
+          deadlock_timeout: pos_integer() | :infinity,
           address: String.t(),
           namespace: String.t(),
           identity: String.t(),
@@ -41,6 +42,7 @@ defmodule Hourglass.Worker.Options do
     :workflows,
     :max_cached_workflows,
     :max_concurrent_workflow_tasks,
+    :deadlock_timeout,
     :address,
     :namespace,
     :identity,
@@ -116,6 +118,14 @@ defmodule Hourglass.Worker.Options do
              100,
              &pos_integer?/1,
              "must be a positive integer"
+           ),
+         {:ok, deadlock_timeout} <-
+           fetch(
+             opts,
+             :deadlock_timeout,
+             2_000,
+             &(&1 == :infinity or pos_integer?(&1)),
+             "must be a positive integer of milliseconds, or :infinity"
            ),
          {:ok, address} <-
            fetch(
@@ -219,6 +229,7 @@ defmodule Hourglass.Worker.Options do
          workflows: workflows,
          max_cached_workflows: max_cached,
          max_concurrent_workflow_tasks: max_workflow_tasks,
+         deadlock_timeout: deadlock_timeout,
          address: address,
          namespace: namespace,
          identity: identity,

@@ -6,8 +6,8 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
   The run answers its activations itself (`Hourglass.Workflow.Run`) and tells the worker it
   did. The worker answers for it when the run's process dies with an activation unanswered, or
-  does not answer within the deadlock timeout (2 s, as in the Python SDK: workflow code must
-  not block): a workflow task is failed (Core then evicts the run and the server retries the
+  does not answer within the deadlock timeout (the worker's `:deadlock_timeout`, 2 s by
+  default as in the Python SDK: workflow code must not block): a workflow task is failed (Core then evicts the run and the server retries the
   task, replaying history into a new process); an eviction is answered done, a legacy query
   with an error. An activation for a run with no process (one that ended outside an
   activation) is failed the same way, an eviction for it answered. The NIF passes on only the
@@ -19,7 +19,15 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
   alias Hourglass.{Native, WorkflowExecutor}
 
-  @deadlock_timeout 2_000
+  @doc """
+  The fields of the worker's state these functions keep, to merge into it: the runs' processes
+  and monitors, the activations not answered yet, and the deadlock timeout (milliseconds or
+  `:infinity`). The state also needs `:core`, `:workflows` (type => module), `:task_queue`,
+  `:options` (with `:namespace`) and `:payload_codec`.
+  """
+  @spec fields(pos_integer() | :infinity) :: map()
+  def fields(deadlock_timeout),
+    do: %{runs: %{}, run_monitors: %{}, unanswered: %{}, deadlock_timeout: deadlock_timeout}
 
   @doc "Handles an activation from Core's poll loop."
   @spec activation(map(), map()) :: map()
@@ -45,7 +53,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
         state
 
       {{_token, timer, _kind}, unanswered} ->
-        Process.cancel_timer(timer)
+        if timer, do: Process.cancel_timer(timer)
         %{state | unanswered: unanswered}
     end
   end
@@ -70,7 +78,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
       stack = Process.info(pid, :current_stacktrace)
 
       message =
-        "the workflow did not finish handling an activation within #{@deadlock_timeout} ms " <>
+        "the workflow did not finish handling an activation within #{state.deadlock_timeout} ms " <>
           "(workflow code must not block: wait with Hourglass.Workflow calls); it was at " <>
           inspect(stack && elem(stack, 1))
 
@@ -94,7 +102,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
         state
 
       {{_token, timer, kind}, unanswered} ->
-        Process.cancel_timer(timer)
+        if timer, do: Process.cancel_timer(timer)
         answer_for(run_id, kind, "the workflow's process exited: #{inspect(reason)}", state)
         %{state | unanswered: unanswered}
     end
@@ -153,7 +161,13 @@ defmodule Hourglass.Worker.WorkflowRuns do
   defp await_answer(activation, state) do
     run_id = activation.run_id
     token = make_ref()
-    timer = Process.send_after(self(), {:activation_deadline, run_id, token}, @deadlock_timeout)
+
+    timer =
+      case state.deadlock_timeout do
+        :infinity -> nil
+        ms -> Process.send_after(self(), {:activation_deadline, run_id, token}, ms)
+      end
+
     kind = kind(activation.jobs)
     %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer, kind})}
   end
