@@ -5,7 +5,11 @@ defmodule Mix.Tasks.Hourglass.Bench do
   `bench/results/`:
 
       mix hourglass.bench                 # every suite
-      mix hourglass.bench executor        # one of: #{Enum.join(~w(executor scheduler memory end_to_end scaling), ", ")}
+      mix hourglass.bench executor        # one suite, or several
+      mix hourglass.bench workflow_end_to_end workflow_memory replay   # the workflow suites
+
+  Suites: executor, scheduler, memory, end_to_end, scaling, workflow_end_to_end,
+  workflow_memory, replay.
 
   See `bench/README.md` for what each suite measures and the latest figures.
   """
@@ -16,9 +20,12 @@ defmodule Mix.Tasks.Hourglass.Bench do
     "scheduler" => Hourglass.Bench.Scheduler,
     "memory" => Hourglass.Bench.Memory,
     "end_to_end" => Hourglass.Bench.EndToEnd,
-    "scaling" => Hourglass.Bench.Scaling
+    "scaling" => Hourglass.Bench.Scaling,
+    "workflow_end_to_end" => Hourglass.Bench.WorkflowEndToEnd,
+    "workflow_memory" => Hourglass.Bench.WorkflowMemory,
+    "replay" => Hourglass.Bench.Replay
   }
-  @order ~w(executor scheduler memory end_to_end scaling)
+  @order ~w(executor scheduler memory end_to_end scaling workflow_end_to_end workflow_memory replay)
 
   @impl Mix.Task
   def run(args) do
