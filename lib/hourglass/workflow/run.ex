@@ -1327,7 +1327,7 @@ defmodule Hourglass.Workflow.Run do
            }}
       end
 
-    if ctx.unfinished_handlers > 0 do
+    if ctx.unfinished_handlers > 0 and not ctx.replaying do
       Logger.warning(
         "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the run ended while " <>
           "#{ctx.unfinished_handlers} update handler(s) had not: their updates get no answer " <>

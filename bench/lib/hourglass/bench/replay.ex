@@ -48,10 +48,12 @@ defmodule Hourglass.Bench.Replay do
 
       median_ms = Bench.median(times_ms)
 
-      Bench.chart("replay", :bars, Enum.with_index(times_ms, &{"round #{&2 + 1}", &1}),
-        title: "Replaying a #{length}-event history (ms per replay)",
-        ylabel: "ms"
-      )
+      if Keyword.get(opts, :chart, true) do
+        Bench.chart("replay", :bars, Enum.with_index(times_ms, &{"round #{&2 + 1}", &1}),
+          title: "Replaying a #{length}-event history (ms per replay)",
+          ylabel: "ms"
+        )
+      end
 
       %{
         history_events: length,

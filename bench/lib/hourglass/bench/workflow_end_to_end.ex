@@ -37,7 +37,7 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
           {"#{worker}/#{type}", run_one(worker, type, address, count, concurrency)}
         end
 
-      chart(results, workers)
+      if Keyword.get(opts, :chart, true), do: chart(results, workers)
 
       Map.merge(results, %{
         count: count,

@@ -3,8 +3,8 @@ defmodule Hourglass.Bench.WorkflowMemory do
   Memory per cached idle workflow run: each worker (Hourglass, the Python SDK's, the Rust SDK's;
   cache of `:count` + 1,000 runs) holds `:count` (default 10,000) `BenchIdle` runs that wait for
   a signal, and the growth of its memory is divided by the count. For every worker the OS's
-  figure: the growth of the process's resident memory (VmRSS), after a warm-up round of 500
-  runs started and released (allocators keep what they once took). For Hourglass also the
+  figure: the growth of the process's resident memory (VmRSS), after a warm-up round of
+  `:warm_up` (default 500) runs started and released (allocators keep what they once took). For Hourglass also the
   parts, from inside its VM: the growth of `:erlang.memory(:total)` (the run processes and what
   the VM holds for them), the memory of the run processes alone, and the growth of the NIF's
   Rust heap (Core's share: each run's history and state machines in its sticky cache).
@@ -14,26 +14,32 @@ defmodule Hourglass.Bench.WorkflowMemory do
   alias Hourglass.Bench.Peer
 
   @workers [:hourglass, :python, :rust]
-  @warm_up 500
 
   @doc "Runs the suite."
   def run(opts \\ []) do
     count = Keyword.get(opts, :count, 10_000)
     workers = Keyword.get(opts, :workers, @workers)
+    warm_up = Keyword.get(opts, :warm_up, 500)
     if :rust in workers, do: Peer.build()
     {:ok, server} = DevServer.start_link()
     address = DevServer.address(server)
 
     try do
-      results = for worker <- workers, into: %{}, do: {worker, measure(worker, address, count)}
+      results =
+        for worker <- workers, into: %{}, do: {worker, measure(worker, address, count, warm_up)}
 
-      Bench.chart(
-        "workflow_memory",
-        :bars,
-        for({worker, result} <- results, do: {Atom.to_string(worker), result.rss_bytes_per_run}),
-        title: "Resident memory per cached idle workflow run (#{count} runs; bytes)",
-        ylabel: "bytes per run"
-      )
+      if Keyword.get(opts, :chart, true) do
+        Bench.chart(
+          "workflow_memory",
+          :bars,
+          for(
+            {worker, result} <- results,
+            do: {Atom.to_string(worker), result.rss_bytes_per_run}
+          ),
+          title: "Resident memory per cached idle workflow run (#{count} runs; bytes)",
+          ylabel: "bytes per run"
+        )
+      end
 
       Map.put(results, :count, count)
     after
@@ -41,13 +47,13 @@ defmodule Hourglass.Bench.WorkflowMemory do
     end
   end
 
-  defp measure(worker, address, count) do
+  defp measure(worker, address, count, warm_up_count) do
     queue = "wf-memory-#{worker}-#{System.unique_integer([:positive])}"
     peer = Peer.start(worker, address, queue, 200, max_cached: count + 1_000)
 
     try do
-      warm_up = Peer.start_idle(address, queue, @warm_up, 100)
-      %{"completed" => @warm_up} = Peer.release_idle(warm_up)
+      warm_up = Peer.start_idle(address, queue, warm_up_count, 100)
+      %{"completed" => ^warm_up_count} = Peer.release_idle(warm_up)
       Process.sleep(1_000)
       before = snapshot(peer)
       idle = Peer.start_idle(address, queue, count, 100)
