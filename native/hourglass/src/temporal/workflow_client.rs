@@ -228,7 +228,7 @@ impl ActivityClient {
                 .await;
             let response = match response {
                 Ok(response) => response.into_inner(),
-                Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                Err(status) if poll_again(&status).await => continue,
                 Err(status) => return Err(status.into()),
             };
             let close = response
@@ -443,7 +443,7 @@ impl ActivityClient {
                         reached = (response.outcome, response.stage);
                         break;
                     }
-                    Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                    Err(status) if poll_again(&status).await => continue,
                     Err(status) => return Err(status.into()),
                 }
             }
@@ -473,7 +473,7 @@ impl ActivityClient {
                     let response = response.into_inner();
                     reached = (response.outcome, response.stage);
                 }
-                Err(status) if status.code() == Code::DeadlineExceeded => continue,
+                Err(status) if poll_again(&status).await => continue,
                 Err(status) => return Err(status.into()),
             }
         }
@@ -545,5 +545,21 @@ fn update_outcome(outcome: Outcome) -> UpdateOutcome {
         }
         Some(outcome::Value::Failure(failure)) => UpdateOutcome::Failed(Box::new(failure)),
         None => UpdateOutcome::Completed(None),
+    }
+}
+
+/// Whether a long poll that ended with `status` is polled again: the server's own deadline
+/// passed (it answers with DeadlineExceeded), or the server cancelled the poll on its side
+/// ("operation was canceled", seen with 1,000 result polls open while a worker VM was
+/// replaced), after a pause so that a server that keeps cancelling is not hammered. The
+/// caller's timeout bounds the polling either way.
+async fn poll_again(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::DeadlineExceeded => true,
+        Code::Cancelled => {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            true
+        }
+        _ => false,
     }
 }
