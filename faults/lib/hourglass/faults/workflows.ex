@@ -73,7 +73,9 @@ defmodule Hourglass.Faults.Workflows do
     # Two kills per workflow at most: every kill costs a run a failed task and a replay, and on
     # a slow machine kills without end could starve runs that are never lost.
     killer = Task.async(fn -> kill_runs(queue, %{}, @kills_per_workflow * count) end)
-    lost = count_lost(client, handles)
+    # Two runs cached: every workflow task of ~13 per workflow is a cache miss that evicts
+    # another run and replays this one, two at a time (2 s per workflow on 2 cores).
+    lost = count_lost(client, handles, 2_000)
     send(killer.pid, :stop)
     kills = Task.await(killer)
     Support.stop_worker(worker)
@@ -90,7 +92,8 @@ defmodule Hourglass.Faults.Workflows do
     # Counted with no worker left to finish any: those open when the VM died.
     open = Enum.count(handles, &open?(client, &1))
     successor = WorkerNode.start(address, queue, @worker)
-    lost = count_lost(client, handles)
+    # 1,000 runs replayed into the new VM at once (0.3 s per workflow on 2 cores).
+    lost = count_lost(client, handles, 300)
     WorkerNode.kill(successor)
     %{lost: lost, open: open}
   end
@@ -155,12 +158,11 @@ defmodule Hourglass.Faults.Workflows do
     match?({:ok, %{status: :running}}, Client.describe_workflow(client, handle))
   end
 
-  # Workflows that did not finish with every step once by the deadline: two minutes, and 0.3 s
-  # more per workflow (1,000 workflows replayed into a new VM at once take a while on 2 cores).
-  # Each is reported (its status and history length), to tell one still running, late, from
-  # one that ended wrong.
-  defp count_lost(client, handles) do
-    deadline = System.monotonic_time(:millisecond) + 120_000 + 300 * length(handles)
+  # Workflows that did not finish with every step once by the deadline: two minutes, and
+  # `per_workflow` ms more per workflow. Each is reported (its status and history length), to
+  # tell one still running, late, from one that ended wrong.
+  defp count_lost(client, handles, per_workflow) do
+    deadline = System.monotonic_time(:millisecond) + 120_000 + per_workflow * length(handles)
 
     wait = fn handle ->
       left = max(deadline - System.monotonic_time(:millisecond), 1_000)
