@@ -38,7 +38,8 @@ defmodule Hourglass.Worker do
       `Hourglass.WorkflowExecutor.DynamicSupervisor` (see `Hourglass.Workflow`).
     * `:max_cached_workflows` - runs kept in Core's sticky cache (default 1_000); an evicted
       run is replayed from its history when it next has work.
-    * `:max_concurrent_workflow_tasks` - workflow tasks handled at once (default 100).
+    * `:max_concurrent_workflow_tasks` - workflow tasks handled at once (default 100; never
+      more than a nonzero `:max_cached_workflows`).
     * `:deadlock_timeout` - milliseconds a run may take over one activation before it is
       taken for blocked: its task fails and the run is replayed (default 2_000, as in the
       Python SDK); `:infinity` while stepping through workflow code in a debugger.
@@ -285,6 +286,9 @@ defmodule Hourglass.Worker do
     end
   end
 
+  defp cap_workflow_tasks(tasks, %{max_cached_workflows: 0}), do: tasks
+  defp cap_workflow_tasks(tasks, %{max_cached_workflows: cached}), do: min(tasks, cached)
+
   defp start_core(options) do
     settings =
       options
@@ -309,6 +313,13 @@ defmodule Hourglass.Worker do
         :max_concurrent_workflow_tasks
       ])
       |> Map.put(:workflows, options.workflows != [])
+      # Never more workflow tasks at once than runs cached: Core would take tasks that wait for
+      # room in its cache while their timeouts run out (200 runs through a cache of 2 crawled:
+      # ~4 tasks/s; at 2 tasks at once, 60/s).
+      |> Map.update!(
+        :max_concurrent_workflow_tasks,
+        &min(&1, max(options.max_cached_workflows, 1))
+      )
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
     ref = make_ref()

@@ -66,7 +66,12 @@ defmodule Hourglass.Faults.Workflows do
 
     worker =
       Support.start_worker(
-        [task_queue: queue, address: address, max_cached_workflows: 2] ++ @worker
+        [
+          task_queue: queue,
+          address: address,
+          max_cached_workflows: 2
+        ] ++
+          @worker
       )
 
     handles = start(client, queue, count)
@@ -99,7 +104,7 @@ defmodule Hourglass.Faults.Workflows do
   end
 
   defp start(client, queue, count) do
-    1..count
+    1..count//1
     |> Task.async_stream(
       fn index ->
         {:ok, handle} =
