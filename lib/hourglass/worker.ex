@@ -314,12 +314,9 @@ defmodule Hourglass.Worker do
       ])
       |> Map.put(:workflows, options.workflows != [])
       # Never more workflow tasks at once than runs cached: Core would take tasks that wait for
-      # room in its cache while their timeouts run out (200 runs through a cache of 2 crawled:
-      # ~4 tasks/s; at 2 tasks at once, 60/s).
-      |> Map.update!(
-        :max_concurrent_workflow_tasks,
-        &min(&1, max(options.max_cached_workflows, 1))
-      )
+      # room in its cache while their timeouts ran out (200 runs through a cache of 2 crawled
+      # at ~4 tasks/s; with 2 tasks at once they took 39 s).
+      |> Map.update!(:max_concurrent_workflow_tasks, &cap_workflow_tasks(&1, options))
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
     ref = make_ref()
