@@ -39,7 +39,7 @@ defmodule Hourglass.Worker do
     * `:max_cached_workflows` - runs kept in Core's sticky cache (default 1_000); an evicted
       run is replayed from its history when it next has work.
     * `:max_concurrent_workflow_tasks` - workflow tasks handled at once (default 100; never
-      more than a nonzero `:max_cached_workflows`).
+      more than a nonzero `:max_cached_workflows`, or 2 for a cache of 1).
     * `:deadlock_timeout` - milliseconds a run may take over one activation before it is
       taken for blocked: its task fails and the run is replayed (default 2_000, as in the
       Python SDK); `:infinity` while stepping through workflow code in a debugger.
@@ -287,7 +287,8 @@ defmodule Hourglass.Worker do
   end
 
   defp cap_workflow_tasks(tasks, %{max_cached_workflows: 0}), do: tasks
-  defp cap_workflow_tasks(tasks, %{max_cached_workflows: cached}), do: min(tasks, cached)
+  # Core asks for two at least when it caches runs.
+  defp cap_workflow_tasks(tasks, %{max_cached_workflows: cached}), do: min(tasks, max(cached, 2))
 
   defp start_core(options) do
     settings =
