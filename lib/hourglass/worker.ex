@@ -286,10 +286,6 @@ defmodule Hourglass.Worker do
     end
   end
 
-  defp cap_workflow_tasks(tasks, %{max_cached_workflows: 0}), do: tasks
-  # Core asks for two at least when it caches runs.
-  defp cap_workflow_tasks(tasks, %{max_cached_workflows: cached}), do: min(tasks, max(cached, 2))
-
   defp start_core(options) do
     settings =
       options
@@ -314,10 +310,6 @@ defmodule Hourglass.Worker do
         :max_concurrent_workflow_tasks
       ])
       |> Map.put(:workflows, options.workflows != [])
-      # Never more workflow tasks at once than runs cached: Core would take tasks that wait for
-      # room in its cache while their timeouts ran out (200 runs through a cache of 2 crawled
-      # at ~4 tasks/s; with 2 tasks at once they took 39 s).
-      |> Map.update!(:max_concurrent_workflow_tasks, &cap_workflow_tasks(&1, options))
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
     ref = make_ref()
