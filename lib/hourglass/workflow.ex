@@ -44,7 +44,11 @@ defmodule Hourglass.Workflow do
 
     * `{:ok, value}` - completes the workflow with `value`.
     * `{:error, %Hourglass.ApplicationError{}}` - fails the workflow with that error; raising
-      it does the same. `{:error, reason}` fails it with type `"WorkflowError"`.
+      it does the same. `{:error, %Hourglass.ActivityError{}}` or
+      `{:error, %Hourglass.ChildWorkflowError{}}` (returned or raised) fails it with that
+      error and its cause, as the other SDKs do: a Python client sees an `ActivityError` whose
+      cause is the last attempt's `ApplicationError`. `{:error, reason}` fails it with type
+      `"WorkflowError"`.
     * `{:error, :cancelled}` after the workflow was cancelled - ends it cancelled.
     * `continue_as_new(arguments, opts)` - ends this run and starts the next, with a fresh
       history (clients waiting for the result follow it).

@@ -18,6 +18,8 @@ defmodule Hourglass.Integration.FeaturesTest do
   @features [
     {"activity/basic_no_workflow_timeout",
      workflows: [Activity.BasicNoWorkflowTimeout], activities: [Activity.Echo]},
+    {"activity/retry_on_error",
+     workflows: [Activity.RetryOnError], activities: [Activity.AlwaysFail]},
     {"signal/basic", workflows: [Signal.Basic]},
     {"signal/external", workflows: [Signal.External]},
     {"signal/child_workflow", workflows: [Signal.ChildWorkflow, Signal.ChildWorkflow.Child]},
@@ -52,25 +54,6 @@ defmodule Hourglass.Integration.FeaturesTest do
       assert %{"ok" => true} = check(ctx, unquote(feature), port)
       assert_replays(ctx, unquote(feature), port)
     end
-  end
-
-  # A known gap, asserted exactly. The feature's workflow fails with the activity's error, and
-  # its checker expects the workflow's failure to be that ActivityError (cause: the last
-  # attempt's ApplicationError). A run of Hourglass that returns {:error, %ActivityError{}}
-  # fails with a flat ApplicationError of type "ActivityError" instead (Run.workflow_error/1):
-  # the chain of causes is not kept. The commands are the same (FailWorkflowExecution; Core
-  # does not compare the failure), so the Python history replays.
-  @tag :tmp_dir
-  test "activity/retry_on_error: replays; the workflow's failure is not an ActivityError", ctx do
-    port = [workflows: [Activity.RetryOnError], activities: [Activity.AlwaysFail]]
-
-    assert %{"ok" => false, "error" => error} = check(ctx, "activity/retry_on_error", port)
-
-    assert error =~
-             "expected the workflow to fail with an ActivityError, got ApplicationError: " <>
-               "ActivityError: activity \"always_fail_activity\" failed: activity attempt 5 failed"
-
-    assert_replays(ctx, "activity/retry_on_error", port)
   end
 
   # Their update handlers fail workflow tasks on purpose, counting them outside the runs (in a

@@ -25,6 +25,7 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.Approval,
         W.FanOut,
         W.Failing,
+        W.PassesOn,
         W.Replayed,
         W.Cancellable,
         W.Crashing,
@@ -479,6 +480,75 @@ defmodule Hourglass.Integration.WorkflowTest do
              "details" => [%{"activity_error_type" => "Fatal"}],
              "non_retryable" => true
            } = error
+  end
+
+  test "a workflow that fails with an activity's or a child's error keeps its causes", ctx do
+    alias Hourglass.Client
+    opts = fn name -> [id: "#{name}-#{ctx.queue}", task_queue: ctx.queue] end
+
+    for how <- ["return", "raise"] do
+      assert {:error, {:failed, %Hourglass.ActivityError{} = error}} =
+               Client.execute_workflow(ctx.client, "PassesOn", [how], opts.(how))
+
+      assert %{
+               activity_type: "non_retryable",
+               activity_id: "1",
+               retry_state: :non_retryable_failure,
+               cause:
+                 {:failed,
+                  %Hourglass.ApplicationError{
+                    type: "Fatal",
+                    message: "give up",
+                    non_retryable: true,
+                    details: [%{"why" => "testing"}]
+                  }}
+             } = error
+
+      assert error.started_event_id > error.scheduled_event_id
+      assert error.scheduled_event_id > 0
+    end
+
+    assert {:error, {:failed, %Hourglass.ChildWorkflowError{} = error}} =
+             Client.execute_workflow(ctx.client, "PassesOn", ["child"], opts.("child"))
+
+    child_id = "child-#{ctx.queue}-child"
+
+    assert %{
+             workflow_type: "PassesOn",
+             workflow_id: ^child_id,
+             namespace: "default",
+             cause:
+               {:failed,
+                %Hourglass.ActivityError{
+                  activity_type: "non_retryable",
+                  cause: {:failed, %Hourglass.ApplicationError{type: "Fatal"}}
+                }}
+           } = error
+
+    assert is_binary(error.run_id) and error.initiated_event_id > 0
+
+    # The official Python client sees the same chain.
+    assert [%{"error" => returned}, %{"error" => of_child}] =
+             python(ctx, [
+               %{op: "result", id: "return-#{ctx.queue}"},
+               %{op: "result", id: "child-#{ctx.queue}"}
+             ])
+
+    assert %{
+             "kind" => "ActivityError",
+             "activity_type" => "non_retryable",
+             "retry_state" => "NON_RETRYABLE_FAILURE",
+             "cause" => %{"kind" => "ApplicationError", "type" => "Fatal", "message" => "give up"}
+           } = returned
+
+    assert %{
+             "kind" => "ChildWorkflowError",
+             "workflow_type" => "PassesOn",
+             "cause" => %{
+               "kind" => "ActivityError",
+               "cause" => %{"kind" => "ApplicationError", "message" => "give up"}
+             }
+           } = of_child
   end
 
   test "a cancelled workflow ends cancelled", ctx do

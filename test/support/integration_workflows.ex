@@ -74,6 +74,28 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule PassesOn do
+    @moduledoc false
+    # Fails with the error of an activity that failed ("return" it or "raise" it), or with the
+    # error of a child that did so ("child"): clients see that error and its causes.
+    use Hourglass.Workflow, name: "PassesOn"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run("return"),
+      do: Workflow.execute_activity("non_retryable", [], start_to_close_timeout: 10_000)
+
+    def run("raise") do
+      {:error, error} = run("return")
+      raise error
+    end
+
+    def run("child") do
+      id = "#{Workflow.info().workflow_id}-child"
+      Workflow.execute_child_workflow("PassesOn", ["return"], id: id)
+    end
+  end
+
   defmodule Replayed do
     @moduledoc false
     # Deterministic values taken at the start, kept in the state and queried; waits for a

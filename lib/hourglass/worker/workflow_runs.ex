@@ -7,9 +7,9 @@ defmodule Hourglass.Worker.WorkflowRuns do
   The run answers its activations itself (`Hourglass.Workflow.Run`) and tells the worker it
   did. The worker answers for it when the run's process dies with an activation unanswered, or
   does not answer within the deadlock timeout (the worker's `:deadlock_timeout`, 2 s by
-  default as in the Python SDK: workflow code must not block): a workflow task is failed (Core then evicts the run and the server retries the
-  task, replaying history into a new process); an eviction is answered done, a legacy query
-  with an error. An activation for a run with no process (one that ended outside an
+  default as in the Python SDK: workflow code must not block): a workflow task is failed
+  (Core then evicts the run and the server retries the task, replaying history into a new
+  process); an eviction is answered done, a legacy query with an error. An activation for a run with no process (one that ended outside an
   activation) is failed the same way, an eviction for it answered. The NIF passes on only the
   first answer to each activation, so a run that dies right after it answered is not answered
   for twice. These functions take and return the worker's state.

@@ -897,9 +897,12 @@ defmodule Hourglass.Workflow.Run do
               raise ArgumentError, "cannot decode an activity's result: #{message}"
           end
 
-        {_failed_or_cancelled, cause} ->
+        {_failed_or_cancelled, cause, server_fields} ->
           {:error,
-           %ActivityError{activity_type: activity_type, cause: decode_cause(ctx.codec, cause)}}
+           struct!(
+             %ActivityError{activity_type: activity_type, cause: decode_cause(ctx.codec, cause)},
+             server_fields
+           )}
       end
 
     resolve({:activity, seq}, outcome)
@@ -933,8 +936,8 @@ defmodule Hourglass.Workflow.Run do
     end
   end
 
-  defp apply_job({:resolve_child, seq, {_failed_or_cancelled, cause}}),
-    do: resolve({:child, seq}, {:error, child_error(seq, cause)})
+  defp apply_job({:resolve_child, seq, {_failed_or_cancelled, cause, server_fields}}),
+    do: resolve({:child, seq}, {:error, struct!(child_error(seq, cause), server_fields)})
 
   defp apply_job({:resolve_signal_external, seq, failure}),
     do: resolve({:signal_external, seq}, external_outcome(failure))
@@ -1038,6 +1041,11 @@ defmodule Hourglass.Workflow.Run do
       {:error, _message} -> {:failed, error}
     end
   end
+
+  # A child that failed with an activity's error: its cause has details too.
+  defp decode_cause(codec, {:failed, %error_type{cause: cause} = error})
+       when error_type in [ActivityError, ChildWorkflowError],
+       do: {:failed, %{error | cause: decode_cause(codec, cause)}}
 
   defp decode_cause(codec, {:cancelled, details}) do
     case PayloadCodec.decode_value(codec, details) do
@@ -1277,8 +1285,11 @@ defmodule Hourglass.Workflow.Run do
     try do
       {:returned, apply(ctx.module, :run, ctx.arguments)}
     rescue
-      error in ApplicationError -> {:returned, {:error, error}}
-      error -> {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
+      error in [ApplicationError, ActivityError, ChildWorkflowError] ->
+        {:returned, {:error, error}}
+
+      error ->
+        {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
     catch
       :exit, @evicted -> exit(@evicted)
       kind, reason -> {:task_failure, Exception.format(kind, reason, __STACKTRACE__)}
@@ -1301,7 +1312,7 @@ defmodule Hourglass.Workflow.Run do
         {:error, reason} ->
           if ctx.cancelled and cancellation?(reason),
             do: :cancel_workflow,
-            else: {:fail_workflow, reason |> workflow_error() |> encode_details(ctx.codec)}
+            else: {:fail_workflow, workflow_error(reason, ctx.codec)}
 
         {:continue_as_new, arguments, opts} when is_list(arguments) and is_list(opts) ->
           case PayloadCodec.encode_values(ctx.codec, arguments) do
@@ -1352,12 +1363,34 @@ defmodule Hourglass.Workflow.Run do
   defp cancellation?(%ChildWorkflowError{cause: {:cancelled, _}}), do: true
   defp cancellation?(_reason), do: false
 
-  defp workflow_error(%ApplicationError{} = error), do: error
+  # The error the workflow fails with, its details encoded as everything else the run sends.
+  # An activity's or a child's error keeps its chain of causes, as in the other SDKs: clients
+  # see an ActivityError (or ChildWorkflowError) caused by, say, the last attempt's error.
+  defp workflow_error(%ApplicationError{} = error, codec), do: encode_details(error, codec)
 
-  defp workflow_error(%ActivityError{} = error),
-    do: %ApplicationError{type: "ActivityError", message: Exception.message(error)}
+  defp workflow_error(%error_type{cause: cause} = error, codec)
+       when error_type in [ActivityError, ChildWorkflowError] do
+    case cause do
+      {:failed, %failure_type{} = failure}
+      when failure_type in [ApplicationError, ActivityError, ChildWorkflowError] ->
+        %{error | cause: {:failed, workflow_error(failure, codec)}}
 
-  defp workflow_error(reason),
+      {:cancelled, details} when codec != nil ->
+        case PayloadCodec.encode_value(codec, details) do
+          {:ok, encoded} -> %{error | cause: {:cancelled, encoded}}
+          {:error, message} -> fail_task("cannot encode the cancellation's details: #{message}")
+        end
+
+      {kind, _} when kind in [:cancelled, :timed_out, :terminated] ->
+        error
+
+      _unchained ->
+        type = error_type |> Module.split() |> List.last()
+        %ApplicationError{type: type, message: Exception.message(error)}
+    end
+  end
+
+  defp workflow_error(reason, _codec),
     do: %ApplicationError{type: "WorkflowError", message: inspect(reason)}
 
   # After the run's end: answers queries until Core evicts the run.

@@ -21,10 +21,33 @@ import sys
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
 from temporalio.service import RPCError
 
 from peer_workflows import erlang_term
+
+
+def chain(error):
+    """What an activity's or a child's error says, and its causes, one inside the other."""
+    described = {}
+    if isinstance(error, ActivityError):
+        described.update(activity_type=error.activity_type, activity_id=error.activity_id,
+                         retry_state=error.retry_state.name if error.retry_state else None)
+    if isinstance(error, ChildWorkflowError):
+        described.update(workflow_type=error.workflow_type,
+                         retry_state=error.retry_state.name if error.retry_state else None)
+    cause = error.cause
+    if cause is not None:
+        described["cause"] = {"kind": type(cause).__name__, "message": cause.message}
+        if isinstance(cause, ApplicationError):
+            described["cause"]["type"] = cause.type
+        described["cause"].update(chain(cause))
+    return described
 
 
 def describe(error):
@@ -35,9 +58,8 @@ def describe(error):
         if isinstance(cause, ApplicationError):
             described.update(type=cause.type, details=list(cause.details),
                              non_retryable=cause.non_retryable)
-        if isinstance(cause, ActivityError) and cause.cause is not None:
-            described["cause"] = {"kind": type(cause.cause).__name__,
-                                  "message": cause.cause.message}
+        if isinstance(cause, (ActivityError, ChildWorkflowError)):
+            described.update(chain(cause))
         if isinstance(cause, CancelledError):
             described["kind"] = "cancelled"
         return described

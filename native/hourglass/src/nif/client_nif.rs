@@ -5,6 +5,7 @@
 //! holds `pending` while it waits (see [`crate::nif::pending_call`]).
 
 use crate::nif::atoms::named as atom;
+use crate::nif::chained_error_term::chained_error_term;
 use crate::nif::completion::{application_error_term, ApplicationErrorFields};
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
@@ -359,9 +360,15 @@ fn payloads_term<'a>(env: Env<'a>, payloads: &Option<Payloads>, form: Form) -> T
     terms.encode(env)
 }
 
-/// A closed activity's failure: `{:failed, %ApplicationError{}}`, `{:cancelled, details}`,
-/// `{:terminated, reason}` or `{:timed_out, type}`.
+/// A closed activity's or workflow's failure: `{:failed, %ApplicationError{}}`,
+/// `{:cancelled, details}`, `{:terminated, reason}` or `{:timed_out, type}`; a workflow that
+/// failed with an activity's or a child workflow's error gives
+/// `{:failed, %Hourglass.ActivityError{}}` or `{:failed, %Hourglass.ChildWorkflowError{}}`,
+/// their cause in one of these shapes.
 pub fn failure_term<'a>(env: Env<'a>, failure: &Failure, form: Form) -> Term<'a> {
+    if let Some(error) = chained_error_term(env, failure, form) {
+        return make_tuple(env, &[atom(env, "failed"), error]);
+    }
     match &failure.failure_info {
         Some(FailureInfo::CanceledFailureInfo(info)) => {
             let details = payloads_term(env, &info.details, form);

@@ -13,6 +13,7 @@ mod atoms;
 // Also in the unit tests' build, where bin/test's clippy lints it.
 #[cfg(any(feature = "bench-baselines", test))]
 mod bench_baselines;
+mod chained_error_term;
 mod client_nif;
 mod completion;
 mod core_completion;
@@ -35,6 +36,7 @@ mod worker_settings;
 mod workflow_activation_term;
 mod workflow_client_nif;
 mod workflow_commands;
+mod workflow_failure_term;
 
 use crate::activity::NativeActivity;
 use crate::{heap, registry, runtime, stats};

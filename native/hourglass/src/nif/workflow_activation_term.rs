@@ -33,6 +33,7 @@
 
 use crate::nif::activity_task_term::optional_str;
 use crate::nif::atoms::named as atom;
+use crate::nif::chained_error_term::server_fields;
 use crate::nif::client_nif::{failure_term, micros, nil};
 use crate::nif::deferred_term::{build_or_defer, SMALL_MAP_LIMIT};
 use crate::nif::payload_term::{DecodedPayload, Form};
@@ -352,12 +353,15 @@ fn job_term<'a>(
                         .map(|value| value.to_term(env))
                         .unwrap_or_else(|| nil(env)),
                 ]),
-                Some(Status::Failed(failed)) => {
-                    tuple(&[atom(env, "failed"), cause_term(env, &failed.failure, form)])
-                }
+                Some(Status::Failed(failed)) => tuple(&[
+                    atom(env, "failed"),
+                    cause_term(env, &failed.failure, form),
+                    wrapper_term(env, &failed.failure),
+                ]),
                 Some(Status::Cancelled(cancelled)) => tuple(&[
                     atom(env, "cancelled"),
                     cause_term(env, &cancelled.failure, form),
+                    wrapper_term(env, &cancelled.failure),
                 ]),
                 // A local activity to retry after a timer the run starts (past Core's local
                 // retry threshold).
@@ -381,6 +385,7 @@ fn job_term<'a>(
                         atom(env, "unsupported"),
                         str_to_term(env, "an activity resolution without a result"),
                     ]),
+                    map(env, &[]),
                 ]),
             };
             tuple(&[
@@ -419,14 +424,21 @@ fn job_term<'a>(
                         .map(|value| value.to_term(env))
                         .unwrap_or_else(|| nil(env)),
                 ]),
-                Some(ChildStatus::Failed(failed)) => {
-                    tuple(&[atom(env, "failed"), cause_term(env, &failed.failure, form)])
-                }
+                Some(ChildStatus::Failed(failed)) => tuple(&[
+                    atom(env, "failed"),
+                    cause_term(env, &failed.failure, form),
+                    wrapper_term(env, &failed.failure),
+                ]),
                 Some(ChildStatus::Cancelled(cancelled)) => tuple(&[
                     atom(env, "cancelled"),
                     cause_term(env, &cancelled.failure, form),
+                    wrapper_term(env, &cancelled.failure),
                 ]),
-                None => tuple(&[atom(env, "failed"), cause_term(env, &None, form)]),
+                None => tuple(&[
+                    atom(env, "failed"),
+                    cause_term(env, &None, form),
+                    map(env, &[]),
+                ]),
             };
             tuple(&[atom(env, "resolve_child"), resolve.seq.encode(env), outcome])
         }
@@ -518,6 +530,16 @@ fn cause_term<'a>(env: Env<'a>, failure: &Option<Failure>, form: Form) -> Term<'
             ],
         ),
     }
+}
+
+/// What the failure wrapping an activity's or a child workflow's cause says of it: fields of
+/// `Hourglass.ActivityError` or `Hourglass.ChildWorkflowError`.
+fn wrapper_term<'a>(env: Env<'a>, failure: &Option<Failure>) -> Term<'a> {
+    let fields = failure
+        .as_ref()
+        .map(|failure| server_fields(env, failure))
+        .unwrap_or_default();
+    map(env, &fields)
 }
 
 fn eviction_reason(reason: EvictionReason) -> &'static str {

@@ -16,8 +16,9 @@
 //!   microseconds, or nil) and `:local_retry_threshold` (milliseconds, optional)
 //! - `{:request_cancel_local_activity, seq}`
 //! - `{:respond_to_query, query_id, {:ok, value} | {:error, message}}`
-//! - `{:complete_workflow, value}`, `{:fail_workflow, %Hourglass.ApplicationError{}}`,
-//!   `:cancel_workflow`
+//! - `{:complete_workflow, value}`, `:cancel_workflow`, `{:fail_workflow, error}` with an
+//!   `%Hourglass.ApplicationError{}`, `%Hourglass.ActivityError{}` or
+//!   `%Hourglass.ChildWorkflowError{}` (see [`crate::nif::workflow_failure_term`])
 //! - `{:continue_as_new, options}` with `options` a map of `:workflow_type`, `:task_queue`,
 //!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds)
 //! - `{:set_patch_marker, patch_id, deprecated}`
@@ -42,6 +43,7 @@ use crate::nif::core_completion::decode_failure;
 use crate::nif::payload_term::{term_to_payload, terms_to_payloads};
 use crate::nif::term_map::TermMap;
 use crate::nif::workflow_client_nif::payload_map;
+use crate::nif::workflow_failure_term::decode_workflow_failure;
 use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
 use std::time::Duration;
@@ -195,7 +197,7 @@ fn decode_command(term: Term, limit: &PayloadLimit) -> Result<WorkflowCommand, S
                 })
             }
             ("fail_workflow", [error]) => {
-                let failure = decode_failure(*error)?.into_proto();
+                let failure = decode_workflow_failure(*error)?;
                 workflow_command::Variant::FailWorkflowExecution(FailWorkflowExecution {
                     failure: Some(limit.fit_failure(failure)),
                 })

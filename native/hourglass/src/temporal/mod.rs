@@ -1,6 +1,7 @@
 //! The Temporal side: connections, Core workers, failures, on the runtimes of [`crate::runtime`].
 
 pub mod async_completion;
+pub mod cause_chain;
 pub mod client;
 pub mod connection;
 pub mod core_runtime;
