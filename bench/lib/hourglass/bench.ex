@@ -74,6 +74,43 @@ defmodule Hourglass.Bench do
   end
 
   @doc """
+  Hourglass's CPU over a peer's, from `results` keyed `"worker/kind"`: the `key` figure of
+  each of `ours` that ran, per kind, over the peer's; empty when the peer did not run.
+  """
+  @spec cpu_ratios(map(), [atom()], atom(), [String.t()], atom()) :: %{String.t() => float()}
+  def cpu_ratios(results, ours, peer, kinds, key) do
+    if Map.has_key?(results, "#{peer}/#{hd(kinds)}") do
+      for worker <- ours,
+          Map.has_key?(results, "#{worker}/#{hd(kinds)}"),
+          kind <- kinds,
+          into: %{} do
+        mine = results["#{worker}/#{kind}"][key]
+        theirs = results["#{peer}/#{kind}"][key]
+        {"#{worker}/#{kind}", Float.round(mine / max(theirs, 0.001), 2)}
+      end
+    else
+      %{}
+    end
+  end
+
+  @doc """
+  Bars of the `key` figure of each worker per kind, from `results` keyed `"worker/kind"`
+  (see `chart/4`).
+  """
+  @spec cpu_chart(String.t(), map(), [atom()], [String.t()], atom(), keyword()) :: Path.t() | nil
+  def cpu_chart(suite, results, workers, kinds, key, opts) do
+    bars =
+      for kind <- kinds, worker <- workers do
+        {"#{worker_label(worker)} #{kind}", results["#{worker}/#{kind}"][key]}
+      end
+
+    chart(suite, :bars, bars, opts)
+  end
+
+  defp worker_label(:hourglass_no_spin), do: "hourglass (no spin)"
+  defp worker_label(worker), do: Atom.to_string(worker)
+
+  @doc """
   Draws `bench/results/SUITE.png` with gnuplot: `:bars` for `[{label, value}]`, or `:lines`
   for `[{series_name, [{x, y}]}]`. Returns the path, or nil when gnuplot is missing.
   """

@@ -14,6 +14,7 @@ defmodule Hourglass.Bench.EndToEnd do
 
   @workers [:hourglass, :hourglass_no_spin, :python, :rust]
   @ours [:hourglass, :hourglass_no_spin]
+  @modes ["standalone", "workflow"]
 
   @doc "Runs the suite."
   def run(opts \\ []) do
@@ -25,7 +26,7 @@ defmodule Hourglass.Bench.EndToEnd do
 
     try do
       results =
-        for mode <- ["standalone", "workflow"], worker <- rotate(@workers, mode), into: %{} do
+        for mode <- @modes, worker <- rotate(@workers, mode), into: %{} do
           {"#{worker}/#{mode}", run_one(worker, mode, address, count, concurrency)}
         end
 
@@ -35,8 +36,8 @@ defmodule Hourglass.Bench.EndToEnd do
         count: count,
         concurrency: concurrency,
         no_spin_flags: Peer.no_spin_flags(),
-        cpu_vs_python: ratios(results, "python"),
-        cpu_vs_rust: ratios(results, "rust")
+        cpu_vs_python: ratios(results, :python),
+        cpu_vs_rust: ratios(results, :rust)
       })
     after
       DevServer.stop(server)
@@ -67,26 +68,13 @@ defmodule Hourglass.Bench.EndToEnd do
   end
 
   # Hourglass's CPU per activity over the peer's, per Hourglass worker and mode.
-  defp ratios(results, peer) do
-    for ours <- @ours, mode <- ["standalone", "workflow"], into: %{} do
-      mine = results["#{ours}/#{mode}"].worker_cpu_ms_per_activity
-      theirs = results["#{peer}/#{mode}"].worker_cpu_ms_per_activity
-      {"#{ours}/#{mode}", Float.round(mine / max(theirs, 0.001), 2)}
-    end
-  end
+  defp ratios(results, peer),
+    do: Bench.cpu_ratios(results, @ours, peer, @modes, :worker_cpu_ms_per_activity)
 
   defp chart(results) do
-    bars =
-      for mode <- ["standalone", "workflow"], worker <- @workers do
-        {"#{label(worker)} #{mode}", results["#{worker}/#{mode}"].worker_cpu_ms_per_activity}
-      end
-
-    Bench.chart("end_to_end", :bars, bars,
+    Bench.cpu_chart("end_to_end", results, @workers, @modes, :worker_cpu_ms_per_activity,
       title: "Worker CPU time per echo activity (ms, lower is better)",
       ylabel: "ms of CPU per activity"
     )
   end
-
-  defp label(:hourglass_no_spin), do: "hourglass (no spin)"
-  defp label(worker), do: Atom.to_string(worker)
 end

@@ -43,8 +43,8 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
         count: count,
         concurrency: concurrency,
         no_spin_flags: Peer.no_spin_flags(),
-        cpu_per_task_vs_python: ratios(results, workers, "python"),
-        cpu_per_task_vs_rust: ratios(results, workers, "rust")
+        cpu_per_task_vs_python: ratios(results, :python),
+        cpu_per_task_vs_rust: ratios(results, :rust)
       })
     after
       DevServer.stop(server)
@@ -81,30 +81,18 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
   end
 
   # Hourglass's CPU per workflow task over the peer's, per Hourglass worker and workflow type.
-  defp ratios(results, workers, peer) do
-    if String.to_atom(peer) in workers do
-      for ours <- @ours, ours in workers, type <- @types, into: %{} do
-        mine = results["#{ours}/#{type}"].worker_cpu_ms_per_workflow_task
-        theirs = results["#{peer}/#{type}"].worker_cpu_ms_per_workflow_task
-        {"#{ours}/#{type}", Float.round(mine / max(theirs, 0.001), 2)}
-      end
-    else
-      %{}
-    end
-  end
+  defp ratios(results, peer),
+    do: Bench.cpu_ratios(results, @ours, peer, @types, :worker_cpu_ms_per_workflow_task)
 
   defp chart(results, workers) do
-    bars =
-      for type <- @types, worker <- workers do
-        {"#{label(worker)} #{type}", results["#{worker}/#{type}"].worker_cpu_ms_per_workflow_task}
-      end
-
-    Bench.chart("workflow_end_to_end", :bars, bars,
+    Bench.cpu_chart(
+      "workflow_end_to_end",
+      results,
+      workers,
+      @types,
+      :worker_cpu_ms_per_workflow_task,
       title: "Worker CPU time per workflow task (ms, lower is better)",
       ylabel: "ms of CPU per workflow task"
     )
   end
-
-  defp label(:hourglass_no_spin), do: "hourglass (no spin)"
-  defp label(worker), do: Atom.to_string(worker)
 end
