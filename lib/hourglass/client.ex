@@ -86,6 +86,7 @@ defmodule Hourglass.Client do
     :tls,
     :api_key,
     :connect_timeout,
+    :grpc_compression,
     :payload_codec,
     :payload_size_limit
   ]
@@ -94,8 +95,8 @@ defmodule Hourglass.Client do
   Connects to a Temporal server.
 
   Options: `:address` (default `"localhost:7233"`), `:namespace` (default `"default"`),
-  `:identity`, `:tls`, `:api_key`, `:connect_timeout`, `:payload_codec` and
-  `:payload_size_limit`, as for `Hourglass.Worker`. With a codec, arguments, results and
+  `:identity`, `:tls`, `:api_key`, `:connect_timeout`, `:grpc_compression`, `:payload_codec`
+  and `:payload_size_limit`, as for `Hourglass.Worker`. With a codec, arguments, results and
   details are encoded and decoded with it; a codec error is `{:error, {:payload_codec, message}}`.
   A request whose encoded payloads (arguments, an asynchronous result, failure or heartbeat
   details) are over the payload size limit is refused before it is sent, with

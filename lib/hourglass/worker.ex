@@ -59,6 +59,10 @@ defmodule Hourglass.Worker do
     * `:api_key` - sent as a bearer token (combine with `:tls` for Temporal Cloud).
     * `:metrics_address` - `"ip:port"` where Core's Prometheus metrics are served.
     * `:connect_timeout` - milliseconds (default 10_000).
+    * `:grpc_compression` - `:gzip` (default, as in Core and the other SDKs: requests are
+      compressed, compressed responses accepted) or `:none`, which saves the CPU of
+      compressing every request where the network is not the bottleneck (loopback, the same
+      datacenter).
     * `:payload_codec` - an `Hourglass.PayloadCodec` (a module or `{module, options}`), e.g.
       encryption: inputs and heartbeat details are decoded with it, results and details
       encoded (default none).
@@ -303,6 +307,7 @@ defmodule Hourglass.Worker do
         :api_key,
         :metrics_address,
         :connect_timeout,
+        :grpc_compression,
         # Only whether there is one matters to the NIF: then payloads reach Elixir undecoded.
         :payload_codec,
         :payload_size_limit,

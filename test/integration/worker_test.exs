@@ -317,6 +317,21 @@ defmodule Hourglass.Integration.WorkerTest do
     refute BridgeHolder.registered?(ctx.queue)
   end
 
+  test "without gRPC compression, a worker and a client serve as with it", ctx do
+    start_worker(ctx,
+      activities: [A.Echo],
+      native_activities: ["hourglass.echo"],
+      grpc_compression: :none
+    )
+
+    {:ok, client} = Client.connect(address: ctx.address, grpc_compression: :none)
+    big = String.duplicate("compressible ", 80_000)
+
+    for type <- ["echo", "hourglass.echo"] do
+      assert {:ok, ^big} = run_activity(%{ctx | client: client}, type, [big])
+    end
+  end
+
   test "Prometheus metrics are served when asked for", ctx do
     {:ok, _} = Application.ensure_all_started(:inets)
     worker = start_worker(ctx, activities: [A.Echo], metrics_address: "127.0.0.1:0")
@@ -363,6 +378,14 @@ defmodule Hourglass.Integration.WorkerTest do
                  activities: [A.Echo],
                  metrics_address: "nowhere"
                )
+
+      assert {:error,
+              {:invalid_option, :grpc_compression,
+               ":grpc_compression must be :gzip or :none" <> _}} =
+               Worker.start_link(task_queue: "q", activities: [A.Echo], grpc_compression: :zstd)
+
+      assert {:error, {:invalid_option, :grpc_compression, _}} =
+               Client.connect(grpc_compression: "none")
 
       assert {:error, {:invalid_option, :activities, _}} = Worker.start_link(task_queue: "q")
     end

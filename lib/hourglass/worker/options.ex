@@ -26,6 +26,7 @@ defmodule Hourglass.Worker.Options do
           api_key: Secret.t() | nil,
           metrics_address: String.t() | nil,
           connect_timeout: pos_integer(),
+          grpc_compression: :gzip | :none,
           payload_codec: {module(), term()} | nil,
           payload_size_limit: pos_integer(),
           require_connection: boolean(),
@@ -55,6 +56,7 @@ defmodule Hourglass.Worker.Options do
     :api_key,
     :metrics_address,
     :connect_timeout,
+    :grpc_compression,
     :payload_codec,
     :payload_size_limit,
     :require_connection,
@@ -210,6 +212,14 @@ defmodule Hourglass.Worker.Options do
              &pos_integer?/1,
              "must be a positive integer of milliseconds"
            ),
+         {:ok, grpc_compression} <-
+           fetch(
+             opts,
+             :grpc_compression,
+             :gzip,
+             &(&1 in [:gzip, :none]),
+             "must be :gzip or :none"
+           ),
          {:ok, codec} <- payload_codec(opts),
          {:ok, payload_size_limit} <-
            fetch(
@@ -242,6 +252,7 @@ defmodule Hourglass.Worker.Options do
          api_key: api_key && Secret.wrap(api_key),
          metrics_address: metrics,
          connect_timeout: connect_timeout,
+         grpc_compression: grpc_compression,
          payload_codec: codec,
          payload_size_limit: payload_size_limit,
          require_connection: require_connection,

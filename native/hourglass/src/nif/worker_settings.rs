@@ -27,6 +27,11 @@ pub fn decode_connect(map: &TermMap) -> Result<ConnectConfig, String> {
         tls,
         api_key: map.optional_string("api_key")?,
         connect_timeout: Duration::from_millis(map.u64("connect_timeout")?),
+        gzip: match map.optional_atom("grpc_compression")?.as_deref() {
+            None | Some("gzip") => true,
+            Some("none") => false,
+            Some(other) => return Err(format!(":grpc_compression :{other} is not :gzip or :none")),
+        },
     })
 }
 

@@ -1,7 +1,9 @@
 //! Connecting to a Temporal server.
 
 use std::time::Duration;
-use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url};
+use temporalio_client::{
+    ClientTlsOptions, Connection, ConnectionOptions, GrpcCompression, TlsOptions, Url,
+};
 use temporalio_sdk_core::CoreRuntime;
 
 /// TLS settings; PEM-encoded certificates and key.
@@ -22,6 +24,8 @@ pub struct ConnectConfig {
     pub tls: Option<TlsConfig>,
     pub api_key: Option<String>,
     pub connect_timeout: Duration,
+    /// Whether requests are gzipped (and gzipped responses accepted), Core's default.
+    pub gzip: bool,
 }
 
 /// The URL for an address: `host:port` gets `http://`, or `https://` when TLS is on.
@@ -71,6 +75,11 @@ pub async fn connect(core: &CoreRuntime, config: &ConnectConfig) -> Result<Conne
         .maybe_tls_options(tls)
         .maybe_api_key(config.api_key.clone())
         .connect_timeout(config.connect_timeout)
+        .grpc_compression(if config.gzip {
+            GrpcCompression::Gzip
+        } else {
+            GrpcCompression::None
+        })
         .maybe_metrics_meter(core.telemetry().get_temporal_metric_meter())
         .build();
     Connection::connect(options)

@@ -164,6 +164,7 @@ mod tests {
                 tls: None,
                 api_key: None,
                 connect_timeout: Duration::from_secs(1),
+                gzip: true,
             },
             namespace: "default".to_string(),
             task_queue: "queue".to_string(),
