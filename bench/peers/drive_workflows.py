@@ -64,16 +64,56 @@ def checked(kind: str, n: int, result: Any) -> bool:
     return False
 
 
-async def workflow_tasks(client: Client, ids: list[str], concurrency: int) -> int:
-    async def count(workflow_id: str) -> int:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        return sum(
-            1
-            for event in history.events
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        )
+def event_seconds(event) -> float:
+    return event.event_time.seconds + event.event_time.nanos / 1e9
 
-    return sum(await bounded(concurrency, [lambda i=i: count(i) for i in ids]))
+
+def phases(history) -> tuple[int, dict[str, list[float]]]:
+    """The workflow tasks of a history, and how long its tasks waited and ran (ms): a workflow
+    task from scheduled to started (in the server's queue) and from started to completed (on the
+    worker, network included); an activity the same; and from an activity's completion to the
+    workflow task it caused being scheduled."""
+    scheduled: dict[int, float] = {}
+    started: dict[int, float] = {}
+    durations: dict[str, list[float]] = {
+        "workflow_task_wait": [], "workflow_task_run": [], "activity_wait": [], "activity_run": [],
+    }
+    tasks = 0
+    for event in history.events:
+        kind, at = event.event_type, event_seconds(event)
+        if kind in (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED):
+            scheduled[event.event_id] = at
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            attributes = event.workflow_task_started_event_attributes
+            started[event.event_id] = at
+            durations["workflow_task_wait"].append(at - scheduled[attributes.scheduled_event_id])
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            tasks += 1
+            attributes = event.workflow_task_completed_event_attributes
+            durations["workflow_task_run"].append(at - started[attributes.started_event_id])
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attributes = event.activity_task_started_event_attributes
+            started[event.event_id] = at
+            durations["activity_wait"].append(at - scheduled[attributes.scheduled_event_id])
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attributes = event.activity_task_completed_event_attributes
+            durations["activity_run"].append(at - started[attributes.started_event_id])
+    return tasks, {name: [d * 1000 for d in values] for name, values in durations.items()}
+
+
+async def workflow_tasks(client: Client, ids: list[str], concurrency: int) -> tuple[int, dict]:
+    """The workflow tasks of the workflows `ids`, and the median of each phase over them."""
+    async def one(workflow_id: str):
+        return phases(await client.get_workflow_handle(workflow_id).fetch_history())
+
+    results = await bounded(concurrency, [lambda i=i: one(i) for i in ids])
+    merged: dict[str, list[float]] = {}
+    for _, durations in results:
+        for name, values in durations.items():
+            merged.setdefault(name, []).extend(values)
+    medians = {name: percentile(sorted(values), 50) for name, values in merged.items() if values}
+    return sum(tasks for tasks, _ in results), medians
 
 
 async def run(client: Client, args: argparse.Namespace, prefix: str) -> dict:
@@ -102,7 +142,7 @@ async def run(client: Client, args: argparse.Namespace, prefix: str) -> dict:
     began = time.perf_counter()
     await bounded(args.concurrency, [lambda n=n: one(n) for n in range(args.count)])
     seconds = time.perf_counter() - began
-    tasks = await workflow_tasks(client, completed_ids, args.concurrency)
+    tasks, phase_medians = await workflow_tasks(client, completed_ids, args.concurrency)
 
     latencies_ms.sort()
     return {
@@ -112,6 +152,7 @@ async def run(client: Client, args: argparse.Namespace, prefix: str) -> dict:
         "completed": len(latencies_ms),
         "failed": failed,
         "workflow_tasks": tasks,
+        "phase_p50_ms": phase_medians,
         "seconds": round(seconds, 3),
         "throughput": round(len(latencies_ms) / seconds, 1) if seconds > 0 else None,
         "latency_ms": {

@@ -1,6 +1,7 @@
 """Benchmark peer: a Temporal Python SDK worker that serves one activity type, "echo", and the benchmark workflows.
 
 Usage: python3 python_worker.py ADDRESS TASK_QUEUE [--max-concurrent N] [--max-cached N]
+       [--grpc-compression gzip|none]
 
 The workflows (BenchSeq3, BenchPar10, BenchTimers5, BenchIdle) are the same in every peer (see
 README.md) and run in the SDK's default sandbox, as users run them.
@@ -19,6 +20,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.service import GrpcCompression
 from temporalio.worker import Worker
 
 from _common import wait_until_polling
@@ -94,6 +96,7 @@ async def main() -> None:
     parser.add_argument("task_queue")
     parser.add_argument("--max-concurrent", type=int, default=200)
     parser.add_argument("--max-cached", type=int, default=1000)
+    parser.add_argument("--grpc-compression", choices=["gzip", "none"], default="gzip")
     args = parser.parse_args()
 
     # Catch signals first, so that one arriving while connecting still exits 0.
@@ -104,7 +107,10 @@ async def main() -> None:
 
     # A unique identity lets wait_until_polling find this process among the pollers.
     identity = f"python-echo-{os.getpid()}"
-    client = await Client.connect(args.address, identity=identity)
+    compression = GrpcCompression.NONE if args.grpc_compression == "none" else GrpcCompression.GZIP
+    client = await Client.connect(
+        args.address, identity=identity, grpc_compression=compression
+    )
 
     worker = Worker(
         client,

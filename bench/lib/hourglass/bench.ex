@@ -73,6 +73,11 @@ defmodule Hourglass.Bench do
     path
   end
 
+  @doc "The name a suite's results and chart go under: `SUITE_grpc_none` without gRPC compression."
+  @spec suite_name(String.t(), :gzip | :none) :: String.t()
+  def suite_name(suite, :gzip), do: suite
+  def suite_name(suite, :none), do: "#{suite}_grpc_none"
+
   @doc """
   Hourglass's CPU over a peer's, from `results` keyed `"worker/kind"`: the `key` figure of
   each of `ours` that ran, per kind, over the peer's; empty when the peer did not run.

@@ -35,6 +35,9 @@ defmodule Hourglass.WorkerNode do
 
         {key, value} when is_integer(value) ->
           "#{key}=#{value}"
+
+        {:grpc_compression, mode} when mode in [:gzip, :none] ->
+          "grpc_compression=#{mode}"
       end)
 
     start_program(

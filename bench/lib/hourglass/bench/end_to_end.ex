@@ -6,7 +6,8 @@ defmodule Hourglass.Bench.EndToEnd do
   driver runs `:count` (default 5_000) of them at `:concurrency` (default 200), driven as
   Standalone Activities and by workflows. For each: throughput, latency, and the worker
   process's CPU time per activity (the OS's accounting), because on such a machine the dev
-  server is usually the bottleneck.
+  server is usually the bottleneck. Every worker connects with `:grpc_compression` (default
+  `:gzip`, the SDKs' default).
   """
 
   alias Hourglass.{Bench, DevServer}
@@ -20,6 +21,7 @@ defmodule Hourglass.Bench.EndToEnd do
   def run(opts \\ []) do
     count = Keyword.get(opts, :count, 5_000)
     concurrency = Keyword.get(opts, :concurrency, 200)
+    compression = Keyword.get(opts, :grpc_compression, :gzip)
     Peer.build()
     {:ok, server} = DevServer.start_link()
     address = DevServer.address(server)
@@ -27,14 +29,15 @@ defmodule Hourglass.Bench.EndToEnd do
     try do
       results =
         for mode <- @modes, worker <- rotate(@workers, mode), into: %{} do
-          {"#{worker}/#{mode}", run_one(worker, mode, address, count, concurrency)}
+          {"#{worker}/#{mode}", run_one(worker, mode, address, {count, concurrency}, compression)}
         end
 
-      chart(results)
+      chart(results, compression)
 
       Map.merge(results, %{
         count: count,
         concurrency: concurrency,
+        grpc_compression: compression,
         no_spin_flags: Peer.no_spin_flags(),
         cpu_vs_python: ratios(results, :python),
         cpu_vs_rust: ratios(results, :rust)
@@ -48,9 +51,9 @@ defmodule Hourglass.Bench.EndToEnd do
   defp rotate(workers, "standalone"), do: workers
   defp rotate(workers, _), do: Enum.reverse(workers)
 
-  defp run_one(worker, mode, address, count, concurrency) do
+  defp run_one(worker, mode, address, {count, concurrency}, compression) do
     queue = "e2e-#{worker}-#{mode}-#{System.unique_integer([:positive])}"
-    peer = Peer.start(worker, address, queue, concurrency)
+    peer = Peer.start(worker, address, queue, concurrency, grpc_compression: compression)
     cpu_before = Peer.cpu_ms(peer.os_pid)
     summary = Peer.drive(address, queue, mode, count, concurrency)
     cpu_after = Peer.cpu_ms(peer.os_pid)
@@ -71,8 +74,13 @@ defmodule Hourglass.Bench.EndToEnd do
   defp ratios(results, peer),
     do: Bench.cpu_ratios(results, @ours, peer, @modes, :worker_cpu_ms_per_activity)
 
-  defp chart(results) do
-    Bench.cpu_chart("end_to_end", results, @workers, @modes, :worker_cpu_ms_per_activity,
+  defp chart(results, compression) do
+    Bench.cpu_chart(
+      Bench.suite_name("end_to_end", compression),
+      results,
+      @workers,
+      @modes,
+      :worker_cpu_ms_per_activity,
       title: "Worker CPU time per echo activity (ms, lower is better)",
       ylabel: "ms of CPU per activity"
     )

@@ -55,6 +55,7 @@ defmodule Hourglass.Bench.Peer do
       max_concurrent_activities: max_concurrent,
       max_concurrent_workflow_tasks: @workflow_task_slots,
       max_cached_workflows: Keyword.get(opts, :max_cached, 1_000),
+      grpc_compression: Keyword.get(opts, :grpc_compression, :gzip),
       erl_flags: if(worker == :hourglass_no_spin, do: @no_spin, else: "")
     )
     |> Map.put(:worker, worker)
@@ -79,7 +80,9 @@ defmodule Hourglass.Bench.Peer do
       "--max-concurrent",
       "#{max_concurrent}",
       "--max-cached",
-      "#{Keyword.get(opts, :max_cached, 1_000)}"
+      "#{Keyword.get(opts, :max_cached, 1_000)}",
+      "--grpc-compression",
+      "#{Keyword.get(opts, :grpc_compression, :gzip)}"
     ]
   end
 

@@ -9,8 +9,10 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
   `:concurrency` (default 100) at once. For each worker: workflows per second, latency, the
   worker process's CPU time (the OS's accounting; it includes the activities the workflows
   call), and that CPU time per workflow and per workflow task, with the workflow tasks counted
-  in the histories (WorkflowTaskCompleted events). On 2 cores the dev server is the bottleneck
-  for throughput: compare CPU.
+  in the histories (WorkflowTaskCompleted events), and the median time the workflow tasks and
+  the activities waited in the server's queues and ran on the worker (from the events' times).
+  On 2 cores the dev server is the bottleneck for throughput: compare CPU. Every worker connects
+  with `:grpc_compression` (default `:gzip`, the SDKs' default).
   """
 
   alias Hourglass.{Bench, DevServer}
@@ -25,6 +27,7 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
     count = Keyword.get(opts, :count, 500)
     concurrency = Keyword.get(opts, :concurrency, 100)
     workers = Keyword.get(opts, :workers, @workers)
+    compression = Keyword.get(opts, :grpc_compression, :gzip)
     if :rust in workers, do: Peer.build()
     {:ok, server} = DevServer.start_link()
     address = DevServer.address(server)
@@ -34,14 +37,15 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
         for {type, i} <- Enum.with_index(@types),
             worker <- rotate(workers, i),
             into: %{} do
-          {"#{worker}/#{type}", run_one(worker, type, address, count, concurrency)}
+          {"#{worker}/#{type}", run_one(worker, type, address, {count, concurrency}, compression)}
         end
 
-      if Keyword.get(opts, :chart, true), do: chart(results, workers)
+      if Keyword.get(opts, :chart, true), do: chart(results, workers, compression)
 
       Map.merge(results, %{
         count: count,
         concurrency: concurrency,
+        grpc_compression: compression,
         no_spin_flags: Peer.no_spin_flags(),
         cpu_per_task_vs_python: ratios(results, :python),
         cpu_per_task_vs_rust: ratios(results, :rust)
@@ -57,9 +61,9 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
     back ++ front
   end
 
-  defp run_one(worker, type, address, count, concurrency) do
+  defp run_one(worker, type, address, {count, concurrency}, compression) do
     queue = "wf-e2e-#{worker}-#{type}-#{System.unique_integer([:positive])}"
-    peer = Peer.start(worker, address, queue, 200)
+    peer = Peer.start(worker, address, queue, 200, grpc_compression: compression)
     cpu_before = Peer.cpu_ms(peer.os_pid)
     summary = Peer.drive_workflows(address, queue, type, count, concurrency)
     cpu_after = Peer.cpu_ms(peer.os_pid)
@@ -74,6 +78,8 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
       completed: summary["completed"],
       failed: summary["failed"],
       workflow_tasks: summary["workflow_tasks"],
+      # Where a workflow's time goes, from its history (see drive_workflows.py).
+      phase_p50_ms: summary["phase_p50_ms"],
       worker_cpu_ms: Float.round(cpu, 1),
       worker_cpu_ms_per_workflow: Float.round(cpu / completed, 3),
       worker_cpu_ms_per_workflow_task: Float.round(cpu / tasks, 3)
@@ -84,9 +90,9 @@ defmodule Hourglass.Bench.WorkflowEndToEnd do
   defp ratios(results, peer),
     do: Bench.cpu_ratios(results, @ours, peer, @types, :worker_cpu_ms_per_workflow_task)
 
-  defp chart(results, workers) do
+  defp chart(results, workers, compression) do
     Bench.cpu_chart(
-      "workflow_end_to_end",
+      Bench.suite_name("workflow_end_to_end", compression),
       results,
       workers,
       @types,

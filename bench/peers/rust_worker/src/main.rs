@@ -10,7 +10,9 @@
 use std::{io::Write, str::FromStr, time::Duration};
 
 use anyhow::{Context, anyhow, bail};
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression, Url,
+};
 use temporalio_common::protos::temporal::api::{
     enums::v1::TaskQueueType, taskqueue::v1::TaskQueue,
     workflowservice::v1::DescribeTaskQueueRequest,
@@ -144,13 +146,16 @@ struct Args {
     task_queue: String,
     max_concurrent: usize,
     max_cached: usize,
+    grpc_compression: GrpcCompression,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let usage = "usage: rust_worker ADDRESS TASK_QUEUE [--max-concurrent N] [--max-cached N]";
+    let usage = "usage: rust_worker ADDRESS TASK_QUEUE [--max-concurrent N] [--max-cached N] \
+                 [--grpc-compression gzip|none]";
     let mut positional = Vec::new();
     let mut max_concurrent = 200;
     let mut max_cached = 1_000;
+    let mut grpc_compression = GrpcCompression::Gzip;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -163,6 +168,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--max-cached" => {
                 let n = it.next().context(usage)?;
                 max_cached = n.parse().with_context(|| format!("bad --max-cached {n}"))?;
+            }
+            "--grpc-compression" => {
+                grpc_compression = match it.next().context(usage)?.as_str() {
+                    "gzip" => GrpcCompression::Gzip,
+                    "none" => GrpcCompression::None,
+                    other => bail!("bad --grpc-compression {other}"),
+                };
             }
             "-h" | "--help" => bail!(usage),
             _ => positional.push(arg),
@@ -177,6 +189,7 @@ fn parse_args() -> anyhow::Result<Args> {
         task_queue,
         max_concurrent,
         max_cached,
+        grpc_compression,
     })
 }
 
@@ -231,6 +244,7 @@ async fn main() -> anyhow::Result<()> {
         ConnectionOptions::new(Url::from_str(&url)?)
             .identity(identity.clone())
             .connect_timeout(Duration::from_secs(10))
+            .grpc_compression(args.grpc_compression)
             .build(),
     )
     .await
