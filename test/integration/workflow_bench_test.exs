@@ -10,14 +10,19 @@ defmodule Hourglass.Integration.WorkflowBenchTest do
 
   @moduletag timeout: 600_000
 
+  # Without gRPC compression, as `--grpc-compression none` runs it: every worker takes the
+  # setting (the other setting, gzip, is every worker's default).
   test "workflow_end_to_end: every workflow of every type completes on both workers; tasks counted" do
     result =
       Bench.WorkflowEndToEnd.run(
         count: 4,
         concurrency: 4,
         workers: [:hourglass, :python],
-        chart: false
+        chart: false,
+        grpc_compression: :none
       )
+
+    assert result.grpc_compression == :none
 
     for worker <- [:hourglass, :python],
         {type, tasks} <- [{"BenchSeq3", 4}, {"BenchPar10", 2}, {"BenchTimers5", 6}] do
@@ -26,6 +31,9 @@ defmodule Hourglass.Integration.WorkflowBenchTest do
       # A workflow task per thing awaited (ten parallel results may come in one or several).
       assert run.workflow_tasks >= 4 * tasks, "#{worker}/#{type}: #{inspect(run)}"
       assert run.worker_cpu_ms_per_workflow_task > 0
+      # The phases, from the histories: every workflow task waited and ran for some time.
+      assert %{"workflow_task_wait" => wait, "workflow_task_run" => ran} = run.phase_p50_ms
+      assert wait >= 0 and ran > 0
     end
 
     assert %{"hourglass/BenchSeq3" => ratio} = result.cpu_per_task_vs_python
