@@ -3,10 +3,11 @@
 #   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE [KEY=VALUE ...]
 # with keys activities=Mod1,Mod2, workflows=Mod1,Mod2, native_activities=type1,type2,
 # max_concurrent_activities=N, max_cached_workflows=N, max_concurrent_workflow_tasks=N,
-# graceful_shutdown_timeout=MS, grpc_compression=gzip|none. Prints "READY <os pid>" once the worker polls. Then, for each
-# line "stats" on stdin, prints one line "STATS beam=B rust=R run_processes=N run_process_bytes=P"
-# (the VM's memory, the NIF's heap, and the workflow run processes with their memory: what the
-# memory benchmarks measure inside the worker).
+# graceful_shutdown_timeout=MS, grpc_compression=gzip|none. Prints "READY <os pid>" once the
+# worker polls. Then, for each line "stats" on stdin, prints one line
+# "STATS beam=B rust=R run_processes=N run_process_bytes=P" (the VM's memory, the NIF's heap,
+# and the workflow run processes with their memory: what the memory benchmarks measure inside
+# the worker).
 [address, task_queue | options] = System.argv()
 
 worker_opts =
