@@ -290,6 +290,11 @@ defmodule Hourglass.Client do
     end
   end
 
+  # A workflow that failed with an activity's or a child's error: the details are in its causes.
+  defp decode_failure({:failed, %error_type{cause: cause} = error}, client)
+       when error_type in [Hourglass.ActivityError, Hourglass.ChildWorkflowError],
+       do: {:failed, %{error | cause: decode_failure(cause, client)}}
+
   defp decode_failure({:cancelled, details}, client) do
     case PayloadCodec.decode_value(client.payload_codec, details) do
       {:ok, decoded} -> {:cancelled, decoded}
@@ -524,7 +529,10 @@ defmodule Hourglass.Client do
   Waits for the workflow to close, following its continue-as-new runs: `{:ok, value}` or
   `{:error, reason}` with the reasons `result/3` gives (`{:failed, %ApplicationError{}}`,
   `{:cancelled, details}`, `{:terminated, reason}`, `{:timed_out, :workflow}`, a refused
-  call, `:timeout`). Option `:timeout` (default `:infinity`).
+  call, `:timeout`), or `{:failed, %Hourglass.ActivityError{}}` /
+  `{:failed, %Hourglass.ChildWorkflowError{}}` for a workflow that failed with an activity's or
+  a child's error (its cause inside, in the same shapes). Option `:timeout` (default
+  `:infinity`).
   """
   @spec workflow_result(t(), workflow(), keyword()) :: {:ok, term()} | {:error, term()}
   def workflow_result(%__MODULE__{} = client, workflow, opts \\ []) do

@@ -999,7 +999,7 @@ defmodule Hourglass.Integration.WorkflowCodecTest do
 
   test "an encrypted workflow runs as a clear one does", ctx do
     start_worker(ctx,
-      workflows: [W.Approval, W.Failing],
+      workflows: [W.Approval, W.Failing, W.PassesOn],
       activities: [A.Echo, A.NonRetryable],
       payload_codec: @codec
     )
@@ -1020,6 +1020,17 @@ defmodule Hourglass.Integration.WorkflowCodecTest do
             {:failed, %Hourglass.ApplicationError{details: [%{"activity_error_type" => "Fatal"}]}}} =
              Client.execute_workflow(client, "Failing", [],
                id: "codec-failing-#{ctx.queue}",
+               task_queue: ctx.queue
+             )
+
+    # A failure's details inside its chain of causes are encoded and decoded too.
+    assert {:error,
+            {:failed,
+             %Hourglass.ActivityError{
+               cause: {:failed, %Hourglass.ApplicationError{details: [%{"why" => "testing"}]}}
+             }}} =
+             Client.execute_workflow(client, "PassesOn", ["return"],
+               id: "codec-passes-on-#{ctx.queue}",
                task_queue: ctx.queue
              )
 
