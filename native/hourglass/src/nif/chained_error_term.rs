@@ -8,6 +8,7 @@ use crate::nif::atoms::named as atom;
 use crate::nif::client_nif::failure_term;
 use crate::nif::payload_term::Form;
 use crate::nif::value::str_to_term;
+use crate::nif::workflow_activation_term::map;
 use crate::temporal::cause_chain::retry_state_name;
 use rustler::{Encoder, Env, Term};
 use temporalio_common::protos::temporal::api::failure::v1::{failure::FailureInfo, Failure};
@@ -74,7 +75,5 @@ pub fn chained_error_term<'a>(env: Env<'a>, failure: &Failure, form: Form) -> Op
     fields.push(("__exception__", true.encode(env)));
     fields.push(("cause", failure_term(env, cause, form)));
     fields.extend(server_fields(env, failure));
-    let keys: Vec<Term> = fields.iter().map(|(key, _)| atom(env, key)).collect();
-    let values: Vec<Term> = fields.iter().map(|(_, value)| *value).collect();
-    Term::map_from_term_arrays(env, &keys, &values).ok()
+    Some(map(env, &fields))
 }
