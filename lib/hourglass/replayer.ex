@@ -125,8 +125,8 @@ defmodule Hourglass.Replayer do
         activation = Native.resolve(activation)
         state |> observe(activation) |> then(&WorkflowRuns.activation(activation, &1)) |> drive()
 
-      {:"$hourglass_activation_answered", run_id} ->
-        drive(WorkflowRuns.answered(run_id, state))
+      {:"$hourglass_activation_answered", run_id, token} ->
+        drive(WorkflowRuns.answered(run_id, token, state))
 
       {:"$hourglass_activation_completed", run_id, outcome} ->
         drive(WorkflowRuns.completed(run_id, outcome, state))

@@ -400,8 +400,8 @@ defmodule Hourglass.Worker do
   def handle_info({:"$hourglass_activation", activation}, state),
     do: {:noreply, WorkflowRuns.activation(Native.resolve(activation), state)}
 
-  def handle_info({:"$hourglass_activation_answered", run_id}, state),
-    do: {:noreply, WorkflowRuns.answered(run_id, state)}
+  def handle_info({:"$hourglass_activation_answered", run_id, token}, state),
+    do: {:noreply, WorkflowRuns.answered(run_id, token, state)}
 
   def handle_info({:"$hourglass_activation_completed", run_id, outcome}, state),
     do: {:noreply, WorkflowRuns.completed(run_id, outcome, state)}
@@ -702,8 +702,8 @@ defmodule Hourglass.Worker do
       {:"$hourglass_activation", activation} ->
         drain(WorkflowRuns.activation(Native.resolve(activation), state), deadline)
 
-      {:"$hourglass_activation_answered", run_id} ->
-        drain(WorkflowRuns.answered(run_id, state), deadline)
+      {:"$hourglass_activation_answered", run_id, token} ->
+        drain(WorkflowRuns.answered(run_id, token, state), deadline)
 
       {:"$hourglass_activation_completed", run_id, outcome} ->
         drain(WorkflowRuns.completed(run_id, outcome, state), deadline)

@@ -9,10 +9,20 @@ defmodule Hourglass.Worker.WorkflowRuns do
   does not answer within the deadlock timeout (the worker's `:deadlock_timeout`, 2 s by
   default as in the Python SDK: workflow code must not block): a workflow task is failed
   (Core then evicts the run and the server retries the task, replaying history into a new
-  process); an eviction is answered done, a legacy query with an error. An activation for a run with no process (one that ended outside an
-  activation) is failed the same way, an eviction for it answered. The NIF passes on only the
-  first answer to each activation, so a run that dies right after it answered is not answered
-  for twice. These functions take and return the worker's state.
+  process); an eviction is answered done, a legacy query with an error. An activation for a
+  run with no process (one that ended outside an activation) is failed the same way, an
+  eviction for it answered. The NIF passes on only the first answer to each activation, so a
+  run that dies right after it answered is not answered for twice. These functions take and
+  return the worker's state.
+
+  Each activation goes to the run with a token of its own, and the run's word that it answered
+  (`{:"$hourglass_activation_answered", run_id, token}`) names it: that word travels from the
+  run while Core's next activation for the run travels from the NIF, and the next activation
+  often arrives first. Core hands a run one activation at a time, so a new activation means
+  the one before was answered, and a late word about that one changes nothing. Likewise a
+  run's process ends once it has answered its eviction, and the next activation for the run
+  (Core replaying it, or a query to it) may arrive before that exit does: it goes to a new
+  process, and the old process's exit answers only what was sent to that process.
   """
 
   require Logger
@@ -32,10 +42,19 @@ defmodule Hourglass.Worker.WorkflowRuns do
   @doc "Handles an activation from Core's poll loop."
   @spec activation(map(), map()) :: map()
   def activation(activation, state) do
-    case Map.fetch(state.runs, activation.run_id) do
+    run_id = activation.run_id
+    state = forget_answered(run_id, state)
+
+    case Map.fetch(state.runs, run_id) do
       {:ok, pid} ->
-        send(pid, {:"$hourglass_workflow_activation", activation})
-        await_answer(activation, state)
+        token = make_ref()
+        send(pid, {:"$hourglass_workflow_activation", activation, token})
+        state = await_answer(activation, pid, token, state)
+
+        # The process ends once it has answered its eviction: it is no longer the run's.
+        if kind(activation.jobs) == :eviction,
+          do: %{state | runs: Map.delete(state.runs, run_id)},
+          else: state
 
       :error ->
         case Enum.find(activation.jobs, &match?({:initialize, _}, &1)) do
@@ -45,14 +64,21 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  @doc "The run answered its activation."
-  @spec answered(String.t(), map()) :: map()
-  def answered(run_id, state) do
+  @doc "The run answered the activation it was sent with `token`."
+  @spec answered(String.t(), reference(), map()) :: map()
+  def answered(run_id, token, state) do
+    case Map.get(state.unanswered, run_id) do
+      {^token, _timer, _kind, _pid} -> forget_answered(run_id, state)
+      _other_or_none -> state
+    end
+  end
+
+  defp forget_answered(run_id, state) do
     case Map.pop(state.unanswered, run_id) do
       {nil, _} ->
         state
 
-      {{_token, timer, _kind}, unanswered} ->
+      {{_token, timer, _kind, _pid}, unanswered} ->
         if timer, do: Process.cancel_timer(timer)
         %{state | unanswered: unanswered}
     end
@@ -73,8 +99,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
   @doc "An activation's deadline passed: a run still on it is stuck, so it is stopped."
   @spec deadline(String.t(), reference(), map()) :: map()
   def deadline(run_id, token, state) do
-    with {^token, _timer, kind} <- Map.get(state.unanswered, run_id),
-         {:ok, pid} <- Map.fetch(state.runs, run_id) do
+    with {^token, _timer, kind, pid} <- Map.get(state.unanswered, run_id) do
       stack = Process.info(pid, :current_stacktrace)
 
       message =
@@ -94,21 +119,29 @@ defmodule Hourglass.Worker.WorkflowRuns do
   @doc "A run's process ended."
   @spec run_down(reference(), term(), map()) :: map()
   def run_down(ref, reason, state) do
-    {run_id, run_monitors} = Map.pop(state.run_monitors, ref)
-    state = %{state | run_monitors: run_monitors, runs: Map.delete(state.runs, run_id)}
+    {{run_id, pid}, run_monitors} = Map.pop(state.run_monitors, ref)
 
-    case Map.pop(state.unanswered, run_id) do
-      {nil, _} ->
-        state
+    runs =
+      case state.runs do
+        %{^run_id => ^pid} -> Map.delete(state.runs, run_id)
+        runs -> runs
+      end
 
-      {{_token, timer, kind}, unanswered} ->
-        if timer, do: Process.cancel_timer(timer)
+    state = %{state | run_monitors: run_monitors, runs: runs}
+
+    case Map.get(state.unanswered, run_id) do
+      {_token, _timer, kind, ^pid} ->
         answer_for(run_id, kind, "the workflow's process exited: #{inspect(reason)}", state)
-        %{state | unanswered: unanswered}
+        forget_answered(run_id, state)
+
+      _other_or_none ->
+        state
     end
   end
 
   defp start_run(init, activation, state) do
+    token = make_ref()
+
     with {:ok, module} <- workflow_module(init.workflow_type, state),
          {:ok, pid} <-
            WorkflowExecutor.DynamicSupervisor.start_child(%{
@@ -118,17 +151,18 @@ defmodule Hourglass.Worker.WorkflowRuns do
              task_queue: state.task_queue,
              namespace: state.options.namespace,
              codec: state.payload_codec,
-             activation: activation
+             activation: activation,
+             activation_token: token
            }) do
       ref = Process.monitor(pid)
 
       state = %{
         state
         | runs: Map.put(state.runs, activation.run_id, pid),
-          run_monitors: Map.put(state.run_monitors, ref, activation.run_id)
+          run_monitors: Map.put(state.run_monitors, ref, {activation.run_id, pid})
       }
 
-      await_answer(activation, state)
+      await_answer(activation, pid, token, state)
     else
       {:error, message} when is_binary(message) ->
         fail(activation.run_id, message, state)
@@ -158,9 +192,8 @@ defmodule Hourglass.Worker.WorkflowRuns do
     state
   end
 
-  defp await_answer(activation, state) do
+  defp await_answer(activation, pid, token, state) do
     run_id = activation.run_id
-    token = make_ref()
 
     timer =
       case state.deadlock_timeout do
@@ -169,7 +202,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
       end
 
     kind = kind(activation.jobs)
-    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer, kind})}
+    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer, kind, pid})}
   end
 
   # What answering for the run takes: an eviction or a legacy query comes without a workflow

@@ -3,7 +3,7 @@ defmodule Hourglass.Workflow.Run do
   The process of one cached workflow run (see `Hourglass.Workflow` for what runs in it).
 
   The worker starts it with the run's first activation and forwards it every later one as
-  `{:"$hourglass_workflow_activation", activation}`. The workflow code runs in this process:
+  `{:"$hourglass_workflow_activation", activation, token}`. The workflow code runs in this process:
   the run's bookkeeping (its commands, sequence numbers, what has been resolved, the user's
   state) lives in the process dictionary, which the `Hourglass.Workflow` calls read. A call
   that waits answers the current activation with the commands issued so far and applies the
@@ -12,8 +12,9 @@ defmodule Hourglass.Workflow.Run do
 
   Every activation gets exactly one answer, sent from here with
   `Hourglass.Native.worker_complete_activation/4`, and the worker is told
-  (`{:"$hourglass_activation_answered", run_id}`) before anything else can happen to this
-  process, so that the worker answers for it only if it dies with an activation unanswered.
+  (`{:"$hourglass_activation_answered", run_id, token}`, the token the activation came with)
+  before anything else can happen to this process, so that the worker answers for it only if
+  it dies with an activation unanswered.
 
   An update handler runs in a process of its own, linked to the run's, so that it can wait
   while the main routine and other handlers go on; still only one piece of code runs at a time.
@@ -68,6 +69,8 @@ defmodule Hourglass.Workflow.Run do
       module: args.module,
       codec: args.codec,
       run_id: activation.run_id,
+      # the worker's token for the activation being handled, named when it is answered
+      activation_token: args.activation_token,
       info: %{
         run_id: activation.run_id,
         task_queue: args.task_queue,
@@ -777,8 +780,12 @@ defmodule Hourglass.Workflow.Run do
     monitor = context!().worker_monitor
 
     receive do
-      {:"$hourglass_workflow_activation", activation} -> begin(activation)
-      {:DOWN, ^monitor, :process, _pid, _reason} -> exit({:shutdown, :worker_down})
+      {:"$hourglass_workflow_activation", activation, token} ->
+        put(%{context!() | activation_token: token})
+        begin(activation)
+
+      {:DOWN, ^monitor, :process, _pid, _reason} ->
+        exit({:shutdown, :worker_down})
     end
   end
 
@@ -1428,7 +1435,7 @@ defmodule Hourglass.Workflow.Run do
   defp complete(ctx, completion) do
     case Native.worker_complete_activation(ctx.core, ctx.run_id, completion, ctx.worker) do
       :ok ->
-        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id})
+        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id, ctx.activation_token})
         :ok
 
       {:error, :already_answered} ->
@@ -1446,7 +1453,10 @@ defmodule Hourglass.Workflow.Run do
       {:DOWN, ^monitor, :process, _pid, _reason} ->
         exit({:shutdown, :worker_down})
 
-      {:"$hourglass_workflow_activation", activation} ->
+      {:"$hourglass_workflow_activation", activation, token} ->
+        ctx = %{ctx | activation_token: token}
+        put(ctx)
+
         if Enum.any?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
           :ok = complete(ctx, {:ok, []})
           exit(@evicted)
