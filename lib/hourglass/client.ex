@@ -34,7 +34,7 @@ defmodule Hourglass.Client do
     * `:timeout` - no answer within the call's `:timeout`.
   """
 
-  alias Hourglass.{ApplicationError, Native, PayloadCodec}
+  alias Hourglass.{Native, PayloadCodec}
 
   @enforce_keys [:resource, :namespace, :address]
   defstruct [:resource, :namespace, :address, :identity, :payload_codec]
@@ -280,29 +280,8 @@ defmodule Hourglass.Client do
     end
   end
 
-  defp decode_outcome({:error, failure}, client), do: {:error, decode_failure(failure, client)}
-
-  # Details a codec cannot decode are left as payloads: the failure itself is still worth seeing.
-  defp decode_failure({:failed, %ApplicationError{details: details} = error}, client) do
-    case PayloadCodec.decode_values(client.payload_codec, details) do
-      {:ok, decoded} -> {:failed, %{error | details: decoded}}
-      {:error, _message} -> {:failed, error}
-    end
-  end
-
-  # A workflow that failed with an activity's or a child's error: the details are in its causes.
-  defp decode_failure({:failed, %error_type{cause: cause} = error}, client)
-       when error_type in [Hourglass.ActivityError, Hourglass.ChildWorkflowError],
-       do: {:failed, %{error | cause: decode_failure(cause, client)}}
-
-  defp decode_failure({:cancelled, details}, client) do
-    case PayloadCodec.decode_value(client.payload_codec, details) do
-      {:ok, decoded} -> {:cancelled, decoded}
-      {:error, _message} -> {:cancelled, details}
-    end
-  end
-
-  defp decode_failure(other, _client), do: other
+  defp decode_outcome({:error, failure}, client),
+    do: {:error, PayloadCodec.decode_failure(client.payload_codec, failure)}
 
   @doc "Starts an activity and waits for its result: `start_activity/4` then `result/3`."
   @spec execute_activity(t(), String.t(), list(), keyword()) :: {:ok, term()} | {:error, term()}
@@ -344,7 +323,10 @@ defmodule Hourglass.Client do
         end)
 
       with {:ok, details} <- decode(client, info.heartbeat_details) do
-        last_failure = info.last_failure && decode_failure(info.last_failure, client)
+        last_failure =
+          info.last_failure &&
+            PayloadCodec.decode_failure(client.payload_codec, info.last_failure)
+
         {:ok, %{info | heartbeat_details: details, last_failure: last_failure}}
       end
     end

@@ -26,7 +26,7 @@ defmodule Hourglass.PayloadCodec do
   message}}`.
   """
 
-  alias Hourglass.Payload
+  alias Hourglass.{ActivityError, ApplicationError, ChildWorkflowError, Payload}
 
   @typedoc "A codec as configured: a module, or a module and its options."
   @type t :: module() | {module(), term()}
@@ -96,6 +96,33 @@ defmodule Hourglass.PayloadCodec do
   def decode_value(codec, payload) do
     with {:ok, [value]} <- decode_values(codec, [payload]), do: {:ok, value}
   end
+
+  @doc false
+  # A failure as the worker and the client hand it over (`{:failed, error}`, `{:cancelled,
+  # details}`, ...) with its details decoded: an application error's, a cancellation's, and
+  # those in the causes of an activity's or a child's error, however deep. Details the codec
+  # cannot decode are left as payloads: the failure itself is still worth seeing.
+  @spec decode_failure({module(), term()} | nil, term()) :: term()
+  def decode_failure(codec, {:failed, %ApplicationError{details: details} = error})
+      when is_list(details) do
+    case decode_values(codec, details) do
+      {:ok, decoded} -> {:failed, %{error | details: decoded}}
+      {:error, _message} -> {:failed, error}
+    end
+  end
+
+  def decode_failure(codec, {:failed, %error_type{cause: cause} = error})
+      when error_type in [ActivityError, ChildWorkflowError],
+      do: {:failed, %{error | cause: decode_failure(codec, cause)}}
+
+  def decode_failure(codec, {:cancelled, details}) do
+    case decode_value(codec, details) do
+      {:ok, decoded} -> {:cancelled, decoded}
+      {:error, _message} -> {:cancelled, details}
+    end
+  end
+
+  def decode_failure(_codec, failure), do: failure
 
   defp apply_codec({module, options}, function, payloads) do
     case apply(module, function, [payloads, Hourglass.Secret.reveal(options)]) do

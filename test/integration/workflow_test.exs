@@ -1086,7 +1086,7 @@ defmodule Hourglass.Integration.WorkflowWideValuesTest do
   # through every place a workflow holds a value (Hourglass.IntegrationWorkflows.WideEcho).
   use Hourglass.IntegrationCase, async: true
 
-  alias Hourglass.Client
+  alias Hourglass.{ActivityError, ApplicationError, ChildWorkflowError, Client}
   alias Hourglass.IntegrationWorkflows.WideEcho
   alias Hourglass.ValueGenerator, as: Gen
   alias Hourglass.WideValueActivities.{Echo, Fail}
@@ -1097,7 +1097,7 @@ defmodule Hourglass.Integration.WorkflowWideValuesTest do
     %{cases: Gen.cases(:ci)}
   end
 
-  test "every case through input, signal, query, continue-as-new, activity and result",
+  test "every case through input, signal, query, continue-as-new, activity, child and causes",
        %{cases: cases} = ctx do
     start_worker(ctx, workflows: [WideEcho], activities: [Echo, Fail])
 
@@ -1116,7 +1116,17 @@ defmodule Hourglass.Integration.WorkflowWideValuesTest do
         assert :ok = Client.signal_workflow(ctx.client, handle, "value", [value]), name
         assert {:ok, ^value} = Client.query_workflow(ctx.client, handle, "value"), name
         assert :ok = Client.signal_workflow(ctx.client, handle, "continue", []), name
-        assert {:ok, ^value} = Client.workflow_result(ctx.client, handle, timeout: 120_000), name
+
+        assert {:error,
+                {:failed,
+                 %ChildWorkflowError{
+                   cause:
+                     {:failed,
+                      %ActivityError{
+                        cause: {:failed, %ApplicationError{type: "Wide", details: [^value]}}
+                      }}
+                 }}} = Client.workflow_result(ctx.client, handle, timeout: 120_000),
+               name
       end,
       max_concurrency: 4,
       timeout: 240_000

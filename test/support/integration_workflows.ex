@@ -652,8 +652,9 @@ defmodule Hourglass.IntegrationWorkflows do
     @moduledoc false
     # Carries one value through every place a workflow holds one: its input, a signal, a
     # query's answer, the next run's arguments (continue-as-new), an activity's arguments and
-    # result, an activity failure's details and the workflow's result. The second run compares
-    # what came back; the result is the value only if every part returned it unchanged.
+    # result, an activity failure's details, a child's, and the chain of causes the workflow
+    # fails with. The second run compares what came back; only if every part returned it
+    # unchanged does the third run fail with the value in its causes.
     use Hourglass.Workflow, name: "WideEcho"
     alias Hourglass.{ActivityError, ApplicationError, Workflow}
 
@@ -666,6 +667,16 @@ defmodule Hourglass.IntegrationWorkflows do
       # Both copies would be over the payload limit for the largest cases: the comparison goes.
       Workflow.continue_as_new([value, Workflow.state().signalled === value, "second run"])
     end
+
+    # The activity's failure, its details the value, passed on by a child: the run fails with
+    # the child's error, caused by the activity's error, caused by the application error.
+    def run(value, "third run") do
+      id = "#{Workflow.info().workflow_id}-child"
+      Workflow.execute_child_workflow("WideEcho", [value, "fail"], id: id)
+    end
+
+    def run(value, "fail"),
+      do: Workflow.execute_activity("wide_values.fail", [value], start_to_close_timeout: 60_000)
 
     @impl true
     def run(value, signal_unchanged?, "second run") do
@@ -684,7 +695,9 @@ defmodule Hourglass.IntegrationWorkflows do
             not unchanged?,
             do: Atom.to_string(part)
 
-      if mismatches == [], do: {:ok, value}, else: {:error, {:changed_in, mismatches}}
+      if mismatches == [],
+        do: Workflow.continue_as_new([value, "third run"]),
+        else: {:error, {:changed_in, mismatches}}
     end
 
     @impl true

@@ -907,7 +907,10 @@ defmodule Hourglass.Workflow.Run do
         {_failed_or_cancelled, cause, server_fields} ->
           {:error,
            struct!(
-             %ActivityError{activity_type: activity_type, cause: decode_cause(ctx.codec, cause)},
+             %ActivityError{
+               activity_type: activity_type,
+               cause: PayloadCodec.decode_failure(ctx.codec, cause)
+             },
              server_fields
            )}
       end
@@ -1032,36 +1035,14 @@ defmodule Hourglass.Workflow.Run do
     %ChildWorkflowError{
       workflow_type: workflow_type,
       workflow_id: workflow_id,
-      cause: decode_cause(ctx.codec, cause)
+      cause: PayloadCodec.decode_failure(ctx.codec, cause)
     }
   end
 
   defp external_outcome(nil), do: :ok
-  defp external_outcome(failure), do: {:error, decode_cause(context!().codec, failure)}
 
-  # With a codec, a failure's details arrive encoded: decoded here, or left as payloads when
-  # they cannot be (the failure is still worth seeing).
-  defp decode_cause(codec, {:failed, %ApplicationError{details: details} = error})
-       when is_list(details) do
-    case PayloadCodec.decode_values(codec, details) do
-      {:ok, decoded} -> {:failed, %{error | details: decoded}}
-      {:error, _message} -> {:failed, error}
-    end
-  end
-
-  # A child that failed with an activity's error: its cause has details too.
-  defp decode_cause(codec, {:failed, %error_type{cause: cause} = error})
-       when error_type in [ActivityError, ChildWorkflowError],
-       do: {:failed, %{error | cause: decode_cause(codec, cause)}}
-
-  defp decode_cause(codec, {:cancelled, details}) do
-    case PayloadCodec.decode_value(codec, details) do
-      {:ok, decoded} -> {:cancelled, decoded}
-      {:error, _message} -> {:cancelled, details}
-    end
-  end
-
-  defp decode_cause(_codec, cause), do: cause
+  defp external_outcome(failure),
+    do: {:error, PayloadCodec.decode_failure(context!().codec, failure)}
 
   defp resolve(key, outcome) do
     ctx = context!()
