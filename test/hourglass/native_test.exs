@@ -382,9 +382,40 @@ defmodule Hourglass.NativeTest do
     end)
   end
 
-  test "the log level can be changed at run time" do
-    assert :ok = Native.set_log_level(:error)
+  test "the log level can be changed at run time: events below it are not forwarded",
+       %{queue: queue} do
     assert {:error, :log_level} = Native.set_log_level(:loud)
-    assert :ok = Native.set_log_level(:warning)
+    handler = send_logs(:warning)
+
+    try do
+      capture_log(fn ->
+        # One warning while the level is :error, then three at :warning.
+        assert :ok = Native.set_log_level(:error)
+        {:ok, _} = start(queue, "hourglass.test.log", [1])
+        assert_receive {:hourglass_completion, ^queue, %{result: {:completed, 1}}}
+        assert :ok = Native.set_log_level(:warning)
+        {:ok, _} = start(queue, "hourglass.test.log", [3])
+        assert_receive {:hourglass_completion, ^queue, %{result: {:completed, 3}}}
+      end)
+
+      # Records arrive in order: by the time the last is logged, the first would have been.
+      assert ["index=0", "index=1", "index=2"] = floods_until("index=2", [])
+    after
+      Native.set_log_level(:warning)
+      stop_sending_logs(handler)
+    end
+  end
+
+  defp floods_until(last, seen) do
+    receive do
+      {:logged, message, _meta} ->
+        case Regex.run(~r/hourglass\.test\.log flood (index=\d+)/, message) do
+          [_, ^last] -> Enum.reverse([last | seen])
+          [_, index] -> floods_until(last, [index | seen])
+          nil -> floods_until(last, seen)
+        end
+    after
+      5_000 -> flunk("#{last} was not logged in time; seen: #{inspect(Enum.reverse(seen))}")
+    end
   end
 end

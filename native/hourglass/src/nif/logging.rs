@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, OnceLock};
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
@@ -65,8 +66,14 @@ fn rank(level: &Level) -> u8 {
     }
 }
 
+fn is_enabled(level: &Level) -> bool {
+    rank(level) <= MAX_LEVEL.load(Ordering::Relaxed)
+}
+
 pub fn set_max_level(level: u8) {
     MAX_LEVEL.store(level, Ordering::Relaxed);
+    // Callsites cached their interest at the old level.
+    tracing::callsite::rebuild_interest_cache();
 }
 
 pub fn set_receiver(pid: Option<LocalPid>) {
@@ -144,16 +151,33 @@ fn forward(receiver: Receiver<Record>) {
 struct ElixirLoggerLayer;
 
 impl<S: Subscriber> Layer<S> for ElixirLoggerLayer {
+    // Each callsite is asked once at the current level, and again when the level changes
+    // (`set_max_level` rebuilds the cache): a disabled event or span then costs one comparison
+    // in the macro, not a call here. Core is full of debug spans on its hot paths.
     fn register_callsite(
         &self,
-        _metadata: &'static Metadata<'static>,
+        metadata: &'static Metadata<'static>,
     ) -> tracing::subscriber::Interest {
-        // The level can change at run time, so every event asks `enabled` again.
-        tracing::subscriber::Interest::sometimes()
+        if is_enabled(metadata.level()) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        rank(metadata.level()) <= MAX_LEVEL.load(Ordering::Relaxed)
+        is_enabled(metadata.level())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(match MAX_LEVEL.load(Ordering::Relaxed) {
+            0 => LevelFilter::OFF,
+            1 => LevelFilter::ERROR,
+            2 => LevelFilter::WARN,
+            3 => LevelFilter::INFO,
+            4 => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        })
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
