@@ -3,12 +3,12 @@ defmodule Hourglass.Workflow.Run do
   The process of one cached workflow run (see `Hourglass.Workflow` for what runs in it).
 
   The worker starts it with the run's first activation and forwards it every later one as
-  `{:"$hourglass_workflow_activation", activation, token}`. The workflow code runs in this process:
-  the run's bookkeeping (its commands, sequence numbers, what has been resolved, the user's
-  state) lives in the process dictionary, which the `Hourglass.Workflow` calls read. A call
-  that waits answers the current activation with the commands issued so far and applies the
-  next activation's jobs until what it waits for is there, so exactly one piece of code runs at
-  a time, in an order the history fixes.
+  `{:"$hourglass_workflow_activation", activation, token}`. The workflow code runs in this
+  process: the run's bookkeeping (its commands, sequence numbers, what has been resolved, the
+  user's state) lives in the process dictionary, which the `Hourglass.Workflow` calls read. A
+  call that waits answers the current activation with the commands issued so far and applies
+  the next activation's jobs until what it waits for is there, so exactly one piece of code
+  runs at a time, in an order the history fixes.
 
   Every activation gets exactly one answer, sent from here with
   `Hourglass.Native.worker_complete_activation/4`, and the worker is told
