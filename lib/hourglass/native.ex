@@ -222,6 +222,8 @@ defmodule Hourglass.Native do
   @doc false
   def worker_complete(_worker, _completion, _reply_to), do: not_loaded()
   @doc false
+  def worker_completions_pending(_tokens), do: not_loaded()
+  @doc false
   def worker_heartbeat(_worker, _task_token, _details), do: not_loaded()
   @doc false
   def client_start_workflow(_client, _request, _reply_to, _ref), do: not_loaded()

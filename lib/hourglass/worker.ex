@@ -199,6 +199,8 @@ defmodule Hourglass.Worker do
           # those that ended ended (monotonic ms)
           unacknowledged: %{},
           ended: %{},
+          # the next look at the NIF's pending completions (see sweep_acknowledged/1)
+          sweep_timer: nil,
           # unacknowledged tokens whose completion may have been lost in a BridgeHolder restart
           suspects: %{},
           bridge_holder: nil,
@@ -361,6 +363,8 @@ defmodule Hourglass.Worker do
 
   @impl true
   def handle_call(:info, _from, state) do
+    state = sweep_acknowledged(state)
+
     {:reply,
      %{
        task_queue: state.task_queue,
@@ -426,10 +430,9 @@ defmodule Hourglass.Worker do
     end
   end
 
-  def handle_info({:"$hourglass_completion_accepted", token}, state),
-    do: {:noreply, acknowledged(token, state)}
-
   def handle_info(:check_suspects, state), do: {:noreply, check_suspects(state)}
+
+  def handle_info(:sweep_acknowledged, state), do: {:noreply, sweep_timer_fired(state)}
 
   def handle_info({:"$hourglass_completion_failed", token, message}, state) do
     state = acknowledged(token, state)
@@ -586,18 +589,14 @@ defmodule Hourglass.Worker do
 
         unacknowledged? = Map.has_key?(state.unacknowledged, token)
 
-        ended =
-          if unacknowledged?,
-            do: Map.put(state.ended, token, System.monotonic_time(:millisecond)),
-            else: state.ended
-
         state = %{
           state
           | monitors: monitors,
             running: Map.delete(state.running, token),
-            cancelled: Map.delete(state.cancelled, token),
-            ended: ended
+            cancelled: Map.delete(state.cancelled, token)
         }
+
+        state = if unacknowledged?, do: note_ended(state, token), else: state
 
         if reason == :noproc and unacknowledged?, do: suspect([token], state), else: state
     end
@@ -619,7 +618,49 @@ defmodule Hourglass.Worker do
   defp schedule_suspect_check,
     do: Process.send_after(self(), :check_suspects, @acknowledgement_wait)
 
+  # Core's acknowledgements are not sent one by one (a message per attempt would wake this
+  # process each time): the NIF keeps the tokens whose completion Core has not answered, and
+  # the attempts that ended are looked up there a second after one ends, at every thousandth
+  # waiting, and before anything reads them.
+  @sweep_after 1_000
+  @sweep_at 1_024
+
+  defp note_ended(state, token) do
+    state = %{state | ended: Map.put(state.ended, token, System.monotonic_time(:millisecond))}
+
+    if rem(map_size(state.ended), @sweep_at) == 0,
+      do: sweep_acknowledged(state),
+      else: schedule_sweep(state)
+  end
+
+  defp schedule_sweep(%{sweep_timer: nil} = state) when map_size(state.ended) > 0,
+    do: %{state | sweep_timer: Process.send_after(self(), :sweep_acknowledged, @sweep_after)}
+
+  defp schedule_sweep(state), do: state
+
+  defp sweep_timer_fired(state), do: sweep_acknowledged(%{state | sweep_timer: nil})
+
+  defp sweep_acknowledged(state) do
+    ended = Map.keys(state.ended)
+
+    pending =
+      ended
+      |> Enum.chunk_every(@sweep_at)
+      |> Enum.flat_map(&Native.worker_completions_pending/1)
+      |> MapSet.new()
+
+    acknowledged = Enum.reject(ended, &MapSet.member?(pending, &1))
+
+    schedule_sweep(%{
+      state
+      | unacknowledged: Map.drop(state.unacknowledged, acknowledged),
+        ended: Map.drop(state.ended, acknowledged),
+        suspects: Map.drop(state.suspects, acknowledged)
+    })
+  end
+
   defp check_suspects(state) do
+    state = sweep_acknowledged(state)
     now = System.monotonic_time(:millisecond)
 
     lost =
@@ -713,14 +754,14 @@ defmodule Hourglass.Worker do
 
       # Core's shutdown waits for every attempt it handed out: one whose completion was lost
       # must still be reported lost, or the shutdown waits out its deadline.
-      {:"$hourglass_completion_accepted", token} ->
-        drain(acknowledged(token, state), deadline)
-
       {:"$hourglass_completion_failed", token, _message} ->
         drain(acknowledged(token, state), deadline)
 
       :check_suspects ->
         drain(check_suspects(state), deadline)
+
+      :sweep_acknowledged ->
+        drain(sweep_timer_fired(state), deadline)
     after
       timeout ->
         Logger.error(

@@ -22,8 +22,7 @@ defmodule Hourglass.Integration.WorkerTest do
 
   describe "with a worker" do
     setup ctx do
-      start_worker(ctx, activities: @all, native_activities: @natives)
-      :ok
+      %{worker: start_worker(ctx, activities: @all, native_activities: @natives)}
     end
 
     test "Elixir and native activities complete with their results", ctx do
@@ -42,6 +41,9 @@ defmodule Hourglass.Integration.WorkerTest do
 
       assert {:ok, nil} = run_activity(ctx, "echo", [nil])
       assert {:ok, <<0, 255>>} = run_activity(ctx, "echo", [<<0, 255>>])
+
+      # Core's acknowledgements are looked up rather than sent: every one is found.
+      eventually(fn -> match?(%{running: 0, unacknowledged: 0}, Worker.info(ctx.worker)) end)
     end
 
     test "the CLI runs a Standalone Activity on it", ctx do

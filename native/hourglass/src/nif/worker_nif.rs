@@ -7,8 +7,9 @@
 //! - `worker_poll/2` → `{:"$hourglass_activity_start", task}` and
 //!   `{:"$hourglass_activity_cancel", token, reason}` for each task, then
 //!   `{:"$hourglass_worker_stopped", :ok | {:error, message}}` once Core has shut down.
-//! - `worker_complete/3` → `{:"$hourglass_completion_accepted", token}` or
-//!   `{:"$hourglass_completion_failed", token, message}`.
+//! - `worker_complete/3` → `{:"$hourglass_completion_failed", token, message}` when Core
+//!   refuses the completion; an accepted one is not announced (a message per attempt would wake
+//!   the worker process for nothing): `worker_completions_pending/1` says which are still out.
 //! - For a worker with workflows, `worker_poll/2` also sends `{:"$hourglass_activation", _}`
 //!   for each workflow activation (see [`crate::nif::workflow_activation_term`]), and
 //!   `worker_complete_activation/4` → `{:"$hourglass_activation_completed", run_id, :ok |
@@ -537,9 +538,9 @@ async fn fail_attempt(
     ISSUERS.completed(&token);
 }
 
-/// Reports a completion to Core. Returns `:ok` once it is on its way; then `reply_to` gets
-/// `{:"$hourglass_completion_accepted", token}` or
-/// `{:"$hourglass_completion_failed", token, message}`.
+/// Reports a completion to Core. Returns `:ok` once it is on its way; `reply_to` gets
+/// `{:"$hourglass_completion_failed", token, message}` if Core refuses it. Until Core has
+/// answered, `worker_completions_pending/1` lists the token.
 #[rustler::nif]
 fn worker_complete<'a>(
     env: Env<'a>,
@@ -595,24 +596,38 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
             }
         };
         ISSUERS.completed(&token);
-        let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
-            let mut binary = rustler::NewBinary::new(env, token.len());
-            binary.as_mut_slice().copy_from_slice(&token);
-            let token = Binary::from(binary).to_term(env);
-            match &outcome {
-                Ok(()) => make_tuple(env, &[atom(env, "$hourglass_completion_accepted"), token]),
-                Err(message) => make_tuple(
+        if let Err(message) = outcome {
+            let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
+                let mut binary = rustler::NewBinary::new(env, token.len());
+                binary.as_mut_slice().copy_from_slice(&token);
+                make_tuple(
                     env,
                     &[
                         atom(env, "$hourglass_completion_failed"),
-                        token,
-                        str_to_term(env, message),
+                        Binary::from(binary).to_term(env),
+                        str_to_term(env, &message),
                     ],
-                ),
-            }
-        });
+                )
+            });
+        }
     });
     Ok(ok(env))
+}
+
+/// Those of `tokens` (task tokens handed out by a Core worker) whose completion Core has not
+/// answered yet: still running, on their way, or lost before they were sent.
+#[rustler::nif]
+fn worker_completions_pending<'a>(env: Env<'a>, tokens: Vec<Binary<'a>>) -> Term<'a> {
+    ISSUERS
+        .pending(tokens.iter().map(|token| token.as_slice()))
+        .into_iter()
+        .map(|pending| {
+            let mut binary = rustler::NewBinary::new(env, pending.len());
+            binary.as_mut_slice().copy_from_slice(pending);
+            Binary::from(binary).to_term(env)
+        })
+        .collect::<Vec<_>>()
+        .encode(env)
 }
 
 /// Records a heartbeat; Core throttles and sends it. `details` is a list of terms; details

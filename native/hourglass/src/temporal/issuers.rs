@@ -49,6 +49,16 @@ impl<W> Issuers<W> {
         self.lock().remove(token);
     }
 
+    /// Those of `tokens` still handed out: their completion has not come back from Core (or
+    /// has not been sent at all).
+    pub fn pending<'t>(&self, tokens: impl IntoIterator<Item = &'t [u8]>) -> Vec<&'t [u8]> {
+        let by_token = self.lock();
+        tokens
+            .into_iter()
+            .filter(|token| by_token.contains_key(*token))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -86,6 +96,17 @@ mod tests {
             issuers.issuer(b"c").is_none(),
             "a finished worker is not kept alive"
         );
+    }
+
+    #[test]
+    fn pending_tokens_are_those_handed_out_and_not_completed() {
+        let issuers = Issuers::default();
+        let worker = Arc::new("worker");
+        issuers.issued(b"a", &worker);
+        issuers.issued(b"b", &worker);
+        issuers.completed(b"a");
+        let asked: [&[u8]; 3] = [b"a", b"b", b"never issued"];
+        assert_eq!(issuers.pending(asked), vec![b"b".as_slice()]);
     }
 
     #[test]
