@@ -435,7 +435,7 @@ defmodule Hourglass.Worker do
   def handle_info(:sweep_acknowledged, state), do: {:noreply, sweep_timer_fired(state)}
 
   def handle_info({:"$hourglass_completion_failed", token, message}, state) do
-    state = acknowledged(token, state)
+    state = acknowledged([token], state)
 
     Logger.warning(
       "Hourglass.Worker #{inspect(state.task_queue)}: Core did not accept a completion: #{message}"
@@ -451,12 +451,12 @@ defmodule Hourglass.Worker do
   def handle_info({:EXIT, _from, reason}, state), do: {:stop, reason, state}
   def handle_info(_message, state), do: {:noreply, state}
 
-  defp acknowledged(token, state) do
+  defp acknowledged(tokens, state) do
     %{
       state
-      | unacknowledged: Map.delete(state.unacknowledged, token),
-        ended: Map.delete(state.ended, token),
-        suspects: Map.delete(state.suspects, token)
+      | unacknowledged: Map.drop(state.unacknowledged, tokens),
+        ended: Map.drop(state.ended, tokens),
+        suspects: Map.drop(state.suspects, tokens)
     }
   end
 
@@ -620,7 +620,7 @@ defmodule Hourglass.Worker do
 
   # Core's acknowledgements are not sent one by one (a message per attempt would wake this
   # process each time): the NIF keeps the tokens whose completion Core has not answered, and
-  # the attempts that ended are looked up there a second after one ends, at every thousandth
+  # the attempts that ended are looked up there a second after one ends, at every 1,024th
   # waiting, and before anything reads them.
   @sweep_after 1_000
   @sweep_at 1_024
@@ -649,14 +649,10 @@ defmodule Hourglass.Worker do
       |> Enum.flat_map(&Native.worker_completions_pending/1)
       |> MapSet.new()
 
-    acknowledged = Enum.reject(ended, &MapSet.member?(pending, &1))
-
-    schedule_sweep(%{
-      state
-      | unacknowledged: Map.drop(state.unacknowledged, acknowledged),
-        ended: Map.drop(state.ended, acknowledged),
-        suspects: Map.drop(state.suspects, acknowledged)
-    })
+    ended
+    |> Enum.reject(&MapSet.member?(pending, &1))
+    |> acknowledged(state)
+    |> schedule_sweep()
   end
 
   defp check_suspects(state) do
@@ -755,7 +751,7 @@ defmodule Hourglass.Worker do
       # Core's shutdown waits for every attempt it handed out: one whose completion was lost
       # must still be reported lost, or the shutdown waits out its deadline.
       {:"$hourglass_completion_failed", token, _message} ->
-        drain(acknowledged(token, state), deadline)
+        drain(acknowledged([token], state), deadline)
 
       :check_suspects ->
         drain(check_suspects(state), deadline)
