@@ -250,7 +250,7 @@ defmodule Hourglass.Native do
   @doc false
   def client_terminate_workflow(_client, _request, _reply_to, _ref), do: not_loaded()
   @doc false
-  def worker_complete_activation(_worker, _run_id, _completion, _reply_to), do: not_loaded()
+  def worker_complete_activation(_worker, _run_id, _token, _completion), do: not_loaded()
   @doc false
   def worker_initiate_shutdown(_worker), do: not_loaded()
   @doc false

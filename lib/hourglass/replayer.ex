@@ -121,15 +121,13 @@ defmodule Hourglass.Replayer do
   # The worker's side of the runs, as Hourglass.Worker does it, until Core has replayed all.
   defp drive(state) do
     receive do
-      {:"$hourglass_activation", activation} ->
+      {:"$hourglass_activation", activation, token} ->
         activation = Native.resolve(activation)
-        state |> observe(activation) |> then(&WorkflowRuns.activation(activation, &1)) |> drive()
 
-      {:"$hourglass_activation_answered", run_id, token} ->
-        drive(WorkflowRuns.answered(run_id, token, state))
-
-      {:"$hourglass_activation_completed", run_id, outcome} ->
-        drive(WorkflowRuns.completed(run_id, outcome, state))
+        state
+        |> observe(activation)
+        |> then(&WorkflowRuns.activation(activation, token, &1))
+        |> drive()
 
       {:activation_deadline, run_id, token} ->
         drive(WorkflowRuns.deadline(run_id, token, state))

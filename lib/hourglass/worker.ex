@@ -401,14 +401,8 @@ defmodule Hourglass.Worker do
   def handle_info({:DOWN, ref, :process, _pid, reason}, state),
     do: {:noreply, executor_down(ref, reason, state)}
 
-  def handle_info({:"$hourglass_activation", activation}, state),
-    do: {:noreply, WorkflowRuns.activation(Native.resolve(activation), state)}
-
-  def handle_info({:"$hourglass_activation_answered", run_id, token}, state),
-    do: {:noreply, WorkflowRuns.answered(run_id, token, state)}
-
-  def handle_info({:"$hourglass_activation_completed", run_id, outcome}, state),
-    do: {:noreply, WorkflowRuns.completed(run_id, outcome, state)}
+  def handle_info({:"$hourglass_activation", activation, token}, state),
+    do: {:noreply, WorkflowRuns.activation(Native.resolve(activation), token, state)}
 
   def handle_info({:activation_deadline, run_id, timer}, state),
     do: {:noreply, WorkflowRuns.deadline(run_id, timer, state)}
@@ -736,14 +730,8 @@ defmodule Hourglass.Worker do
         drain(executor_down(ref, reason, state), deadline)
 
       # Core evicts every cached run as it shuts down, and waits for those answers too.
-      {:"$hourglass_activation", activation} ->
-        drain(WorkflowRuns.activation(Native.resolve(activation), state), deadline)
-
-      {:"$hourglass_activation_answered", run_id, token} ->
-        drain(WorkflowRuns.answered(run_id, token, state), deadline)
-
-      {:"$hourglass_activation_completed", run_id, outcome} ->
-        drain(WorkflowRuns.completed(run_id, outcome, state), deadline)
+      {:"$hourglass_activation", activation, token} ->
+        drain(WorkflowRuns.activation(Native.resolve(activation), token, state), deadline)
 
       {:activation_deadline, run_id, timer} ->
         drain(WorkflowRuns.deadline(run_id, timer, state), deadline)

@@ -1,9 +1,9 @@
 defmodule Hourglass.Worker.WorkflowRunsTest do
-  # The worker's bookkeeping of activations when messages cross: a run's word that it answered
-  # one activation arriving after Core's next activation for the run, and a run's exit arriving
-  # after the activation that follows its eviction. Either order used to leave an activation
-  # without anyone to answer it, and the run stuck until its worker stopped. (The integration
-  # suites drive the same paths through Core; here the order is forced.)
+  # The worker's bookkeeping of activations when messages cross: Core's next activation for a
+  # run arriving before anything else, and a run's exit arriving after the activation that
+  # follows its eviction. Either used to leave an activation without anyone to answer it, and
+  # the run stuck until its worker stopped. (The integration suites drive the same paths
+  # through Core, and the NIF's refusal of a second answer; here the order is forced.)
   use ExUnit.Case, async: true
 
   alias Hourglass.Worker.WorkflowRuns
@@ -24,55 +24,47 @@ defmodule Hourglass.Worker.WorkflowRunsTest do
     })
   end
 
-  defp sent_token do
-    assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, token}
-    token
-  end
-
-  test "a late word about an answered activation leaves the next one awaited" do
-    state = WorkflowRuns.activation(task(), state_with_run(self()))
-    first = sent_token()
-
-    state = WorkflowRuns.activation(task(), state)
-    second = sent_token()
-    assert first != second
-
-    # The run's word about the first activation comes after the second activation.
-    state = WorkflowRuns.answered(@run, first, state)
-    assert {^second, timer, :task, pid} = state.unanswered[@run]
+  test "each activation goes to the run with its token; the next one replaces the one awaited" do
+    state = WorkflowRuns.activation(task(), 1, state_with_run(self()))
+    assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 1}
+    assert {1, first_timer, :task, pid} = state.unanswered[@run]
     assert pid == self()
-    assert is_integer(Process.read_timer(timer))
+    assert is_integer(Process.read_timer(first_timer))
 
-    state = WorkflowRuns.answered(@run, second, state)
-    assert state.unanswered == %{}
-    assert Process.read_timer(timer) == false
+    # Core hands a run one activation at a time: the next one means the first was answered.
+    state = WorkflowRuns.activation(task(), 2, state)
+    assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 2}
+    assert {2, second_timer, :task, ^pid} = state.unanswered[@run]
+    assert Process.read_timer(first_timer) == false
+    assert is_integer(Process.read_timer(second_timer))
+
+    # The first activation's deadline, had it fired already, concerns nothing awaited.
+    assert WorkflowRuns.deadline(@run, 1, state) == state
   end
 
   test "after its eviction is sent, the process is no longer the run's; its exit answers only its own" do
     state = state_with_run(self())
     [ref] = Map.keys(state.run_monitors)
 
-    state = WorkflowRuns.activation(eviction(), state)
-    eviction_token = sent_token()
+    state = WorkflowRuns.activation(eviction(), 7, state)
+    assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 7}
     assert state.runs == %{}
-    assert {^eviction_token, _timer, :eviction, _pid} = state.unanswered[@run]
+    assert {7, _timer, :eviction, _pid} = state.unanswered[@run]
 
     # The run answered its eviction; a new process took the run (as start_run records it), and
-    # its first activation is awaited before the old process's word and exit arrive.
+    # its first activation is awaited before the old process's exit arrives.
     new_pid = spawn(fn -> Process.sleep(:infinity) end)
-    new_token = make_ref()
 
     state = %{
       state
       | runs: %{@run => new_pid},
-        unanswered: %{@run => {new_token, nil, :task, new_pid}}
+        unanswered: %{@run => {8, nil, :task, new_pid}}
     }
 
-    state = WorkflowRuns.answered(@run, eviction_token, state)
     state = WorkflowRuns.run_down(ref, {:shutdown, :evicted}, state)
 
     assert state.runs == %{@run => new_pid}
-    assert state.unanswered == %{@run => {new_token, nil, :task, new_pid}}
+    assert state.unanswered == %{@run => {8, nil, :task, new_pid}}
     assert state.run_monitors == %{}
     Process.exit(new_pid, :kill)
   end

@@ -4,25 +4,24 @@ defmodule Hourglass.Worker.WorkflowRuns do
   initializes it, forwards it every later one, and makes sure every activation gets exactly
   one answer.
 
-  The run answers its activations itself (`Hourglass.Workflow.Run`) and tells the worker it
-  did. The worker answers for it when the run's process dies with an activation unanswered, or
-  does not answer within the deadlock timeout (the worker's `:deadlock_timeout`, 2 s by
-  default as in the Python SDK: workflow code must not block): a workflow task is failed
-  (Core then evicts the run and the server retries the task, replaying history into a new
-  process); an eviction is answered done, a legacy query with an error. An activation for a
-  run with no process (one that ended outside an activation) is failed the same way, an
-  eviction for it answered. The NIF passes on only the first answer to each activation, so a
-  run that dies right after it answered is not answered for twice. These functions take and
-  return the worker's state.
+  The run answers its activations itself (`Hourglass.Workflow.Run`). The worker answers for it
+  when the run's process dies with an activation unanswered, or does not answer within the
+  deadlock timeout (the worker's `:deadlock_timeout`, 2 s by default as in the Python SDK:
+  workflow code must not block): a workflow task is failed (Core then evicts the run and the
+  server retries the task, replaying history into a new process); an eviction is answered
+  done, a legacy query with an error. An activation for a run with no process (one that ended
+  outside an activation) is failed the same way, an eviction for it answered. These functions
+  take and return the worker's state.
 
-  Each activation goes to the run with a token of its own, and the run's word that it answered
-  (`{:"$hourglass_activation_answered", run_id, token}`) names it: that word travels from the
-  run while Core's next activation for the run travels from the NIF, and the next activation
-  often arrives first. Core hands a run one activation at a time, so a new activation means
-  the one before was answered, and a late word about that one changes nothing. Likewise a
-  run's process ends once it has answered its eviction, and the next activation for the run
-  (Core replaying it, or a query to it) may arrive before that exit does: it goes to a new
-  process, and the old process's exit answers only what was sent to that process.
+  Each activation comes from the NIF with a token of its own, and every answer names it. The
+  run does not tell the worker that it answered (a message per activation would wake the worker
+  once more each time); the worker answers for a run with the token of the activation it sent,
+  and the NIF passes on only the first answer to an activation that is still open, so an
+  answer for a run that answered already — just before it died, or just in time — is refused
+  and changes nothing. Core hands a run one activation at a time, so a new activation means the
+  one before was answered. A run's process ends once it has answered its eviction, and the next
+  activation for the run (Core replaying it, or a query to it) may arrive before that exit does:
+  it goes to a new process, and the old process's exit concerns only what was sent to it.
   """
 
   require Logger
@@ -31,23 +30,22 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
   @doc """
   The fields of the worker's state these functions keep, to merge into it: the runs' processes
-  and monitors, the activations not answered yet, and the deadlock timeout (milliseconds or
-  `:infinity`). The state also needs `:core`, `:workflows` (type => module), `:task_queue`,
+  and monitors, the last activation sent to each run (answered or not: runs do not say), and
+  the deadlock timeout (milliseconds or `:infinity`). The state also needs `:core`, `:workflows` (type => module), `:task_queue`,
   `:options` (with `:namespace`) and `:payload_codec`.
   """
   @spec fields(pos_integer() | :infinity) :: map()
   def fields(deadlock_timeout),
     do: %{runs: %{}, run_monitors: %{}, unanswered: %{}, deadlock_timeout: deadlock_timeout}
 
-  @doc "Handles an activation from Core's poll loop."
-  @spec activation(map(), map()) :: map()
-  def activation(activation, state) do
+  @doc "Handles an activation from Core's poll loop, sent with `token`."
+  @spec activation(map(), non_neg_integer(), map()) :: map()
+  def activation(activation, token, state) do
     run_id = activation.run_id
     state = forget_answered(run_id, state)
 
     case Map.fetch(state.runs, run_id) do
       {:ok, pid} ->
-        token = make_ref()
         send(pid, {:"$hourglass_workflow_activation", activation, token})
         state = await_answer(activation, pid, token, state)
 
@@ -58,18 +56,9 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
       :error ->
         case Enum.find(activation.jobs, &match?({:initialize, _}, &1)) do
-          {:initialize, init} -> start_run(init, activation, state)
-          nil -> answer_without_run(activation, state)
+          {:initialize, init} -> start_run(init, activation, token, state)
+          nil -> answer_without_run(activation, token, state)
         end
-    end
-  end
-
-  @doc "The run answered the activation it was sent with `token`."
-  @spec answered(String.t(), reference(), map()) :: map()
-  def answered(run_id, token, state) do
-    case Map.get(state.unanswered, run_id) do
-      {^token, _timer, _kind, _pid} -> forget_answered(run_id, state)
-      _other_or_none -> state
     end
   end
 
@@ -84,32 +73,31 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  @doc "Core took an answer, or refused it."
-  @spec completed(String.t(), :ok | {:error, String.t()}, map()) :: map()
-  def completed(_run_id, :ok, state), do: state
-
-  def completed(run_id, {:error, message}, state) do
-    Logger.warning(
-      "Hourglass.Worker #{inspect(state.task_queue)}: Core refused the answer of workflow run #{run_id}: #{message}"
-    )
-
-    state
-  end
-
-  @doc "An activation's deadline passed: a run still on it is stuck, so it is stopped."
-  @spec deadline(String.t(), reference(), map()) :: map()
+  @doc """
+  An activation's deadline passed: if the run has not answered it, it is stuck, and is
+  stopped. (The run does not say when it answers: a deadline may pass for an activation
+  answered long ago, and the answer given here is then refused.)
+  """
+  @spec deadline(String.t(), non_neg_integer(), map()) :: map()
   def deadline(run_id, token, state) do
     with {^token, _timer, kind, pid} <- Map.get(state.unanswered, run_id) do
-      stack = Process.info(pid, :current_stacktrace)
-
       message =
         "the workflow did not finish handling an activation within #{state.deadlock_timeout} ms " <>
-          "(workflow code must not block: wait with Hourglass.Workflow calls); it was at " <>
-          inspect(stack && elem(stack, 1))
+          "(workflow code must not block: wait with Hourglass.Workflow calls)"
 
-      Logger.error("Hourglass.Worker #{inspect(state.task_queue)}: run #{run_id}: #{message}")
-      Process.exit(pid, :kill)
-      answer_for(run_id, kind, message, state)
+      # Where it was stuck is read after the answer, which a run still going would not see
+      # until it tries to answer itself (then it ends), and before it is killed.
+      if answer_for(run_id, token, kind, message, state) == :answered do
+        stack = Process.info(pid, :current_stacktrace)
+
+        Logger.error(
+          "Hourglass.Worker #{inspect(state.task_queue)}: run #{run_id}: #{message}; it was at " <>
+            inspect(stack && elem(stack, 1))
+        )
+
+        Process.exit(pid, :kill)
+      end
+
       %{state | unanswered: Map.delete(state.unanswered, run_id)}
     else
       _ -> state
@@ -130,8 +118,9 @@ defmodule Hourglass.Worker.WorkflowRuns do
     state = %{state | run_monitors: run_monitors, runs: runs}
 
     case Map.get(state.unanswered, run_id) do
-      {_token, _timer, kind, ^pid} ->
-        answer_for(run_id, kind, "the workflow's process exited: #{inspect(reason)}", state)
+      {token, _timer, kind, ^pid} ->
+        message = "the workflow's process exited: #{inspect(reason)}"
+        answer_for(run_id, token, kind, message, state)
         forget_answered(run_id, state)
 
       _other_or_none ->
@@ -139,9 +128,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  defp start_run(init, activation, state) do
-    token = make_ref()
-
+  defp start_run(init, activation, token, state) do
     with {:ok, module} <- workflow_module(init.workflow_type, state),
          {:ok, pid} <-
            WorkflowExecutor.DynamicSupervisor.start_child(%{
@@ -165,11 +152,12 @@ defmodule Hourglass.Worker.WorkflowRuns do
       await_answer(activation, pid, token, state)
     else
       {:error, message} when is_binary(message) ->
-        fail(activation.run_id, message, state)
+        fail(activation.run_id, token, message, state)
         state
 
       {:error, reason} ->
-        fail(activation.run_id, "cannot start the run's process: #{inspect(reason)}", state)
+        message = "cannot start the run's process: #{inspect(reason)}"
+        fail(activation.run_id, token, message, state)
         state
     end
   end
@@ -186,9 +174,9 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  defp answer_without_run(activation, state) do
+  defp answer_without_run(activation, token, state) do
     message = "the run's process is gone; the run is replayed"
-    answer_for(activation.run_id, kind(activation.jobs), message, state)
+    answer_for(activation.run_id, token, kind(activation.jobs), message, state)
     state
   end
 
@@ -220,26 +208,28 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  defp answer_for(run_id, :eviction, _message, state), do: complete(state, run_id, {:ok, []})
+  # Answers for the run: :answered, or :already_answered when the run had answered itself.
+  defp answer_for(run_id, token, :eviction, _message, state),
+    do: complete(state, run_id, token, {:ok, []})
 
-  defp answer_for(run_id, {:queries, ids}, message, state),
+  defp answer_for(run_id, token, {:queries, ids}, message, state),
     do:
       complete(
         state,
         run_id,
+        token,
         {:ok, for(id <- ids, do: {:respond_to_query, id, {:error, message}})}
       )
 
-  defp answer_for(run_id, :task, message, state), do: fail(run_id, message, state)
+  defp answer_for(run_id, token, :task, message, state), do: fail(run_id, token, message, state)
 
-  defp fail(run_id, message, state), do: complete(state, run_id, {:failed, message})
+  defp fail(run_id, token, message, state),
+    do: complete(state, run_id, token, {:failed, message})
 
-  # The run may have answered just before it died (its "answered" message not here yet): then
-  # the NIF refuses this second answer, and that is all.
-  defp complete(state, run_id, completion) do
-    case Native.worker_complete_activation(state.core, run_id, completion, self()) do
-      :ok -> :ok
-      {:error, :already_answered} -> :ok
+  defp complete(state, run_id, token, completion) do
+    case Native.worker_complete_activation(state.core, run_id, token, completion) do
+      :ok -> :answered
+      {:error, :already_answered} -> :already_answered
     end
   end
 end

@@ -11,10 +11,9 @@ defmodule Hourglass.Workflow.Run do
   runs at a time, in an order the history fixes.
 
   Every activation gets exactly one answer, sent from here with
-  `Hourglass.Native.worker_complete_activation/4`, and the worker is told
-  (`{:"$hourglass_activation_answered", run_id, token}`, the token the activation came with)
-  before anything else can happen to this process, so that the worker answers for it only if
-  it dies with an activation unanswered.
+  `Hourglass.Native.worker_complete_activation/4` naming the token the activation came with.
+  The worker is not told: when this process dies, or blocks past the deadlock timeout, the
+  worker answers for it with the same token, and the NIF passes on only the first answer.
 
   An update handler runs in a process of its own, linked to the run's, so that it can wait
   while the main routine and other handlers go on; still only one piece of code runs at a time.
@@ -69,7 +68,7 @@ defmodule Hourglass.Workflow.Run do
       module: args.module,
       codec: args.codec,
       run_id: activation.run_id,
-      # the worker's token for the activation being handled, named when it is answered
+      # the token of the activation being handled, named when it is answered
       activation_token: args.activation_token,
       info: %{
         run_id: activation.run_id,
@@ -1411,12 +1410,16 @@ defmodule Hourglass.Workflow.Run do
     end
   end
 
-  # Answers the activation and tells the worker so. When the worker has answered it already (it
-  # took this process for dead or stuck), this process is being replaced: it ends.
+  # Answers the activation. When the worker has answered it already (it took this process for
+  # dead or stuck), this process is being replaced: it ends.
   defp complete(ctx, completion) do
-    case Native.worker_complete_activation(ctx.core, ctx.run_id, completion, ctx.worker) do
+    case Native.worker_complete_activation(
+           ctx.core,
+           ctx.run_id,
+           ctx.activation_token,
+           completion
+         ) do
       :ok ->
-        send(ctx.worker, {:"$hourglass_activation_answered", ctx.run_id, ctx.activation_token})
         :ok
 
       {:error, :already_answered} ->

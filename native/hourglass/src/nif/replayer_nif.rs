@@ -4,7 +4,8 @@
 //! `replayer_start/2` takes `[{workflow_id, history}]` (protobuf-encoded histories) and whether
 //! payloads reach Elixir raw (for a codec); it answers `{:ok, worker}` or `{:error, message}`.
 //! `replayer_poll/2` then sends the activations to the caller as a worker's poll loop does
-//! (`{:"$hourglass_activation", _}`; they are answered with `worker_complete_activation/4`),
+//! (`{:"$hourglass_activation", _, token}`; they are answered with
+//! `worker_complete_activation/4`),
 //! and `:"$hourglass_replay_done"` once every history has been replayed.
 //! `history_from_json/1` reads a history's JSON form into the protobuf encoding the replayer
 //! takes: `{:ok, binary}` or `{:error, message}`.

@@ -10,10 +10,10 @@
 //! - `worker_complete/3` → `{:"$hourglass_completion_failed", token, message}` when Core
 //!   refuses the completion; an accepted one is not announced (a message per attempt would wake
 //!   the worker process for nothing): `worker_completions_pending/1` says which are still out.
-//! - For a worker with workflows, `worker_poll/2` also sends `{:"$hourglass_activation", _}`
-//!   for each workflow activation (see [`crate::nif::workflow_activation_term`]), and
-//!   `worker_complete_activation/4` → `{:"$hourglass_activation_completed", run_id, :ok |
-//!   {:error, message}}`.
+//! - For a worker with workflows, `worker_poll/2` also sends
+//!   `{:"$hourglass_activation", _, token}` for each workflow activation (see
+//!   [`crate::nif::workflow_activation_term`]); `worker_complete_activation/4` answers one and
+//!   sends nothing back (Core refusing the commands fails the task and logs a warning).
 
 use crate::nif::activity_task_term::{cancel_message, start_message, StartPayloads};
 use crate::nif::atoms::named as atom;
@@ -308,18 +308,21 @@ pub(crate) fn poll_activations_then(
             let problem = match DecodedActivation::decode(activation, form) {
                 Ok(decoded) => {
                     // Open before it is sent: the answer may come back before send returns.
-                    core.open_activations.open(&run_id);
+                    let token = core.open_activations.open(&run_id);
                     owned
-                        .send_and_clear(&worker_pid, |env| activation_message(env, decoded))
+                        .send_and_clear(&worker_pid, |env| activation_message(env, decoded, token))
                         .err()
-                        .map(|_| "the worker process is gone".to_string())
+                        .map(|_| (Some(token), "the worker process is gone".to_string()))
                 }
-                Err(problem) => Some(format!(
-                    "cannot decode the activation's payloads: {problem}"
+                Err(problem) => Some((
+                    None,
+                    format!("cannot decode the activation's payloads: {problem}"),
                 )),
             };
-            if let Some(problem) = problem {
-                core.open_activations.close(&run_id);
+            if let Some((token, problem)) = problem {
+                if let Some(token) = token {
+                    core.open_activations.close(&run_id, token);
+                }
                 answer_unrun(&core, run_id, unrun, problem).await;
             }
         }
@@ -427,24 +430,25 @@ async fn answer_unrun(core: &CoreWorker, run_id: String, unrun: Unrun, problem: 
     }
 }
 
-/// Answers a workflow activation for `run_id` with a run's answer (see
-/// [`crate::nif::workflow_commands`]). Returns `:ok` once it is on its way, then `reply_to` gets
-/// `{:"$hourglass_activation_completed", run_id, :ok | {:error, message}}`; an answer that
-/// cannot be sent (malformed, a value that cannot be encoded or is over the payload size limit)
-/// is refused at once with `{:error, message}`, and the caller fails the task instead. A second
-/// answer to the same activation is refused with `{:error, :already_answered}` (see
-/// [`crate::temporal::open_activations`]).
+/// Answers the workflow activation of `run_id` that came with `token` (see
+/// [`crate::nif::workflow_commands`] for the answer's shape). Returns `:ok` once it is on its
+/// way; an answer that cannot be sent (malformed, a value that cannot be encoded or is over the
+/// payload size limit) is refused at once with `{:error, message}`, and the caller fails the
+/// task instead. An answer to an activation that is not open — answered already, or an earlier
+/// one than the run's open activation — is refused with `{:error, :already_answered}` (see
+/// [`crate::temporal::open_activations`]). Nobody is told when Core takes the answer; if Core
+/// refuses the commands, the task is failed here and a warning logged.
 #[rustler::nif]
 fn worker_complete_activation<'a>(
     env: Env<'a>,
     worker: Term<'a>,
     run_id: Term<'a>,
+    token: Term<'a>,
     completion: Term<'a>,
-    reply_to: Term<'a>,
 ) -> NifResult<Term<'a>> {
     dirty::run(
         env,
-        &[worker, run_id, completion, reply_to],
+        &[worker, run_id, token, completion],
         dirty::is_heavy(&[completion]),
         c"worker_complete_activation",
         worker_complete_activation_dirty,
@@ -460,14 +464,14 @@ dirty_nif!(
 fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'a>> {
     let worker: ResourceArc<WorkerResource> = args[0].decode()?;
     let run_id: String = args[1].decode()?;
-    let reply_to: LocalPid = args[3].decode()?;
+    let token: u64 = args[2].decode()?;
     let completion =
-        match decode_activation_completion(run_id.clone(), args[2], &worker.payload_limit) {
+        match decode_activation_completion(run_id.clone(), args[3], &worker.payload_limit) {
             Ok(completion) => completion,
             Err(message) => return Ok(error(env, &message)),
         };
     let core = worker.core.clone();
-    if !core.open_activations.close(&run_id) {
+    if !core.open_activations.close(&run_id, token) {
         return Ok(make_tuple(
             env,
             &[atom(env, "error"), atom(env, "already_answered")],
@@ -478,36 +482,32 @@ fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifRe
             completion.status,
             Some(workflow_activation_completion::Status::Successful(_))
         );
-        let outcome = core
-            .worker
-            .complete_workflow_activation(completion)
-            .await
-            .map_err(|failure| failure.to_string());
-        // Core refuses a malformed answer without taking it: the activation is still open, and
-        // a failed task (which Core always takes) closes it.
-        if let (Err(message), true) = (&outcome, successful) {
-            let failed = failed_task(
-                run_id.clone(),
-                format!("Core refused the workflow's commands: {message}"),
-            );
-            if let Err(error) = core.worker.complete_workflow_activation(failed).await {
-                tracing::error!("cannot answer a workflow activation: {error}");
+        let refused = core.worker.complete_workflow_activation(completion).await;
+        match refused {
+            Ok(()) => {}
+            // Core refuses a malformed answer without taking it: the activation is still open,
+            // and a failed task (which Core always takes) closes it.
+            Err(refusal) if successful => {
+                tracing::warn!(
+                    task_queue = core.task_queue,
+                    run_id,
+                    "Core refused the commands of a workflow activation; the task is failed: \
+                     {refusal}"
+                );
+                let failed = failed_task(
+                    run_id,
+                    format!("Core refused the workflow's commands: {refusal}"),
+                );
+                if let Err(error) = core.worker.complete_workflow_activation(failed).await {
+                    tracing::error!("cannot answer a workflow activation: {error}");
+                }
             }
+            Err(refusal) => tracing::warn!(
+                task_queue = core.task_queue,
+                run_id,
+                "Core refused the answer of a workflow activation: {refusal}"
+            ),
         }
-        let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
-            let outcome = match &outcome {
-                Ok(()) => ok(env),
-                Err(message) => error(env, message),
-            };
-            make_tuple(
-                env,
-                &[
-                    atom(env, "$hourglass_activation_completed"),
-                    str_to_term(env, &run_id),
-                    outcome,
-                ],
-            )
-        });
     });
     Ok(ok(env))
 }

@@ -1,5 +1,6 @@
 //! Core's workflow activations as the messages `Hourglass.Worker` receives:
-//! `{:"$hourglass_activation", activation}` where `activation` is
+//! `{:"$hourglass_activation", activation, token}` where `token` (an integer) is the one its
+//! answer names (see [`crate::temporal::open_activations`]) and `activation` is
 //! `%{run_id, timestamp, is_replaying, history_length, continue_as_new_suggested, jobs}`
 //! (`timestamp` in Unix microseconds, or nil) and each job one of:
 //!
@@ -214,11 +215,18 @@ fn has_details(failure: &Failure) -> bool {
 }
 
 /// The activation message, deferred to the receiving process when it must be.
-pub fn activation_message<'a>(env: Env<'a>, decoded: DecodedActivation) -> Term<'a> {
+pub fn activation_message<'a>(env: Env<'a>, decoded: DecodedActivation, token: u64) -> Term<'a> {
     let activation = build_or_defer(env, decoded.must_defer(), move |env| {
         activation_term(env, &decoded)
     });
-    make_tuple(env, &[atom(env, "$hourglass_activation"), activation])
+    make_tuple(
+        env,
+        &[
+            atom(env, "$hourglass_activation"),
+            activation,
+            token.encode(env),
+        ],
+    )
 }
 
 /// A map with atom keys.
