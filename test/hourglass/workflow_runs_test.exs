@@ -27,14 +27,14 @@ defmodule Hourglass.Worker.WorkflowRunsTest do
   test "each activation goes to the run with its token; the next one replaces the one awaited" do
     state = WorkflowRuns.activation(task(), 1, state_with_run(self()))
     assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 1}
-    assert {1, first_timer, :task, pid} = state.unanswered[@run]
+    assert {1, first_timer, :task, pid} = state.outstanding[@run]
     assert pid == self()
     assert is_integer(Process.read_timer(first_timer))
 
     # Core hands a run one activation at a time: the next one means the first was answered.
     state = WorkflowRuns.activation(task(), 2, state)
     assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 2}
-    assert {2, second_timer, :task, ^pid} = state.unanswered[@run]
+    assert {2, second_timer, :task, ^pid} = state.outstanding[@run]
     assert Process.read_timer(first_timer) == false
     assert is_integer(Process.read_timer(second_timer))
 
@@ -49,7 +49,7 @@ defmodule Hourglass.Worker.WorkflowRunsTest do
     state = WorkflowRuns.activation(eviction(), 7, state)
     assert_received {:"$hourglass_workflow_activation", %{run_id: @run}, 7}
     assert state.runs == %{}
-    assert {7, _timer, :eviction, _pid} = state.unanswered[@run]
+    assert {7, _timer, :eviction, _pid} = state.outstanding[@run]
 
     # The run answered its eviction; a new process took the run (as start_run records it), and
     # its first activation is awaited before the old process's exit arrives.
@@ -58,13 +58,13 @@ defmodule Hourglass.Worker.WorkflowRunsTest do
     state = %{
       state
       | runs: %{@run => new_pid},
-        unanswered: %{@run => {8, nil, :task, new_pid}}
+        outstanding: %{@run => {8, nil, :task, new_pid}}
     }
 
     state = WorkflowRuns.run_down(ref, {:shutdown, :evicted}, state)
 
     assert state.runs == %{@run => new_pid}
-    assert state.unanswered == %{@run => {8, nil, :task, new_pid}}
+    assert state.outstanding == %{@run => {8, nil, :task, new_pid}}
     assert state.run_monitors == %{}
     Process.exit(new_pid, :kill)
   end

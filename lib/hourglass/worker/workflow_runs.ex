@@ -30,19 +30,20 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
   @doc """
   The fields of the worker's state these functions keep, to merge into it: the runs' processes
-  and monitors, the last activation sent to each run (answered or not: runs do not say), and
-  the deadlock timeout (milliseconds or `:infinity`). The state also needs `:core`, `:workflows` (type => module), `:task_queue`,
-  `:options` (with `:namespace`) and `:payload_codec`.
+  and monitors, the last activation sent to each run (`outstanding`: answered or not, runs do
+  not say), and the deadlock timeout (milliseconds or `:infinity`). The state also needs
+  `:core`, `:workflows` (type => module), `:task_queue`, `:options` (with `:namespace`) and
+  `:payload_codec`.
   """
   @spec fields(pos_integer() | :infinity) :: map()
   def fields(deadlock_timeout),
-    do: %{runs: %{}, run_monitors: %{}, unanswered: %{}, deadlock_timeout: deadlock_timeout}
+    do: %{runs: %{}, run_monitors: %{}, outstanding: %{}, deadlock_timeout: deadlock_timeout}
 
   @doc "Handles an activation from Core's poll loop, sent with `token`."
   @spec activation(map(), non_neg_integer(), map()) :: map()
   def activation(activation, token, state) do
     run_id = activation.run_id
-    state = forget_answered(run_id, state)
+    state = forget_outstanding(run_id, state)
 
     case Map.fetch(state.runs, run_id) do
       {:ok, pid} ->
@@ -62,14 +63,14 @@ defmodule Hourglass.Worker.WorkflowRuns do
     end
   end
 
-  defp forget_answered(run_id, state) do
-    case Map.pop(state.unanswered, run_id) do
+  defp forget_outstanding(run_id, state) do
+    case Map.pop(state.outstanding, run_id) do
       {nil, _} ->
         state
 
-      {{_token, timer, _kind, _pid}, unanswered} ->
+      {{_token, timer, _kind, _pid}, outstanding} ->
         if timer, do: Process.cancel_timer(timer)
-        %{state | unanswered: unanswered}
+        %{state | outstanding: outstanding}
     end
   end
 
@@ -80,13 +81,14 @@ defmodule Hourglass.Worker.WorkflowRuns do
   """
   @spec deadline(String.t(), non_neg_integer(), map()) :: map()
   def deadline(run_id, token, state) do
-    with {^token, _timer, kind, pid} <- Map.get(state.unanswered, run_id) do
+    with {^token, _timer, kind, pid} <- Map.get(state.outstanding, run_id) do
       message =
         "the workflow did not finish handling an activation within #{state.deadlock_timeout} ms " <>
           "(workflow code must not block: wait with Hourglass.Workflow calls)"
 
-      # Where it was stuck is read after the answer, which a run still going would not see
-      # until it tries to answer itself (then it ends), and before it is killed.
+      # Answered first: a run that answered in time is left alone. One that had not cannot
+      # answer any more (its answer would be refused, and it would end), and its stack still
+      # shows where it is stuck until it is killed.
       if answer_for(run_id, token, kind, message, state) == :answered do
         stack = Process.info(pid, :current_stacktrace)
 
@@ -98,7 +100,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
         Process.exit(pid, :kill)
       end
 
-      %{state | unanswered: Map.delete(state.unanswered, run_id)}
+      %{state | outstanding: Map.delete(state.outstanding, run_id)}
     else
       _ -> state
     end
@@ -117,11 +119,11 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
     state = %{state | run_monitors: run_monitors, runs: runs}
 
-    case Map.get(state.unanswered, run_id) do
+    case Map.get(state.outstanding, run_id) do
       {token, _timer, kind, ^pid} ->
         message = "the workflow's process exited: #{inspect(reason)}"
         answer_for(run_id, token, kind, message, state)
-        forget_answered(run_id, state)
+        forget_outstanding(run_id, state)
 
       _other_or_none ->
         state
@@ -190,7 +192,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
       end
 
     kind = kind(activation.jobs)
-    %{state | unanswered: Map.put(state.unanswered, run_id, {token, timer, kind, pid})}
+    %{state | outstanding: Map.put(state.outstanding, run_id, {token, timer, kind, pid})}
   end
 
   # What answering for the run takes: an eviction or a legacy query comes without a workflow
