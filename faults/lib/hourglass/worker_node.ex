@@ -19,11 +19,14 @@ defmodule Hourglass.WorkerNode do
   Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities` and
   `:workflows` (modules), `:native_activities`, `:max_concurrent_activities`,
   `:max_cached_workflows`, `:max_concurrent_workflow_tasks`, `:graceful_shutdown_timeout`,
-  and `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none).
+  `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none), and
+  `:root`: the checkout whose build runs (default: this one; `bench/compare_builds.exs` runs
+  another commit's build beside this one's).
   """
   @spec start(String.t(), String.t(), keyword()) :: t()
   def start(address, task_queue, opts \\ []) do
     {erl_flags, opts} = Keyword.pop(opts, :erl_flags, "")
+    {root, opts} = Keyword.pop(opts, :root, @root)
 
     args =
       Enum.map(opts, fn
@@ -44,20 +47,24 @@ defmodule Hourglass.WorkerNode do
       System.find_executable("mix"),
       ["run", "--no-compile", "faults/worker_node.exs", address, task_queue | args],
       # ERL_FLAGS is set either way, so that the new VM never inherits this one's.
-      [{~c"MIX_ENV", ~c"#{Mix.env()}"}, {~c"ERL_FLAGS", String.to_charlist(erl_flags)}]
+      [{~c"MIX_ENV", ~c"#{Mix.env()}"}, {~c"ERL_FLAGS", String.to_charlist(erl_flags)}],
+      root
     )
   end
 
-  @doc "Starts `program` with `args` and `env` in the project root; returns once it says READY."
-  @spec start_program(String.t(), [String.t()], [{charlist(), charlist()}]) :: t()
-  def start_program(program, args, env \\ []) do
+  @doc """
+  Starts `program` with `args` and `env` in `root` (default: the project's root); returns once
+  it says READY.
+  """
+  @spec start_program(String.t(), [String.t()], [{charlist(), charlist()}], String.t()) :: t()
+  def start_program(program, args, env \\ [], root \\ @root) do
     port =
       Port.open({:spawn_executable, program}, [
         :binary,
         :exit_status,
         :stderr_to_stdout,
         args: args,
-        cd: @root,
+        cd: root,
         env: env
       ])
 

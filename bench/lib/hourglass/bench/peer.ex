@@ -41,7 +41,8 @@ defmodule Hourglass.Bench.Peer do
   Starts a worker on `task_queue`; returns once it polls. Every worker serves the echo activity
   and the benchmark workflows (`Hourglass.Bench.Workflows`, the same in the peers), with
   `max_concurrent` activity slots, 100 workflow task slots, and a cache of `:max_cached`
-  (default 1,000) runs.
+  (default 1,000) runs. An Hourglass worker runs the build of the checkout at `:root` (default:
+  this one).
   """
   def start(worker, address, task_queue, max_concurrent, opts \\ [])
 
@@ -56,7 +57,8 @@ defmodule Hourglass.Bench.Peer do
       max_concurrent_workflow_tasks: @workflow_task_slots,
       max_cached_workflows: Keyword.get(opts, :max_cached, 1_000),
       grpc_compression: Keyword.get(opts, :grpc_compression, :gzip),
-      erl_flags: if(worker == :hourglass_no_spin, do: @no_spin, else: "")
+      erl_flags: if(worker == :hourglass_no_spin, do: @no_spin, else: ""),
+      root: Keyword.get_lazy(opts, :root, fn -> @root end)
     )
     |> Map.put(:worker, worker)
   end
