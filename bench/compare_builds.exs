@@ -11,9 +11,9 @@
 #
 # count: activities a turn (default 2,000; workflows: count / activities per workflow);
 # rounds: turns of each build per mode (default 3); modes: comma-separated, any of
-# "standalone" and "workflow" (`bench/peers/drive.py`'s modes: an echo activity, alone or in
-# a workflow) and the benchmark workflows "BenchSeq3", "BenchPar10" (default
-# "workflow,standalone").
+# "standalone" and "workflow" (`bench/peers/drive.py`'s modes: an echo activity, alone or
+# called by a workflow that the driver's own worker runs) and the benchmark workflows
+# "BenchSeq3", "BenchPar10", run by the worker itself (default "workflow,standalone").
 
 alias Hourglass.{Bench.Peer, DevServer}
 
