@@ -10,46 +10,45 @@
 //! more per activation); it learns it here, by answering with the token: an answer to an
 //! activation that was answered already — or that is not the run's open one any more, Core
 //! having handed out the next — is refused.
+//!
+//! Tokens are unique in the OS process, not only in one Core worker: a deadline set for an
+//! activation of an earlier Core worker (the same run replayed again, a worker process that
+//! started a new Core worker) can never name an activation of a later one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+/// The last token handed out, by any Core worker.
+static LAST_TOKEN: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Default)]
 pub struct OpenActivations {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
     /// Run id → the token of its open activation.
-    runs: HashMap<String, u64>,
-    /// The last token handed out.
-    last: u64,
+    runs: Mutex<HashMap<String, u64>>,
 }
 
 impl OpenActivations {
     /// `run_id`'s activation is on its way to Elixir: returns its token.
     pub fn open(&self, run_id: &str) -> u64 {
-        let mut state = self.lock();
-        state.last += 1;
-        let token = state.last;
-        state.runs.insert(run_id.to_string(), token);
+        let token = LAST_TOKEN.fetch_add(1, Ordering::Relaxed) + 1;
+        self.lock().insert(run_id.to_string(), token);
         token
     }
 
     /// Closes `run_id`'s activation with `token`: true for the first answer to an open one only.
     pub fn close(&self, run_id: &str, token: u64) -> bool {
-        let mut state = self.lock();
-        if state.runs.get(run_id) == Some(&token) {
-            state.runs.remove(run_id);
+        let mut runs = self.lock();
+        if runs.get(run_id) == Some(&token) {
+            runs.remove(run_id);
             true
         } else {
             false
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.runs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -90,6 +89,15 @@ mod tests {
         let second = open.open("run-4");
         assert!(!open.close("run-4", first));
         assert!(open.close("run-4", second));
+    }
+
+    #[test]
+    fn another_core_worker_never_hands_out_the_same_token() {
+        let earlier = OpenActivations::default();
+        let token = earlier.open("run-5");
+        let later = OpenActivations::default();
+        assert_ne!(later.open("run-5"), token);
+        assert!(!later.close("run-5", token));
     }
 
     #[test]
