@@ -29,8 +29,7 @@ defmodule Hourglass.ActivityTask do
   Unknown keys are ignored, so a task may carry more than this.
   """
 
-  @enforce_keys [:task_token, :activity_type, :input]
-  defstruct [
+  @fields [
     :task_token,
     :activity_type,
     :activity_id,
@@ -45,10 +44,15 @@ defmodule Hourglass.ActivityTask do
     :start_to_close_timeout,
     :heartbeat_timeout,
     :payload_codec,
-    input: [],
-    attempt: 1,
-    heartbeat_details: []
+    :input,
+    :attempt,
+    :heartbeat_details
   ]
+
+  @defaults [input: [], attempt: 1, heartbeat_details: []]
+
+  @enforce_keys [:task_token, :activity_type, :input]
+  defstruct Enum.map(@fields, &{&1, @defaults[&1]})
 
   @type t :: %__MODULE__{
           task_token: binary(),
@@ -108,10 +112,10 @@ defmodule Hourglass.ActivityTask do
              &(is_nil(&1) or match?({module, _} when is_atom(module), &1)),
              "{module, options} or nil"
            ) do
-      fields =
-        Map.take(map, Map.keys(%__MODULE__{task_token: nil, activity_type: nil, input: nil}))
-
-      {:ok, struct!(__MODULE__, Map.drop(fields, [:__struct__]))}
+      # Every attempt's task is checked on the worker's way to the executor: the struct's
+      # fields are taken in one pass (they are all known here), not key by key.
+      blank = %__MODULE__{task_token: nil, activity_type: nil, input: nil}
+      {:ok, Map.merge(blank, :maps.with(@fields, map))}
     end
   end
 

@@ -457,7 +457,7 @@ defmodule Hourglass.Worker do
   defp start_activity(task, state) do
     # With a codec, the input and heartbeat details are still payloads: the executor decodes
     # them (in parallel, not in this process) before the activity runs.
-    task = task |> with_datetimes() |> Map.put(:payload_codec, state.payload_codec)
+    task = Map.put(task, :payload_codec, state.payload_codec)
 
     case ActivityExecutor.DynamicSupervisor.start_child(%{
            activity_task: task,
@@ -488,19 +488,6 @@ defmodule Hourglass.Worker do
 
         state
     end
-  end
-
-  defp with_datetimes(task) do
-    Enum.reduce([:scheduled_time, :current_attempt_scheduled_time, :started_time], task, fn key,
-                                                                                            task ->
-      case task do
-        %{^key => micros} when is_integer(micros) ->
-          %{task | key => DateTime.from_unix!(micros, :microsecond)}
-
-        _ ->
-          task
-      end
-    end)
   end
 
   defp cancel_activity(token, reason, state) do

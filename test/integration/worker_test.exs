@@ -112,6 +112,22 @@ defmodule Hourglass.Integration.WorkerTest do
                run_activity(ctx, "silent", [3_000], heartbeat_timeout: 1_000)
     end
 
+    test "an attempt's times reach the activity as the DateTimes Elixir makes of them", ctx do
+      test = register_test()
+      before = DateTime.utc_now()
+      assert {:ok, 1} = run_activity(ctx, "blocked", [test, 0])
+      assert_receive {:started, _pid, info}, 10_000
+
+      for key <- [:scheduled_time, :current_attempt_scheduled_time, :started_time] do
+        time = Map.fetch!(info, key)
+        assert %DateTime{time_zone: "Etc/UTC", microsecond: {_, 6}} = time, inspect(key)
+        assert time == DateTime.from_unix!(DateTime.to_unix(time, :microsecond), :microsecond)
+        assert abs(DateTime.diff(time, before, :second)) < 60, inspect({key, time, before})
+      end
+
+      assert DateTime.compare(info.scheduled_time, info.started_time) in [:lt, :eq]
+    end
+
     test "cancellation reaches an Elixir activity through its heartbeat", ctx do
       test = register_test()
 

@@ -1,7 +1,7 @@
 //! Core's activity tasks as the messages `Hourglass.Worker` receives.
 //!
 //! Start: `{:"$hourglass_activity_start", task}` where `task` is the map `Hourglass.ActivityTask`
-//! documents, except that times are Unix microseconds (the worker turns them into `DateTime`s).
+//! documents (its times `DateTime`s made here, see [`crate::nif::datetime_term`]).
 //! A task whose input or heartbeat details hold a map too large to be made on the poll loop's
 //! thread arrives as `{:"$hourglass_deferred", resource}` instead (see
 //! [`crate::nif::deferred_term`]), which the worker builds.
@@ -9,6 +9,7 @@
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
 use crate::nif::atoms::named as atom;
+use crate::nif::datetime_term::utc_datetime;
 use crate::nif::deferred_term::build_or_defer;
 use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
@@ -96,6 +97,7 @@ fn task_term<'a>(
     let nil = rustler::types::atom::nil().encode(env);
     let execution = start.workflow_execution.as_ref();
     let optional_integer = |value: Option<i64>| value.map(|v| v.encode(env)).unwrap_or(nil);
+    let optional_datetime = |micros: Option<i64>| micros.map_or(nil, |m| utc_datetime(env, m));
     let pairs: Vec<(&str, Term<'a>)> = vec![
         ("task_token", binary(env, task_token)),
         ("activity_type", str_to_term(env, &start.activity_type)),
@@ -119,15 +121,15 @@ fn task_term<'a>(
         ("activity_run_id", optional_str(env, &start.run_id)),
         (
             "scheduled_time",
-            optional_integer(micros(&start.scheduled_time)),
+            optional_datetime(micros(&start.scheduled_time)),
         ),
         (
             "current_attempt_scheduled_time",
-            optional_integer(micros(&start.current_attempt_scheduled_time)),
+            optional_datetime(micros(&start.current_attempt_scheduled_time)),
         ),
         (
             "started_time",
-            optional_integer(micros(&start.started_time)),
+            optional_datetime(micros(&start.started_time)),
         ),
         (
             "schedule_to_close_timeout",

@@ -17,6 +17,7 @@ mod chained_error_term;
 mod client_nif;
 mod completion;
 mod core_completion;
+mod datetime_term;
 mod deferred_term;
 mod dirty;
 mod logging;
