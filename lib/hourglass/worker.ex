@@ -404,8 +404,8 @@ defmodule Hourglass.Worker do
   def handle_info({:"$hourglass_activation", activation, token}, state),
     do: {:noreply, WorkflowRuns.activation(Native.resolve(activation), token, state)}
 
-  def handle_info({:activation_deadline, run_id, timer}, state),
-    do: {:noreply, WorkflowRuns.deadline(run_id, timer, state)}
+  def handle_info({:activation_deadline, run_id, token}, state),
+    do: {:noreply, WorkflowRuns.deadline(run_id, token, state)}
 
   def handle_info(:register, state), do: {:noreply, register(state)}
 
@@ -720,8 +720,8 @@ defmodule Hourglass.Worker do
       {:"$hourglass_activation", activation, token} ->
         drain(WorkflowRuns.activation(Native.resolve(activation), token, state), deadline)
 
-      {:activation_deadline, run_id, timer} ->
-        drain(WorkflowRuns.deadline(run_id, timer, state), deadline)
+      {:activation_deadline, run_id, token} ->
+        drain(WorkflowRuns.deadline(run_id, token, state), deadline)
 
       # Core's shutdown waits for every attempt it handed out: one whose completion was lost
       # must still be reported lost, or the shutdown waits out its deadline.

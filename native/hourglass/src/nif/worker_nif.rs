@@ -482,8 +482,7 @@ fn worker_complete_activation_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifRe
             completion.status,
             Some(workflow_activation_completion::Status::Successful(_))
         );
-        let refused = core.worker.complete_workflow_activation(completion).await;
-        match refused {
+        match core.worker.complete_workflow_activation(completion).await {
             Ok(()) => {}
             // Core refuses a malformed answer without taking it: the activation is still open,
             // and a failed task (which Core always takes) closes it.
