@@ -30,8 +30,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// The fields of the `DateTime` for `micros` after the Unix epoch, or `None` when its year is
-/// outside what `Calendar.ISO` takes.
+/// The fields of a `DateTime` in UTC.
 struct UtcFields {
     year: i64,
     month: u32,
@@ -42,6 +41,8 @@ struct UtcFields {
     microsecond: i64,
 }
 
+/// The fields of the `DateTime` for `micros` after the Unix epoch, or `None` when its year is
+/// outside what `Calendar.ISO` takes.
 fn utc_fields(micros: i64) -> Option<UtcFields> {
     let seconds = micros.div_euclid(1_000_000);
     let microsecond = micros.rem_euclid(1_000_000);
