@@ -58,7 +58,7 @@ defmodule Hourglass.Bench.Peer do
       max_cached_workflows: Keyword.get(opts, :max_cached, 1_000),
       grpc_compression: Keyword.get(opts, :grpc_compression, :gzip),
       erl_flags: if(worker == :hourglass_no_spin, do: @no_spin, else: ""),
-      root: Keyword.get_lazy(opts, :root, fn -> @root end)
+      root: Keyword.get(opts, :root, @root)
     )
     |> Map.put(:worker, worker)
   end

@@ -4,6 +4,7 @@
 //! one after another on a scheduler.
 
 use crate::nif::atoms::named as atom;
+use crate::nif::workflow_activation_term::map;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Term};
 
@@ -65,28 +66,27 @@ pub fn utc_datetime(env: Env<'_>, micros: i64) -> Term<'_> {
     let Some(fields) = utc_fields(micros) else {
         return rustler::types::atom::nil().encode(env);
     };
-    let pairs = [
-        ("__struct__", atom(env, "Elixir.DateTime")),
-        ("calendar", atom(env, "Elixir.Calendar.ISO")),
-        ("year", fields.year.encode(env)),
-        ("month", fields.month.encode(env)),
-        ("day", fields.day.encode(env)),
-        ("hour", fields.hour.encode(env)),
-        ("minute", fields.minute.encode(env)),
-        ("second", fields.second.encode(env)),
-        (
-            "microsecond",
-            make_tuple(env, &[fields.microsecond.encode(env), 6.encode(env)]),
-        ),
-        ("time_zone", "Etc/UTC".encode(env)),
-        ("zone_abbr", "UTC".encode(env)),
-        ("utc_offset", 0.encode(env)),
-        ("std_offset", 0.encode(env)),
-    ];
-    let keys: Vec<Term<'_>> = pairs.iter().map(|(key, _)| atom(env, key)).collect();
-    let values: Vec<Term<'_>> = pairs.iter().map(|(_, value)| *value).collect();
-    Term::map_from_term_arrays(env, &keys, &values)
-        .unwrap_or_else(|_| rustler::types::atom::nil().encode(env))
+    map(
+        env,
+        &[
+            ("__struct__", atom(env, "Elixir.DateTime")),
+            ("calendar", atom(env, "Elixir.Calendar.ISO")),
+            ("year", fields.year.encode(env)),
+            ("month", fields.month.encode(env)),
+            ("day", fields.day.encode(env)),
+            ("hour", fields.hour.encode(env)),
+            ("minute", fields.minute.encode(env)),
+            ("second", fields.second.encode(env)),
+            (
+                "microsecond",
+                make_tuple(env, &[fields.microsecond.encode(env), 6.encode(env)]),
+            ),
+            ("time_zone", "Etc/UTC".encode(env)),
+            ("zone_abbr", "UTC".encode(env)),
+            ("utc_offset", 0.encode(env)),
+            ("std_offset", 0.encode(env)),
+        ],
+    )
 }
 
 #[cfg(test)]

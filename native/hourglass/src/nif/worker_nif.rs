@@ -309,20 +309,18 @@ pub(crate) fn poll_activations_then(
                 Ok(decoded) => {
                     // Open before it is sent: the answer may come back before send returns.
                     let token = core.open_activations.open(&run_id);
-                    owned
-                        .send_and_clear(&worker_pid, |env| activation_message(env, decoded, token))
-                        .err()
-                        .map(|_| (Some(token), "the worker process is gone".to_string()))
+                    let sent = owned
+                        .send_and_clear(&worker_pid, |env| activation_message(env, decoded, token));
+                    sent.is_err().then(|| {
+                        core.open_activations.close(&run_id, token);
+                        "the worker process is gone".to_string()
+                    })
                 }
-                Err(problem) => Some((
-                    None,
-                    format!("cannot decode the activation's payloads: {problem}"),
+                Err(problem) => Some(format!(
+                    "cannot decode the activation's payloads: {problem}"
                 )),
             };
-            if let Some((token, problem)) = problem {
-                if let Some(token) = token {
-                    core.open_activations.close(&run_id, token);
-                }
+            if let Some(problem) = problem {
                 answer_unrun(&core, run_id, unrun, problem).await;
             }
         }
