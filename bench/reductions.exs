@@ -1,9 +1,11 @@
-# The BEAM's work per activity, in reductions, split between the worker process, the executor
-# supervisor and everything else (the executors, the BridgeHolder, Logger…): a measure of a
-# change to the activity path that, unlike CPU time, does not move with the machine's noise.
-# A worker in this VM serves the echo activity; the driver runs `count` of them (default
-# 2,000) in `mode` ("standalone" or "workflow", as `bench/peers/drive.py` takes it) after a
-# warm-up of 300.
+# The BEAM's work per activity or per workflow, in reductions, split between the worker
+# process, the executor supervisor and everything else (the executors, the workflow runs, the
+# BridgeHolder, Logger…): a measure of a change to the activity or workflow path that, unlike
+# CPU time, does not move with the machine's noise. A worker in this VM serves the echo
+# activity and the benchmark workflows; the driver runs `count` (default 2,000) in `mode`
+# after a warm-up of 300: "standalone" or "workflow" (echo activities, as `bench/peers/drive.py`
+# takes it), or a benchmark workflow type ("BenchSeq3", "BenchPar10", "BenchTimers5", as
+# `bench/peers/drive_workflows.py` takes it).
 #
 #     MIX_ENV=bench mix run bench/reductions.exs [mode] [count]
 
@@ -26,16 +28,24 @@ queue = "reductions"
     task_queue: queue,
     address: address,
     activities: [Hourglass.Bench.Activities.Echo],
-    max_concurrent_activities: 200
+    workflows: Hourglass.Bench.Workflows.all(),
+    max_concurrent_activities: 200,
+    max_cached_workflows: 1_000
   )
 
+# As many at once as suites 3 and 6 run.
+{drive, unit, concurrency} =
+  if mode in ["standalone", "workflow"],
+    do: {&Peer.drive/5, "activities", 200},
+    else: {&Peer.drive_workflows/5, "workflows", 100}
+
 try do
-  Peer.drive(address, queue, mode, 300, 200)
+  drive.(address, queue, mode, 300, concurrency)
   executors = Process.whereis(Hourglass.ActivityExecutor.DynamicSupervisor)
   reductions = fn pid -> pid |> Process.info(:reductions) |> elem(1) end
   {total_before, _} = :erlang.statistics(:exact_reductions)
   {worker_before, executors_before} = {reductions.(worker), reductions.(executors)}
-  summary = Peer.drive(address, queue, mode, count, 200)
+  summary = drive.(address, queue, mode, count, concurrency)
   {total_after, _} = :erlang.statistics(:exact_reductions)
   {worker_after, executors_after} = {reductions.(worker), reductions.(executors)}
   done = max(summary["completed"], 1)
@@ -44,7 +54,7 @@ try do
   in_executors = executors_after - executors_before
 
   IO.puts(
-    "#{mode}, #{done} activities: per activity #{div(total, done)} reductions — worker " <>
+    "#{mode}, #{done} #{unit}: each #{div(total, done)} reductions — worker " <>
       "#{div(in_worker, done)}, executor supervisor #{div(in_executors, done)}, " <>
       "everything else #{div(total - in_worker - in_executors, done)}"
   )

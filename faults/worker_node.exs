@@ -3,7 +3,8 @@
 #   mix run --no-compile faults/worker_node.exs ADDRESS TASK_QUEUE [KEY=VALUE ...]
 # with keys activities=Mod1,Mod2, workflows=Mod1,Mod2, native_activities=type1,type2,
 # max_concurrent_activities=N, max_cached_workflows=N, max_concurrent_workflow_tasks=N,
-# graceful_shutdown_timeout=MS, grpc_compression=gzip|none. Prints "READY <os pid>" once the
+# graceful_shutdown_timeout=MS, grpc_compression=gzip|none, log_level=LEVEL (Logger's and the
+# NIF's, e.g. debug: what a test prints when it fails). Prints "READY <os pid>" once the
 # worker polls. Then, for each line "stats" on stdin, prints one line
 # "STATS beam=B rust=R run_processes=N run_process_bytes=P" (the VM's memory, the NIF's heap,
 # and the workflow run processes with their memory: what the memory benchmarks measure inside
@@ -31,6 +32,26 @@ worker_opts =
       ["grpc_compression", mode] when mode in ["gzip", "none"] ->
         {:grpc_compression, String.to_atom(mode)}
 
+      ["log_level", level] ->
+        level = String.to_existing_atom(level)
+        Logger.configure(level: level)
+        :ok = Hourglass.Native.set_log_level(level)
+
+        # The HTTP/2 and tower crates' lines (every frame) would drown what Hourglass and Core say.
+        :logger.add_primary_filter(
+          :no_transport_lines,
+          {fn event, _ ->
+             case event.meta do
+               %{native_target: "h2::" <> _} -> :stop
+               %{native_target: "tower::" <> _} -> :stop
+               %{native_target: "hyper" <> _} -> :stop
+               _ -> :ignore
+             end
+           end, nil}
+        )
+
+        :log_level
+
       _ ->
         raise ArgumentError, "unknown worker node option: #{option}"
     end
@@ -41,7 +62,8 @@ worker_opts =
 {:ok, _} =
   Supervisor.start_child(
     Hourglass.Supervisor,
-    {Hourglass.Worker, [task_queue: task_queue, address: address] ++ worker_opts}
+    {Hourglass.Worker,
+     [task_queue: task_queue, address: address] ++ List.delete(worker_opts, :log_level)}
   )
 
 IO.puts("READY #{System.pid()}")

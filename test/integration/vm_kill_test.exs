@@ -10,8 +10,8 @@ defmodule Hourglass.Integration.VmKillTest do
     graceful_shutdown_timeout: 10_000
   ]
 
-  defp start_node(ctx) do
-    node = WorkerNode.start(ctx.address, ctx.queue, @worker)
+  defp start_node(ctx, opts \\ []) do
+    node = WorkerNode.start(ctx.address, ctx.queue, @worker ++ opts)
     # A VM started here does not stop with the port: kill it when the test ends.
     on_exit(fn -> WorkerNode.kill(node) end)
     node
@@ -105,7 +105,8 @@ defmodule Hourglass.Integration.VmKillTest do
 
   test "SIGTERM to the VM stops the worker gracefully: in-flight activities finish on attempt 1",
        ctx do
-    node = start_node(ctx)
+    # At debug level, Core and the NIF say what became of each task: printed if one is lost.
+    node = start_node(ctx, log_level: :debug)
 
     handles =
       for type <- ["silent", "hourglass.sleep", "silent"] do

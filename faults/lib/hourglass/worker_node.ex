@@ -19,6 +19,7 @@ defmodule Hourglass.WorkerNode do
   Starts an Hourglass worker VM polling `task_queue` at `address`. `opts`: `:activities` and
   `:workflows` (modules), `:native_activities`, `:max_concurrent_activities`,
   `:max_cached_workflows`, `:max_concurrent_workflow_tasks`, `:graceful_shutdown_timeout`,
+  `:grpc_compression`, `:log_level` (Logger's and the NIF's in the new VM, e.g. `:debug`),
   `:erl_flags` (emulator flags for the new VM, e.g. `"+sbwt none"`; default: none), and
   `:root`: the checkout whose build runs (default: this one; `bench/compare_builds.exs` runs
   another commit's build beside this one's).
@@ -41,6 +42,9 @@ defmodule Hourglass.WorkerNode do
 
         {:grpc_compression, mode} when mode in [:gzip, :none] ->
           "grpc_compression=#{mode}"
+
+        {:log_level, level} when is_atom(level) ->
+          "log_level=#{level}"
       end)
 
     start_program(

@@ -186,6 +186,13 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                             // never reaches Elixir.
                             match StartPayloads::decode(&start, form) {
                                 Ok(payloads) => {
+                                    tracing::debug!(
+                                        activity_type = start.activity_type,
+                                        activity_id = start.activity_id,
+                                        attempt = start.attempt,
+                                        task = token_tag(&token),
+                                        "activity task received"
+                                    );
                                     ISSUERS.issued(&token, &core);
                                     let activity_type = start.activity_type.clone();
                                     let undelivered = token.clone();
@@ -229,6 +236,7 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
                             }
                         }
                         Some(activity_task::Variant::Cancel(cancel)) => {
+                            tracing::debug!(reason = cancel.reason, "activity cancel received");
                             let _ = owned.send_and_clear(&worker_pid, |env| {
                                 cancel_message(env, &token, &cancel)
                             });
@@ -252,6 +260,10 @@ fn worker_poll(env: Env, worker: ResourceArc<WorkerResource>, worker_pid: LocalP
             || tokio::time::timeout(core.shutdown_patience, core.worker.shutdown())
                 .await
                 .is_err();
+        tracing::debug!(
+            task_queue = core.task_queue,
+            "activity polling ended: {outcome:?}"
+        );
         if gave_up {
             tracing::warn!(
                 task_queue = core.task_queue,
@@ -593,6 +605,10 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
             }
         };
         ISSUERS.completed(&token);
+        tracing::debug!(
+            task = token_tag(&token),
+            "activity completion reported: {outcome:?}"
+        );
         if let Err(message) = outcome {
             let _ = OwnedEnv::new().send_and_clear(&reply_to, |env| {
                 let mut binary = rustler::NewBinary::new(env, token.len());
@@ -609,6 +625,15 @@ fn worker_complete_body<'a>(env: Env<'a>, args: &[Term<'a>]) -> NifResult<Term<'
         }
     });
     Ok(ok(env))
+}
+
+/// A short tag for a task token in debug lines: the same for the task's arrival and its
+/// completion.
+fn token_tag(token: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    token.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 /// Those of `tokens` (task tokens handed out by a Core worker) whose completion Core has not
