@@ -39,6 +39,7 @@ defmodule Hourglass.Integration.WorkflowTest do
         W.ParentOfLong,
         W.PythonChild,
         W.Tagged,
+        W.Clock,
         W.Locals,
         W.LocalBackoff,
         W.SignalStarts,
@@ -49,6 +50,24 @@ defmodule Hourglass.Integration.WorkflowTest do
     )
 
     :ok
+  end
+
+  test "a run's clock: workflow time from each activation and its start time, as DateTimes",
+       ctx do
+    alias Hourglass.Client
+
+    id = "clock-#{ctx.queue}"
+    {:ok, handle} = Client.start_workflow(ctx.client, "Clock", [], id: id, task_queue: ctx.queue)
+
+    assert {:ok, %{"micros" => [first, second, started], "as_elixir_makes_them" => true}} =
+             Client.workflow_result(ctx.client, handle)
+
+    {:ok, %{start_time: start_time}} = Client.describe_workflow(ctx.client, handle)
+    assert started == DateTime.to_unix(start_time, :microsecond)
+    # Workflow time is the server's time of each workflow task: after the start, moving on
+    # past the 10 ms timer, and not far from this clock.
+    assert started <= first and first + 10_000 <= second
+    assert abs(second - System.os_time(:microsecond)) < 60_000_000
   end
 
   test "signals, queries, a condition and an activity: the README's workflow", ctx do

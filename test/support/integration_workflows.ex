@@ -474,6 +474,30 @@ defmodule Hourglass.IntegrationWorkflows do
     end
   end
 
+  defmodule Clock do
+    @moduledoc false
+    # The times a run sees: the workflow time of its first and second activations, and the
+    # time it started (Unix microseconds, and whether each is the DateTime Elixir makes of them).
+    use Hourglass.Workflow, name: "Clock"
+    alias Hourglass.Workflow
+
+    @impl true
+    def run do
+      first = Workflow.now()
+      :ok = Workflow.sleep(10)
+      times = [first, Workflow.now(), Workflow.info().start_time]
+
+      {:ok,
+       %{
+         "micros" => Enum.map(times, &DateTime.to_unix(&1, :microsecond)),
+         "as_elixir_makes_them" =>
+           Enum.all?(times, fn time ->
+             time == DateTime.from_unix!(DateTime.to_unix(time, :microsecond), :microsecond)
+           end)
+       }}
+    end
+  end
+
   defmodule Tagged do
     @moduledoc false
     # Reads the memo and search attributes it started with, upserts both, and runs a child

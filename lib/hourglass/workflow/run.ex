@@ -797,12 +797,8 @@ defmodule Hourglass.Workflow.Run do
         continue_as_new_suggested: activation.continue_as_new_suggested
       })
 
-    now =
-      case activation.timestamp do
-        nil -> ctx.now
-        micros -> DateTime.from_unix!(micros, :microsecond)
-      end
-
+    # The NIF makes the timestamp a DateTime (nil when Core sends none).
+    now = activation.timestamp || ctx.now
     put(%{ctx | info: info, now: now, replaying: activation.is_replaying})
 
     try do
@@ -839,7 +835,7 @@ defmodule Hourglass.Workflow.Run do
         attempt: init.attempt,
         first_execution_run_id: init.first_execution_run_id,
         continued_from_execution_run_id: init.continued_from_execution_run_id,
-        start_time: init.start_time && DateTime.from_unix!(init.start_time, :microsecond)
+        start_time: init.start_time
       })
 
     state = if function_exported?(ctx.module, :init, 1), do: ctx.module.init(arguments), else: %{}

@@ -9,7 +9,7 @@
 //! `:cancelled`, `:timed_out`, `:worker_shutdown`, `:paused`, `:reset`.
 
 use crate::nif::atoms::named as atom;
-use crate::nif::datetime_term::utc_datetime;
+use crate::nif::datetime_term::timestamp_datetime;
 use crate::nif::deferred_term::build_or_defer;
 use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
@@ -30,12 +30,6 @@ pub(crate) fn optional_str<'a>(env: Env<'a>, text: &str) -> Term<'a> {
     } else {
         str_to_term(env, text)
     }
-}
-
-fn micros(timestamp: &Option<prost_wkt_types::Timestamp>) -> Option<i64> {
-    timestamp
-        .as_ref()
-        .map(|time| time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000)
 }
 
 fn millis(duration: &Option<prost_wkt_types::Duration>) -> Option<i64> {
@@ -97,7 +91,6 @@ fn task_term<'a>(
     let nil = rustler::types::atom::nil().encode(env);
     let execution = start.workflow_execution.as_ref();
     let optional_integer = |value: Option<i64>| value.map(|v| v.encode(env)).unwrap_or(nil);
-    let optional_datetime = |micros: Option<i64>| micros.map_or(nil, |m| utc_datetime(env, m));
     let pairs: Vec<(&str, Term<'a>)> = vec![
         ("task_token", binary(env, task_token)),
         ("activity_type", str_to_term(env, &start.activity_type)),
@@ -121,16 +114,13 @@ fn task_term<'a>(
         ("activity_run_id", optional_str(env, &start.run_id)),
         (
             "scheduled_time",
-            optional_datetime(micros(&start.scheduled_time)),
+            timestamp_datetime(env, &start.scheduled_time),
         ),
         (
             "current_attempt_scheduled_time",
-            optional_datetime(micros(&start.current_attempt_scheduled_time)),
+            timestamp_datetime(env, &start.current_attempt_scheduled_time),
         ),
-        (
-            "started_time",
-            optional_datetime(micros(&start.started_time)),
-        ),
+        ("started_time", timestamp_datetime(env, &start.started_time)),
         (
             "schedule_to_close_timeout",
             optional_integer(millis(&start.schedule_to_close_timeout)),

@@ -1,7 +1,7 @@
 //! A Unix time as the `DateTime` in UTC that Elixir's `DateTime.from_unix!(micros,
-//! :microsecond)` makes, built where the task's term is built (on the poll loop's tokio
-//! thread) rather than by the worker process, which would convert every attempt's three times
-//! one after another on a scheduler.
+//! :microsecond)` makes, built where the task's or the activation's term is built (on the poll
+//! loop's tokio thread) rather than by the worker process or the run, which would convert every
+//! attempt's three times, or every activation's time, on a scheduler.
 
 use crate::nif::atoms::named as atom;
 use crate::nif::workflow_activation_term::map;
@@ -58,6 +58,24 @@ fn utc_fields(micros: i64) -> Option<UtcFields> {
         second: of_day % 60,
         microsecond,
     })
+}
+
+/// A protobuf timestamp as Unix microseconds.
+pub fn timestamp_micros(timestamp: &Option<prost_wkt_types::Timestamp>) -> Option<i64> {
+    timestamp
+        .as_ref()
+        .map(|time| time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000)
+}
+
+/// [`utc_datetime`] of a protobuf timestamp; nil for none.
+pub fn timestamp_datetime<'a>(
+    env: Env<'a>,
+    timestamp: &Option<prost_wkt_types::Timestamp>,
+) -> Term<'a> {
+    match timestamp_micros(timestamp) {
+        Some(micros) => utc_datetime(env, micros),
+        None => rustler::types::atom::nil().encode(env),
+    }
 }
 
 /// `%DateTime{}` in UTC with microsecond precision for `micros` after the Unix epoch; nil for a

@@ -2,12 +2,13 @@
 //! `{:"$hourglass_activation", activation, token}` where `token` (an integer) is the one its
 //! answer names (see [`crate::temporal::open_activations`]) and `activation` is
 //! `%{run_id, timestamp, is_replaying, history_length, continue_as_new_suggested, jobs}`
-//! (`timestamp` in Unix microseconds, or nil) and each job one of:
+//! (`timestamp` a `DateTime` in UTC, or nil: see [`crate::nif::datetime_term`]) and each job
+//! one of:
 //!
 //! - `{:initialize, %{workflow_type, workflow_id, arguments, randomness_seed, attempt,
 //!   first_execution_run_id, continued_from_execution_run_id, identity, start_time, parent,
 //!   memo, search_attributes, cron_schedule, execution_timeout, run_timeout, task_timeout}}`
-//!   (`parent` nil or `%{namespace, workflow_id, run_id}`; `memo` and `search_attributes` maps
+//!   (`start_time` a `DateTime` or nil; `parent` nil or `%{namespace, workflow_id, run_id}`; `memo` and `search_attributes` maps
 //!   of names to values, memo values in the payload form; timeouts in milliseconds or nil)
 //! - `{:fire_timer, seq}`
 //! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}
@@ -36,6 +37,7 @@ use crate::nif::activity_task_term::optional_str;
 use crate::nif::atoms::named as atom;
 use crate::nif::chained_error_term::server_fields;
 use crate::nif::client_nif::{failure_term, micros, nil};
+use crate::nif::datetime_term::timestamp_datetime;
 use crate::nif::deferred_term::{build_or_defer, SMALL_MAP_LIMIT};
 use crate::nif::payload_term::{DecodedPayload, Form};
 use crate::nif::value::str_to_term;
@@ -256,7 +258,7 @@ fn activation_term<'a>(env: Env<'a>, decoded: &DecodedActivation) -> Term<'a> {
         env,
         &[
             ("run_id", str_to_term(env, &activation.run_id)),
-            ("timestamp", micros(env, &activation.timestamp)),
+            ("timestamp", timestamp_datetime(env, &activation.timestamp)),
             ("is_replaying", activation.is_replaying.encode(env)),
             ("history_length", activation.history_length.encode(env)),
             (
@@ -332,7 +334,7 @@ fn initialize_term<'a>(
                 optional_str(env, &init.continued_from_execution_run_id),
             ),
             ("identity", optional_str(env, &init.identity)),
-            ("start_time", micros(env, &init.start_time)),
+            ("start_time", timestamp_datetime(env, &init.start_time)),
         ],
     )
 }
