@@ -11,6 +11,27 @@
 # the worker).
 [address, task_queue | options] = System.argv()
 
+{log_levels, options} = Enum.split_with(options, &String.starts_with?(&1, "log_level="))
+
+for "log_level=" <> level <- log_levels do
+  level = String.to_existing_atom(level)
+  Logger.configure(level: level)
+  :ok = Hourglass.Native.set_log_level(level)
+
+  # The HTTP/2 and tower crates' lines (every frame) would drown what Hourglass and Core say.
+  :logger.add_primary_filter(
+    :no_transport_lines,
+    {fn event, _ ->
+       case event.meta do
+         %{native_target: "h2::" <> _} -> :stop
+         %{native_target: "tower::" <> _} -> :stop
+         %{native_target: "hyper" <> _} -> :stop
+         _ -> :ignore
+       end
+     end, nil}
+  )
+end
+
 worker_opts =
   Enum.map(options, fn option ->
     case String.split(option, "=", parts: 2) do
@@ -32,26 +53,6 @@ worker_opts =
       ["grpc_compression", mode] when mode in ["gzip", "none"] ->
         {:grpc_compression, String.to_atom(mode)}
 
-      ["log_level", level] ->
-        level = String.to_existing_atom(level)
-        Logger.configure(level: level)
-        :ok = Hourglass.Native.set_log_level(level)
-
-        # The HTTP/2 and tower crates' lines (every frame) would drown what Hourglass and Core say.
-        :logger.add_primary_filter(
-          :no_transport_lines,
-          {fn event, _ ->
-             case event.meta do
-               %{native_target: "h2::" <> _} -> :stop
-               %{native_target: "tower::" <> _} -> :stop
-               %{native_target: "hyper" <> _} -> :stop
-               _ -> :ignore
-             end
-           end, nil}
-        )
-
-        :log_level
-
       _ ->
         raise ArgumentError, "unknown worker node option: #{option}"
     end
@@ -62,8 +63,7 @@ worker_opts =
 {:ok, _} =
   Supervisor.start_child(
     Hourglass.Supervisor,
-    {Hourglass.Worker,
-     [task_queue: task_queue, address: address] ++ List.delete(worker_opts, :log_level)}
+    {Hourglass.Worker, [task_queue: task_queue, address: address] ++ worker_opts}
   )
 
 IO.puts("READY #{System.pid()}")

@@ -60,10 +60,13 @@ defmodule Hourglass.ActivityRunner do
             ship(complete_fn, task_queue, completion)
 
           {:ok, :native} ->
-            instrument(task, task_queue, fn _telemetry ->
-              # The checked task, with its payloads decoded by the codec if there is one.
-              run_native(task, task_queue, complete_fn)
-            end)
+            shipped =
+              instrument(task, task_queue, fn _telemetry ->
+                # The checked task, with its payloads decoded by the codec if there is one.
+                run_native(task, task_queue, complete_fn)
+              end)
+
+            with {:shipped, shipped, _completion} <- shipped, do: shipped
 
           :error ->
             failure = %ApplicationError{
@@ -176,7 +179,8 @@ defmodule Hourglass.ActivityRunner do
   end
 
   # Emits the start and stop telemetry events around one attempt. `fun` returns a completion
-  # (Elixir activities) or what shipping returned (native ones, whose result is not seen here).
+  # (Elixir activities) or, for native ones, `{:shipped, what_shipping_returned, completion}`
+  # (or `{:error, reason}` when nothing could be shipped).
   defp instrument(task, task_queue, fun) do
     metadata = %{
       activity_type: task.activity_type,
@@ -197,13 +201,12 @@ defmodule Hourglass.ActivityRunner do
     outcome = fun.({metadata, started})
     stopped = System.monotonic_time()
 
-    # A native body's completion usually goes from tokio straight to the BridgeHolder, so this
-    # process never sees how it ended.
     result =
       case outcome do
         %{result: {kind, _}} -> kind
         %{result: :will_complete_async} -> :will_complete_async
-        _ -> :unknown
+        {:shipped, _, %{result: {kind, _}}} -> kind
+        {:error, _} -> :failed
       end
 
     Telemetry.execute(
@@ -237,7 +240,7 @@ defmodule Hourglass.ActivityRunner do
           non_retryable: true
         }
 
-        ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+        ship_native_failure(complete_fn, task_queue, task, failure)
 
       {:error, {:unknown_activity_type, type}} ->
         failure = %ApplicationError{
@@ -245,11 +248,16 @@ defmodule Hourglass.ActivityRunner do
           message: "unknown native activity #{type}"
         }
 
-        ship(complete_fn, task_queue, %{task_token: task.task_token, result: {:failed, failure}})
+        ship_native_failure(complete_fn, task_queue, task, failure)
 
       other ->
         other
     end
+  end
+
+  defp ship_native_failure(complete_fn, task_queue, task, failure) do
+    completion = %{task_token: task.task_token, result: {:failed, failure}}
+    {:shipped, ship(complete_fn, task_queue, completion), completion}
   end
 
   defp run_elixir(module, task, task_queue, telemetry) do

@@ -8,9 +8,8 @@ defmodule Hourglass.Telemetry do
 
     * `[:hourglass, :activity, :start]` - measurements `%{system_time, monotonic_time}`.
     * `[:hourglass, :activity, :stop]` - measurements `%{duration, monotonic_time}` (native
-      time units); metadata also has `:result`: `:completed`, `:failed`, `:cancelled` or
-      `:will_complete_async` for an Elixir activity, `:unknown` for a native one (its completion goes from tokio straight to
-      the BridgeHolder, never through the executor process).
+      time units); metadata also has `:result`: `:completed`, `:failed`, `:cancelled`, or (an Elixir
+      activity's) `:will_complete_async`.
     * `[:hourglass, :activity, :exception]` - measurements `%{duration, monotonic_time}`;
       metadata also has `:kind`, `:reason` and `:stacktrace`, when `execute` raised, threw or
       exited.

@@ -29,7 +29,7 @@ defmodule Hourglass.TelemetryTest do
     :ok =
       ActivityRegistry.register(queue,
         activities: [Greet, Outcome],
-        native_activities: ["hourglass.echo"]
+        native_activities: ["hourglass.echo", "hourglass.sleep"]
       )
 
     %{queue: queue}
@@ -64,13 +64,16 @@ defmodule Hourglass.TelemetryTest do
     assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :failed}}
   end
 
-  test "native activities too", %{queue: queue} do
-    run(queue, "hourglass.echo", [1])
+  test "native activities too, with how they ended", %{queue: queue} do
+    assert :ok = run(queue, "hourglass.echo", [1])
 
     assert_receive {:telemetry, [:hourglass, :activity, :start], _,
                     %{activity_type: "hourglass.echo"}}
 
-    assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :unknown}}
+    assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :completed}}
+
+    assert :ok = run(queue, "hourglass.sleep", ["not a duration"])
+    assert_receive {:telemetry, [:hourglass, :activity, :stop], _, %{result: :failed}}
   end
 
   test "nothing is emitted without the library" do

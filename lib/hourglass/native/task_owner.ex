@@ -58,10 +58,11 @@ defmodule Hourglass.Native.TaskOwner do
 
   @doc """
   Runs the native body for `task` owned by the calling process, and returns once its
-  completion has been handed to `complete_fn`. Returns what `complete_fn` returned, or
-  `{:error, reason}` when the body could not be started.
+  completion has been handed to `complete_fn`: `{:shipped, what_complete_fn_returned,
+  completion}`, or `{:error, reason}` when the body could not be started.
   """
-  @spec run(map(), String.t(), ActivityRunner.complete_fn()) :: :ok | {:error, term()}
+  @spec run(map(), String.t(), ActivityRunner.complete_fn()) ::
+          {:shipped, :ok | {:error, term()}, BridgeHolder.completion()} | {:error, term()}
   def run(task, task_queue, complete_fn) do
     with {:ok, owned} <- spawn_body(:decode, task, task_queue, complete_fn), do: await(owned)
   end
@@ -104,7 +105,7 @@ defmodule Hourglass.Native.TaskOwner do
   defp await(%{id: id} = owned) do
     receive do
       {:"$hourglass_native_completion", ^id, completion} ->
-        ActivityRunner.ship(owned.complete_fn, owned.task_queue, Native.resolve(completion))
+        ship(owned, Native.resolve(completion))
 
       {:"$hourglass_native_heartbeat", ^id, details} ->
         BridgeHolder.record_heartbeat(owned.task_queue, owned.task_token, Native.resolve(details))
@@ -127,8 +128,10 @@ defmodule Hourglass.Native.TaskOwner do
     end
   end
 
-  defp ship_cancelled(owned, details) do
-    completion = %{task_token: owned.task_token, result: {:cancelled, details}}
-    ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion)
-  end
+  defp ship_cancelled(owned, details),
+    do: ship(owned, %{task_token: owned.task_token, result: {:cancelled, details}})
+
+  defp ship(owned, completion),
+    do:
+      {:shipped, ActivityRunner.ship(owned.complete_fn, owned.task_queue, completion), completion}
 end
