@@ -164,11 +164,35 @@ defmodule Hourglass.NativeTest do
         Process.sleep(200)
       end)
 
-    assert log =~ "native activity panicked: kaboom"
+    # Logged once, by the executor, with where it happened (not also by the panic hook, and not
+    # on standard error).
+    assert log =~
+             ~r/native activity panicked: kaboom \(at native\/hourglass_test_nif\/src\/lib.rs:\d+\)/
+
+    assert length(String.split(log, "kaboom")) == 2
     {:ok, _} = start(queue, "hourglass.echo", ["still alive"], "t-after")
 
     assert_receive {:hourglass_completion, ^queue,
                     %{task_token: "t-after", result: {:completed, "still alive"}}}
+  end
+
+  test "a panic on a NIF thread outside any body reaches Logger, with its thread and place", %{
+    queue: queue
+  } do
+    log =
+      capture_log(fn ->
+        {:ok, _} = start(queue, "hourglass.test.panic_detached", ["adrift"], "t-detached")
+
+        assert_receive {:hourglass_completion, ^queue,
+                        %{task_token: "t-detached", result: {:completed, %{"panicked" => true}}}},
+                       5_000
+
+        # The Rust tracing event reaches Logger through the log forwarder.
+        Process.sleep(200)
+      end)
+
+    assert log =~
+             ~r/\[error\].*thread 'hourglass-io' panicked at native\/hourglass_test_nif\/src\/lib.rs:\d+: adrift/
   end
 
   test "10,000 concurrent native sleeps all complete and leave no live task", %{queue: queue} do

@@ -9,7 +9,15 @@ use hourglass::{ActivityFailure, NativeActivity, Workload};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-hourglass::nif!(panic(), heartbeats(), cleanup(), reflect(), log(), fail());
+hourglass::nif!(
+    panic(),
+    panic_detached(),
+    heartbeats(),
+    cleanup(),
+    reflect(),
+    log(),
+    fail()
+);
 
 /// Panics with its first argument as the message.
 fn panic() -> NativeActivity {
@@ -23,6 +31,25 @@ fn panic() -> NativeActivity {
                 .unwrap_or("boom")
                 .to_owned();
             panic!("{message}")
+        },
+    )
+}
+
+/// Starts a tokio task of its own that panics with its first argument as the message (no
+/// executor catches that one), waits for it to end, and completes.
+fn panic_detached() -> NativeActivity {
+    NativeActivity::with_arguments(
+        "hourglass.test.panic_detached",
+        Workload::Io,
+        |_, arguments| async move {
+            let message = arguments
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("boom")
+                .to_owned();
+            let detached = tokio::spawn(async move { panic!("{message}") });
+            let panicked = detached.await.is_err_and(|error| error.is_panic());
+            Ok::<_, ActivityFailure>(json!({ "panicked": panicked }))
         },
     )
 }

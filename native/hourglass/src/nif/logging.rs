@@ -83,6 +83,15 @@ pub fn set_receiver(pid: Option<LocalPid>) {
     *receiver = pid;
 }
 
+/// Whether an error logged now reaches a receiver: one is set, and errors are not filtered out.
+pub fn forwards_errors() -> bool {
+    is_enabled(&Level::ERROR)
+        && RECEIVER
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .is_some()
+}
+
 /// The receiver handled one record.
 pub fn handled() {
     let _ = IN_MAILBOX.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {

@@ -24,6 +24,7 @@ mod logging;
 mod native_task;
 #[cfg(test)]
 mod outside_beam;
+mod panic_log;
 mod payload_nif;
 mod payload_offload;
 mod payload_term;
@@ -159,5 +160,6 @@ pub fn load(env: Env, load_info: Term, activities: Vec<NativeActivity>) -> bool 
     }
     runtime::configure(config);
     logging::install();
+    panic_log::install();
     true
 }

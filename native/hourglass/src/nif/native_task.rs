@@ -19,16 +19,15 @@ use crate::nif::completion::completion_term;
 use crate::nif::completion::outcome_has_wide_map;
 use crate::nif::deferred_term::{build_or_defer, has_wide_map};
 use crate::nif::dirty::{self, dirty_nif};
+use crate::nif::panic_log::{self, CaughtPanic};
 use crate::nif::task::{decode_task, utf8_string, NativeTask};
 use crate::nif::value::{str_to_term, value_to_term};
 use crate::registry;
 use crate::runtime;
 use crate::stats::{self, LiveGuard};
-use futures::FutureExt;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, LocalPid, Monitor, NifResult, OwnedEnv, Resource, ResourceArc, Term};
 use serde_json::Value;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::task::AbortHandle;
@@ -261,13 +260,16 @@ fn spawn<'a>(env: Env<'a>, prepared: Prepared) -> Term<'a> {
         // The body is made here, on tokio, not in the NIF: whatever a body's constructor does
         // (and any panic in it) stays off the BEAM's schedulers.
         let body = async move { activity.start(context, input).await };
-        let outcome = match AssertUnwindSafe(body).catch_unwind().await {
+        let outcome = match panic_log::catch_body(body).await {
             Ok(Ok(value)) => Outcome::Completed(value),
             Ok(Err(failure)) => Outcome::Failed(failure),
-            Err(panic) => {
+            Err(CaughtPanic { message, location }) => {
                 stats::count_panicked();
-                let message = panic_message(panic.as_ref());
-                tracing::error!(activity_type = %activity_type, "native activity panicked: {message}");
+                tracing::error!(
+                    activity_type = %activity_type,
+                    "native activity panicked: {message} (at {})",
+                    location.as_deref().unwrap_or("an unknown location")
+                );
                 Outcome::Failed(ActivityFailure::new(
                     "Panic",
                     format!("native activity {activity_type} panicked: {message}"),
@@ -387,14 +389,4 @@ fn completion_part<'a>(env: Env<'a>, task_token: Vec<u8>, outcome: Outcome) -> T
     build_or_defer(env, outcome_has_wide_map(&outcome), move |env| {
         completion_term(env, &task_token, &outcome)
     })
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".to_owned()
-    }
 }
