@@ -8,8 +8,8 @@ defmodule Hourglass.Telemetry do
 
     * `[:hourglass, :activity, :start]` - measurements `%{system_time, monotonic_time}`.
     * `[:hourglass, :activity, :stop]` - measurements `%{duration, monotonic_time}` (native
-      time units); metadata also has `:result`: `:completed`, `:failed`, `:cancelled`, or (an Elixir
-      activity's) `:will_complete_async`.
+      time units); metadata also has `:result`: `:completed`, `:failed`, `:cancelled`, or
+      (an Elixir activity's) `:will_complete_async`.
     * `[:hourglass, :activity, :exception]` - measurements `%{duration, monotonic_time}`;
       metadata also has `:kind`, `:reason` and `:stacktrace`, when `execute` raised, threw or
       exited.

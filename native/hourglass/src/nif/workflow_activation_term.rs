@@ -8,8 +8,9 @@
 //! - `{:initialize, %{workflow_type, workflow_id, arguments, randomness_seed, attempt,
 //!   first_execution_run_id, continued_from_execution_run_id, identity, start_time, parent,
 //!   memo, search_attributes, cron_schedule, execution_timeout, run_timeout, task_timeout}}`
-//!   (`start_time` a `DateTime` or nil; `parent` nil or `%{namespace, workflow_id, run_id}`; `memo` and `search_attributes` maps
-//!   of names to values, memo values in the payload form; timeouts in milliseconds or nil)
+//!   (`start_time` a `DateTime` or nil; `parent` nil or `%{namespace, workflow_id, run_id}`;
+//!   `memo` and `search_attributes` maps of names to values, memo values in the payload form;
+//!   timeouts in milliseconds or nil)
 //! - `{:fire_timer, seq}`
 //! - `{:resolve_activity, seq, {:completed, value} | {:failed, failure} | {:cancelled, failure}
 //!   | {:backoff, %{attempt, backoff, original_schedule_time}}}` (backoff: a local activity to
