@@ -25,14 +25,19 @@ fn panic() -> NativeActivity {
         "hourglass.test.panic",
         Workload::Io,
         |_, arguments| async move {
-            let message = arguments
-                .first()
-                .and_then(Value::as_str)
-                .unwrap_or("boom")
-                .to_owned();
+            let message = panic_message(&arguments);
             panic!("{message}")
         },
     )
+}
+
+/// The first argument, the message a test activity panics with.
+fn panic_message(arguments: &[Value]) -> String {
+    arguments
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or("boom")
+        .to_owned()
 }
 
 /// Starts a tokio task of its own that panics with its first argument as the message (no
@@ -42,11 +47,7 @@ fn panic_detached() -> NativeActivity {
         "hourglass.test.panic_detached",
         Workload::Io,
         |_, arguments| async move {
-            let message = arguments
-                .first()
-                .and_then(Value::as_str)
-                .unwrap_or("boom")
-                .to_owned();
+            let message = panic_message(&arguments);
             let detached = tokio::spawn(async move { panic!("{message}") });
             let panicked = detached.await.is_err_and(|error| error.is_panic());
             Ok::<_, ActivityFailure>(json!({ "panicked": panicked }))
