@@ -7,6 +7,7 @@
 use crate::nif::atoms::named as atom;
 use crate::nif::chained_error_term::chained_error_term;
 use crate::nif::completion::{application_error_term, ApplicationErrorFields};
+use crate::nif::datetime_term::timestamp_micros;
 use crate::nif::dirty::{self, dirty_nif};
 use crate::nif::payload_term::{payload_term, terms_to_payloads, Form};
 use crate::nif::pending_call::reply_later;
@@ -431,9 +432,7 @@ pub fn failure_term<'a>(env: Env<'a>, failure: &Failure, form: Form) -> Term<'a>
 
 /// A timestamp as Unix microseconds, or nil.
 pub(crate) fn micros<'a>(env: Env<'a>, time: &Option<prost_wkt_types::Timestamp>) -> Term<'a> {
-    time.as_ref()
-        .map(|time| (time.seconds * 1_000_000 + i64::from(time.nanos) / 1_000).encode(env))
-        .unwrap_or_else(|| nil(env))
+    timestamp_micros(time).map_or_else(|| nil(env), |micros| micros.encode(env))
 }
 
 fn info_term<'a>(env: Env<'a>, info: &ActivityExecutionInfo, form: Form) -> Term<'a> {

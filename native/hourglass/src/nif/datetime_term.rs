@@ -4,6 +4,7 @@
 //! attempt's three times, or every activation's time, on a scheduler.
 
 use crate::nif::atoms::named as atom;
+use crate::nif::client_nif::nil;
 use crate::nif::workflow_activation_term::map;
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Term};
@@ -74,7 +75,7 @@ pub fn timestamp_datetime<'a>(
 ) -> Term<'a> {
     match timestamp_micros(timestamp) {
         Some(micros) => utc_datetime(env, micros),
-        None => rustler::types::atom::nil().encode(env),
+        None => nil(env),
     }
 }
 
@@ -82,7 +83,7 @@ pub fn timestamp_datetime<'a>(
 /// time whose year `Calendar.ISO` does not take.
 pub fn utc_datetime(env: Env<'_>, micros: i64) -> Term<'_> {
     let Some(fields) = utc_fields(micros) else {
-        return rustler::types::atom::nil().encode(env);
+        return nil(env);
     };
     map(
         env,

@@ -12,7 +12,7 @@ use futures::FutureExt;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, PanicHookInfo};
+use std::panic::AssertUnwindSafe;
 use std::sync::Once;
 
 thread_local! {
@@ -46,7 +46,7 @@ pub fn install() {
                     "thread '{}' panicked at {}: {}",
                     thread.name().unwrap_or("<unnamed>"),
                     location.as_deref().unwrap_or("an unknown location"),
-                    message(info)
+                    payload_message(info.payload())
                 );
             } else {
                 default(info);
@@ -71,10 +71,6 @@ pub async fn catch_body<F: Future>(body: F) -> Result<F::Output, CaughtPanic> {
         })
     })
     .await
-}
-
-fn message(info: &PanicHookInfo) -> String {
-    payload_message(info.payload())
 }
 
 fn payload_message(payload: &(dyn Any + Send)) -> String {
