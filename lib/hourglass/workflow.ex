@@ -335,11 +335,23 @@ defmodule Hourglass.Workflow do
             {:error, :cancelled}
 
           {^handle, outcome} ->
-            Run.cancel_timer(timer)
+            Run.drop_timer(timer)
             outcome
         end
     end
   end
+
+  @doc """
+  Cancels what `handle` stands for, if it is still pending: a timer (`await/1` then returns
+  `{:error, :cancelled}` at once), an activity or a local activity, or a child workflow. An
+  activity or a child is cancelled as its `:cancellation_type` says (`:try_cancel`: resolved
+  at once; `:wait_cancellation_completed`: once it has ended; `:abandon`: at once, and left
+  running), and `await/1` then returns its `{:error, %Hourglass.ActivityError{}}` or
+  `{:error, %Hourglass.ChildWorkflowError{}}` with cause `{:cancelled, details}` (or its
+  result, if it ended first). Returns `:ok`.
+  """
+  @spec cancel(handle()) :: :ok
+  def cancel(%Handle{} = handle), do: Run.cancel(handle)
 
   @doc "Waits for every handle; their outcomes, in the same order."
   @spec await_all([handle()]) :: [{:ok, term()} | {:error, term()}]

@@ -139,10 +139,11 @@ defmodule Hourglass.Worker.WorkflowRuns do
              module: module,
              task_queue: state.task_queue,
              namespace: state.options.namespace,
-             codec: state.payload_codec,
-             activation: activation,
-             activation_token: token
+             codec: state.payload_codec
            }) do
+      # Sent, not given to start it with: the supervisor keeps a child's start arguments for
+      # the child's lifetime, and the first activation can be large (the workflow's input).
+      send(pid, {:"$hourglass_workflow_activation", activation, token})
       ref = Process.monitor(pid)
 
       state = %{

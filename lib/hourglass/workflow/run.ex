@@ -38,9 +38,27 @@ defmodule Hourglass.Workflow.Run do
   @turn :"$hourglass_turn"
   @turn_over :"$hourglass_turn_over"
 
+  # SDK flags (Core's internal flags of the language side), one per change in the commands a
+  # run issues: a run uses the new behaviour where the history recorded the flag, or where it
+  # is not replaying (and the completion records the flag); a history made before the change
+  # replays the old way. Never reuse a number.
+  #
+  # 1: a workflow's cancellation reaches the wait pending when it is delivered, once (before:
+  #    every later wait_condition returned {:error, :cancelled}, and a cancellation delivered
+  #    while nothing was pending cancelled the next operation the code started).
+  # 2: cancel commands leave in the order the code issued what they cancel (before: the
+  #    iteration order of a map).
+  # 3: update handlers whose wait is over take their turns before the workflow's result is
+  #    sent (before: they got none, and their updates no answer).
+  @flag_cancel_once 1
+  @flag_cancel_in_issue_order 2
+  @flag_updates_before_end 3
+  @known_flags [@flag_cancel_once, @flag_cancel_in_issue_order, @flag_updates_before_end]
+
   @typedoc """
   What the worker starts a run with: its Core worker and worker process, the workflow module,
-  the task queue and namespace, the payload codec, and the run's first activation.
+  the task queue and namespace, and the payload codec. The worker then sends the run its first
+  activation, as every later one.
   """
   @type args :: %{
           core: reference(),
@@ -48,8 +66,7 @@ defmodule Hourglass.Workflow.Run do
           module: module(),
           task_queue: String.t(),
           namespace: String.t(),
-          codec: {module(), term()} | nil,
-          activation: map()
+          codec: {module(), term()} | nil
         }
 
   @doc "Starts the run's process, linked to the caller (its supervisor)."
@@ -58,8 +75,6 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def init(args) do
-    activation = args.activation
-
     Process.put(@key, %{
       core: args.core,
       worker: args.worker,
@@ -67,23 +82,21 @@ defmodule Hourglass.Workflow.Run do
       worker_monitor: Process.monitor(args.worker),
       module: args.module,
       codec: args.codec,
-      run_id: activation.run_id,
+      run_id: nil,
       # the token of the activation being handled, named when it is answered
-      activation_token: args.activation_token,
-      info: %{
-        run_id: activation.run_id,
-        task_queue: args.task_queue,
-        namespace: args.namespace
-      },
+      activation_token: nil,
+      info: %{task_queue: args.task_queue, namespace: args.namespace},
       now: nil,
       arguments: [],
       state: %{},
       commands: [],
       # one sequence per kind of command, as Core counts them
       seq: %{activity: 0, timer: 0, child: 0, signal_external: 0, cancel_external: 0},
-      # handle keys => outcome, and those started and not resolved yet
+      # outcomes not taken by the code yet, by handle key; and the operations started and not
+      # resolved, each with the number of its start among the run's operations
       resolved: %{},
       pending: %{},
+      started: 0,
       activity_types: %{},
       # child seq => {workflow type, workflow id}, for its errors
       children: %{},
@@ -94,8 +107,15 @@ defmodule Hourglass.Workflow.Run do
       backoff_timers: %{},
       cancelled: false,
       cancellation_undelivered: false,
+      # the main routine's wait pending when the cancellation was delivered, until it returns
+      cancel_wait: false,
+      # pending operations whose cancellation was asked for (Core resolves them)
+      cancel_requested: MapSet.new(),
       evicted: false,
       replaying: false,
+      # the SDK flags this run goes by (see @known_flags): those the history recorded, and
+      # those it used while not replaying
+      flags: MapSet.new(),
       # patches the history has markers for (NotifyHasPatch), and the answers given so far
       notified_patches: MapSet.new(),
       patches: %{},
@@ -109,10 +129,12 @@ defmodule Hourglass.Workflow.Run do
       # update handlers that wait, in the order they started: {pid, check}; and how many
       # handlers have started and not ended (those waiting, and one taking its turn)
       waiting_handlers: [],
-      unfinished_handlers: 0
+      unfinished_handlers: 0,
+      # what a signal handler's failure ends the workflow with, once the main routine is told
+      handler_failure: nil
     })
 
-    begin(activation)
+    next_activation()
     outcome = run_main()
     finish(outcome)
     serve_finished()
@@ -180,11 +202,12 @@ defmodule Hourglass.Workflow.Run do
   defp schedule_activity(ctx, seq, activity_type, command) do
     handle = %Handle{kind: :activity, seq: seq}
 
+    ctx = start_pending(ctx, [key(handle)])
+
     put(%{
       ctx
       | seq: %{ctx.seq | activity: seq},
         commands: [command | ctx.commands],
-        pending: Map.put(ctx.pending, key(handle), true),
         activity_types: Map.put(ctx.activity_types, seq, activity_type)
     })
 
@@ -197,11 +220,12 @@ defmodule Hourglass.Workflow.Run do
     seq = ctx.seq.timer + 1
     handle = %Handle{kind: :timer, seq: seq}
 
+    ctx = start_pending(ctx, [key(handle)])
+
     put(%{
       ctx
       | seq: %{ctx.seq | timer: seq},
-        commands: [{:start_timer, seq, milliseconds} | ctx.commands],
-        pending: Map.put(ctx.pending, key(handle), true)
+        commands: [{:start_timer, seq, milliseconds} | ctx.commands]
     })
 
     handle
@@ -234,18 +258,18 @@ defmodule Hourglass.Workflow.Run do
       ])
       |> put_retry_policy(Keyword.get(opts, :retry_policy))
 
+    ctx = start_pending(ctx, [{:child_start, seq}, {:child, seq}])
+
     put(%{
       ctx
       | seq: %{ctx.seq | child: seq},
         commands: [{:start_child_workflow, seq, options} | ctx.commands],
-        pending:
-          ctx.pending |> Map.put({:child_start, seq}, true) |> Map.put({:child, seq}, true),
         children: Map.put(ctx.children, seq, {workflow_type, workflow_id})
     })
 
     # The handle once the server started the child (its run id), or why it did not.
     block(fn ctx ->
-      case Map.fetch(ctx.resolved, {:child_start, seq}) do
+      case take_outcome(ctx, {:child_start, seq}) do
         {:ok, {:ok, run_id}} ->
           {:done,
            {:ok, %Handle{kind: :child, seq: seq, workflow_id: workflow_id, run_id: run_id}}}
@@ -306,10 +330,10 @@ defmodule Hourglass.Workflow.Run do
   # Issues a command to another workflow and waits until Core resolves it: :ok, or
   # {:error, failure}.
   defp external_call(ctx, command, key) do
-    put(%{ctx | commands: [command | ctx.commands], pending: Map.put(ctx.pending, key, true)})
+    put(start_pending(%{ctx | commands: [command | ctx.commands]}, [key]))
 
     block(fn ctx ->
-      case Map.fetch(ctx.resolved, key) do
+      case take_outcome(ctx, key) do
         {:ok, outcome} -> {:done, outcome}
         :error -> :wait
       end
@@ -318,38 +342,95 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def await_handles(handles, mode) do
+    ctx = context!()
+    Enum.each(handles, &awaitable!(ctx, &1))
+
     block(fn ctx ->
       outcomes = Enum.map(handles, &Map.fetch(ctx.resolved, key(&1)))
 
       case mode do
         :all ->
-          if Enum.all?(outcomes, &match?({:ok, _}, &1)),
-            do: {:done, Enum.map(outcomes, fn {:ok, outcome} -> outcome end)},
-            else: :wait
+          if Enum.all?(outcomes, &match?({:ok, _}, &1)) do
+            forget_outcomes(Enum.map(handles, &key/1))
+            {:done, Enum.map(outcomes, fn {:ok, outcome} -> outcome end)}
+          else
+            :wait
+          end
 
         :any ->
           case Enum.find(Enum.zip(handles, outcomes), &match?({_, {:ok, _}}, &1)) do
-            {handle, {:ok, outcome}} -> {:done, {handle, outcome}}
-            nil -> :wait
+            {handle, {:ok, outcome}} ->
+              forget_outcomes([key(handle)])
+              {:done, {handle, outcome}}
+
+            nil ->
+              :wait
           end
       end
     end)
   end
 
+  # An outcome is handed to the code once and then forgotten: a cached run keeps no result the
+  # code took (it keeps what it wants in its variables or state). A handle of this run that is
+  # neither pending nor resolved was awaited before.
+  defp awaitable!(ctx, %Handle{} = handle) do
+    key = key(handle)
+
+    unless Map.has_key?(ctx.pending, key) or Map.has_key?(ctx.resolved, key) do
+      raise ArgumentError,
+            "#{inspect(handle)} was awaited before (or is not this run's): an outcome is " <>
+              "handed out once"
+    end
+  end
+
+  defp take_outcome(ctx, key) do
+    case Map.fetch(ctx.resolved, key) do
+      {:ok, outcome} ->
+        forget_outcomes([key])
+        {:ok, outcome}
+
+      :error ->
+        :error
+    end
+  end
+
+  defp forget_outcomes(keys) do
+    ctx = context!()
+    put(%{ctx | resolved: Map.drop(ctx.resolved, keys)})
+  end
+
+  # Marks what the code just started as pending, numbered in the order it started.
+  defp start_pending(ctx, keys) do
+    {pending, started} =
+      Enum.reduce(keys, {ctx.pending, ctx.started}, fn key, {pending, started} ->
+        {Map.put(pending, key, started + 1), started + 1}
+      end)
+
+    %{ctx | pending: pending, started: started}
+  end
+
   @doc false
   def wait_condition(condition, timeout) do
     timer = timeout && start_timer(timeout)
+    # Only the main routine's wait takes the workflow's cancellation (update handlers go on).
+    main_routine? = context!().handler == nil and Process.get(@handler_of) == nil
 
     block(fn ctx ->
       cond do
         condition.(ctx.state) ->
-          if timer, do: cancel_timer(timer)
+          if timer, do: drop_timer(timer)
           {:done, :ok}
 
-        ctx.cancelled ->
+        main_routine? and ctx.cancel_wait ->
+          put(%{context!() | cancel_wait: false})
+          if timer, do: drop_timer(timer)
+          {:done, {:error, :cancelled}}
+
+        ctx.cancelled and not flag?(@flag_cancel_once) ->
           {:done, {:error, :cancelled}}
 
         timer && Map.has_key?(ctx.resolved, key(timer)) ->
+          forget_outcomes([key(timer)])
           {:done, {:error, :timeout}}
 
         true ->
@@ -510,14 +591,18 @@ defmodule Hourglass.Workflow.Run do
   defp handler_name(:signal), do: "signal handler"
   defp handler_name(:update), do: "update handler"
 
-  # Runs a handler's code, marked as such for the calls it may make.
+  # Runs a handler's code, marked as such for the calls it may make. A query or a validator
+  # only looks: the random generator is as it found it (they run on some workers and replays
+  # and not on others, so a value they drew would change the run's later ones).
   defp with_handler(kind, fun) do
     ctx = context!()
     put(%{ctx | handler: kind})
+    rand = if kind in [:query, :validator], do: :rand.export_seed()
 
     try do
       fun.()
     after
+      if rand, do: :rand.seed(rand)
       put(%{context!() | handler: ctx.handler})
     end
   end
@@ -542,18 +627,89 @@ defmodule Hourglass.Workflow.Run do
     do: raise(ArgumentError, ":retry_policy must be a keyword list, got: #{inspect(policy)}")
 
   @doc false
-  def cancel_timer(%Handle{} = timer) do
-    ctx = context!()
+  def cancel(%Handle{} = handle) do
+    ctx = changing_context!()
+    key = key(handle)
 
-    if Map.has_key?(ctx.pending, key(timer)) do
+    if Map.has_key?(ctx.pending, key) and not MapSet.member?(ctx.cancel_requested, key) do
+      put(cancel_pending(ctx, [key]))
+    end
+
+    :ok
+  end
+
+  # Cancels a timer the code no longer waits for and forgets it (wait_condition's, await's).
+  @doc false
+  def drop_timer(%Handle{kind: :timer} = timer) do
+    ctx = context!()
+    key = key(timer)
+
+    if Map.has_key?(ctx.pending, key) do
       put(%{
         ctx
         | commands: [{:cancel_timer, timer.seq} | ctx.commands],
-          pending: Map.delete(ctx.pending, key(timer)),
-          resolved: Map.put(ctx.resolved, key(timer), {:error, :cancelled})
+          pending: Map.delete(ctx.pending, key)
       })
+    else
+      forget_outcomes([key])
     end
   end
+
+  # Issues what cancels the pending operations `keys`, in that order. A timer (and a local
+  # activity waiting out its backoff, whose timer it is) is resolved cancelled at once: Core
+  # sends nothing more for it. Activities and children are resolved by Core, as their
+  # cancellation type says; a signal or a cancellation request to another workflow is sent
+  # either way.
+  defp cancel_pending(ctx, keys) do
+    Enum.reduce(keys, ctx, fn key, ctx ->
+      {commands, outcome} = cancel_commands(ctx, key)
+
+      ctx = %{
+        ctx
+        | commands: Enum.reverse(commands, ctx.commands),
+          cancel_requested: MapSet.put(ctx.cancel_requested, key)
+      }
+
+      case outcome do
+        nil ->
+          ctx
+
+        outcome ->
+          %{
+            ctx
+            | resolved: Map.put(ctx.resolved, key, outcome),
+              pending: Map.delete(ctx.pending, key),
+              cancel_requested: MapSet.delete(ctx.cancel_requested, key)
+          }
+      end
+    end)
+  end
+
+  defp cancel_commands(_ctx, {:timer, seq}), do: {[{:cancel_timer, seq}], {:error, :cancelled}}
+
+  defp cancel_commands(ctx, {:activity, seq}) do
+    case Map.get(ctx.locals, seq) do
+      nil ->
+        {[{:request_cancel_activity, seq}], nil}
+
+      %{current: nil, timer: timer} ->
+        cancelled = %ActivityError{
+          activity_type: ctx.activity_types[seq],
+          cause: {:cancelled, nil}
+        }
+
+        {[{:cancel_timer, timer}], {:error, cancelled}}
+
+      %{current: current} ->
+        {[{:request_cancel_local_activity, current}], nil}
+    end
+  end
+
+  # Core resolves a child as its cancellation type says (also one not started yet).
+  defp cancel_commands(_ctx, {kind, seq}) when kind in [:child, :child_start],
+    do: {[{:cancel_child_workflow, seq}], nil}
+
+  defp cancel_commands(_ctx, {_external, _seq}), do: {[], nil}
 
   # Runs `check` against the run's context until it says {:done, value}. The main routine lets
   # waiting update handlers take their turns, and while nobody can go on answers the activation
@@ -581,6 +737,7 @@ defmodule Hourglass.Workflow.Run do
 
     case check.(context!()) do
       {:done, value} ->
+        put(%{context!() | cancel_wait: false})
         value
 
       :wait ->
@@ -589,7 +746,21 @@ defmodule Hourglass.Workflow.Run do
           next_activation()
         end
 
+        end_if_a_handler_failed()
         main_block(check)
+    end
+  end
+
+  # A signal handler that raised an ApplicationError ends the workflow with it, as the main
+  # routine would, without the main routine going on.
+  defp end_if_a_handler_failed do
+    case context!().handler_failure do
+      nil ->
+        :ok
+
+      error ->
+        finish({:returned, {:error, error}})
+        serve_finished()
     end
   end
 
@@ -701,57 +872,63 @@ defmodule Hourglass.Workflow.Run do
   @doc false
   def all_handlers_finished?, do: context!().unfinished_handlers == 0
 
-  # Pending timers are cancelled here (Core sends nothing more for them); pending activities
-  # are asked to cancel, and Core resolves them as their cancellation type says.
+  # The workflow's cancellation reaches what the main routine waits on: every pending
+  # operation is cancelled (in the order the code started them), and the wait pending now
+  # returns {:error, :cancelled} if it is a condition (see wait_condition/2); later waits work
+  # as before, so cleanup code can run. Histories without @flag_cancel_once replay the old
+  # way: nothing delivered while nothing is pending, and no cancel_wait.
   defp deliver_cancellation do
     ctx = context!()
 
-    if ctx.cancellation_undelivered and map_size(ctx.pending) > 0 do
-      commands =
-        ctx.pending
-        |> Enum.flat_map(fn
-          {{:timer, seq}, true} ->
-            [{:cancel_timer, seq}]
+    if ctx.cancellation_undelivered do
+      once? = flag?(@flag_cancel_once)
+      ctx = context!()
 
-          {{:activity, seq}, true} ->
-            case Map.get(ctx.locals, seq) do
-              nil -> [{:request_cancel_activity, seq}]
-              %{current: nil, timer: timer} -> [{:cancel_timer, timer}]
-              %{current: current} -> [{:request_cancel_local_activity, current}]
-            end
+      if once? or map_size(ctx.pending) > 0 do
+        keys =
+          ctx.pending
+          |> Enum.reject(fn {key, _started} -> MapSet.member?(ctx.cancel_requested, key) end)
+          |> in_cancel_order()
+          |> Enum.map(fn {key, _started} -> key end)
 
-          # Core resolves a child as its cancellation type says (also one not started yet).
-          {{kind, seq}, true} when kind in [:child, :child_start] ->
-            [{:cancel_child_workflow, seq}]
+        # A child pending both its start and its result is cancelled once, where it comes first.
+        once = Enum.uniq_by(keys, &child_or_key/1)
+        ctx = cancel_pending(ctx, once)
 
-          # A signal or a cancellation request to another workflow is sent either way.
-          {{_external, _seq}, true} ->
-            []
-        end)
-        |> Enum.uniq()
+        put(%{
+          ctx
+          | cancellation_undelivered: false,
+            cancel_wait: once?,
+            cancel_requested: Enum.into(keys -- once, ctx.cancel_requested)
+        })
+      end
+    end
+  end
 
-      timers =
-        for {{:timer, _} = key, true} <- ctx.pending, into: %{}, do: {key, {:error, :cancelled}}
+  defp child_or_key({:child_start, seq}), do: {:child, seq}
+  defp child_or_key(key), do: key
 
-      # A local activity waiting out its backoff is cancelled with its timer.
-      backing_off =
-        for {{:activity, seq} = key, true} <- ctx.pending,
-            match?(%{current: nil}, ctx.locals[seq]),
-            into: %{},
-            do:
-              {key,
-               {:error,
-                %ActivityError{activity_type: ctx.activity_types[seq], cause: {:cancelled, nil}}}}
+  defp in_cancel_order(pending) do
+    if flag?(@flag_cancel_in_issue_order),
+      do: Enum.sort_by(pending, fn {_key, started} -> started end),
+      else: pending
+  end
 
-      timers = Map.merge(timers, backing_off)
+  # Whether the run goes by SDK flag `flag` (see @known_flags): yes where the history recorded
+  # it, or where the run is not replaying (then the completion records it).
+  defp flag?(flag) do
+    ctx = context!()
 
-      put(%{
-        ctx
-        | cancellation_undelivered: false,
-          commands: Enum.reverse(commands, ctx.commands),
-          resolved: Map.merge(ctx.resolved, timers),
-          pending: Map.reject(ctx.pending, fn {key, _} -> Map.has_key?(timers, key) end)
-      })
+    cond do
+      MapSet.member?(ctx.flags, flag) ->
+        true
+
+      ctx.replaying ->
+        false
+
+      true ->
+        put(%{ctx | flags: MapSet.put(ctx.flags, flag)})
+        true
     end
   end
 
@@ -784,8 +961,18 @@ defmodule Hourglass.Workflow.Run do
         begin(activation)
 
       {:DOWN, ^monitor, :process, _pid, _reason} ->
-        exit({:shutdown, :worker_down})
+        stop({:shutdown, :worker_down})
     end
+  end
+
+  # Ends the run's process (and the update handlers' linked to it) with an exit signal to
+  # itself, which takes effect at once and which no `catch` in workflow code can stop, unlike
+  # `exit/1`: an evicted run never goes on. The reasons are {:shutdown, _}, which supervisors do
+  # not report as crashes.
+  defp stop(reason) do
+    Process.exit(self(), reason)
+    # Only reached when workflow code made this process trap exits.
+    exit(reason)
   end
 
   defp begin(activation) do
@@ -793,13 +980,35 @@ defmodule Hourglass.Workflow.Run do
 
     info =
       Map.merge(ctx.info, %{
+        run_id: activation.run_id,
         history_length: activation.history_length,
         continue_as_new_suggested: activation.continue_as_new_suggested
       })
 
     # The NIF makes the timestamp a DateTime (nil when Core sends none).
     now = activation.timestamp || ctx.now
-    put(%{ctx | info: info, now: now, replaying: activation.is_replaying})
+    flags = Enum.into(activation.available_internal_flags, ctx.flags)
+
+    put(%{
+      ctx
+      | run_id: activation.run_id,
+        info: info,
+        now: now,
+        replaying: activation.is_replaying,
+        flags: flags
+    })
+
+    # A history recorded by a later Hourglass may rely on behaviour this one does not have.
+    case Enum.reject(flags, &(&1 in @known_flags)) do
+      [] ->
+        :ok
+
+      unknown ->
+        fail_task(
+          "the history was made by a later Hourglass (SDK flags #{inspect(Enum.sort(unknown))} " <>
+            "are unknown to this one): deploy that version"
+        )
+    end
 
     try do
       Enum.each(activation.jobs, &apply_job/1)
@@ -809,7 +1018,7 @@ defmodule Hourglass.Workflow.Run do
 
     if context!().evicted do
       answer({:ok, []})
-      exit(@evicted)
+      stop(@evicted)
     end
   end
 
@@ -883,7 +1092,8 @@ defmodule Hourglass.Workflow.Run do
     put(%{
       ctx
       | locals: Map.delete(ctx.locals, seq),
-        local_seqs: Map.delete(ctx.local_seqs, command_seq)
+        local_seqs: Map.delete(ctx.local_seqs, command_seq),
+        activity_types: Map.delete(ctx.activity_types, seq)
     })
 
     activity_type = Map.get(ctx.activity_types, seq)
@@ -952,17 +1162,20 @@ defmodule Hourglass.Workflow.Run do
 
   defp apply_job({:signal, name, arguments}) do
     ctx = context!()
-    arguments = decode_values!(ctx.codec, arguments, "the input of signal #{inspect(name)}")
 
-    case with_handler(:signal, fn -> handle_signal(ctx, name, arguments) end) do
-      {:ok, state} ->
-        put(%{context!() | state: state})
+    case decode_input(ctx, arguments, "signal #{inspect(name)}") do
+      {:ok, arguments} ->
+        take_signal(ctx, name, arguments)
 
-      :no_handler ->
-        # Kept for a handler the code sets later (set_signal_handler/2), as the official SDKs do.
-        ctx = context!()
-        buffered = Map.update(ctx.buffered_signals, name, [arguments], &[arguments | &1])
-        put(%{ctx | buffered_signals: buffered})
+      # Input a client sent: refused here, or every replay of the history would fail again.
+      {:error, message} ->
+        unless ctx.replaying do
+          Logger.warning(
+            "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])} " <>
+              "(workflow id #{inspect(ctx.info[:workflow_id])}, run id #{ctx.run_id}): " <>
+              "signal #{inspect(name)} dropped: #{message}"
+          )
+        end
     end
   end
 
@@ -1045,8 +1258,38 @@ defmodule Hourglass.Workflow.Run do
     put(%{
       ctx
       | resolved: Map.put(ctx.resolved, key, outcome),
-        pending: Map.delete(ctx.pending, key)
+        pending: Map.delete(ctx.pending, key),
+        cancel_requested: MapSet.delete(ctx.cancel_requested, key)
     })
+  end
+
+  defp take_signal(ctx, name, arguments) do
+    case with_handler(:signal, fn -> handle_signal(ctx, name, arguments) end) do
+      {:ok, state} ->
+        put(%{context!() | state: state})
+
+      :no_handler ->
+        # Kept for a handler the code sets later (set_signal_handler/2), as the official SDKs do.
+        ctx = context!()
+        buffered = Map.update(ctx.buffered_signals, name, [arguments], &[arguments | &1])
+        put(%{ctx | buffered_signals: buffered})
+
+      # As from the main routine: the workflow fails with it (see end_if_a_handler_failed/0).
+      {:failed, %ApplicationError{} = error} ->
+        ctx = context!()
+        if ctx.handler_failure == nil, do: put(%{ctx | handler_failure: error})
+    end
+  end
+
+  # A client's input (a signal's, an update's, a query's): its values, or why they cannot be
+  # had (the NIF could not decode the payloads, or the codec cannot).
+  defp decode_input(_ctx, {:undecodable, message}, _what), do: {:error, message}
+
+  defp decode_input(ctx, arguments, what) do
+    case PayloadCodec.decode_values(ctx.codec, arguments) do
+      {:ok, values} -> {:ok, values}
+      {:error, message} -> {:error, "cannot decode the input of #{what}: #{message}"}
+    end
   end
 
   # The handler set for `name`, else the module's handle_signal/3 if it has a clause for it.
@@ -1069,22 +1312,20 @@ defmodule Hourglass.Workflow.Run do
           :no_handler
         end
     end
+  rescue
+    error in ApplicationError -> {:failed, error}
   end
 
   defp no_clause?(%FunctionClauseError{} = error, module, function),
     do: error.module == module and error.function == function and error.arity == 3
 
   defp decode_update_input(ctx, update) do
-    case PayloadCodec.decode_values(ctx.codec, update.arguments) do
+    case decode_input(ctx, update.arguments, "update #{inspect(update.name)}") do
       {:ok, arguments} ->
         {:ok, arguments}
 
       {:error, message} ->
-        {:error,
-         %ApplicationError{
-           type: "UpdateRejected",
-           message: "cannot decode the input of update #{inspect(update.name)}: #{message}"
-         }}
+        {:error, %ApplicationError{type: "UpdateRejected", message: message}}
     end
   end
 
@@ -1133,6 +1374,8 @@ defmodule Hourglass.Workflow.Run do
 
     error ->
       {:error, Exception.message(error)}
+  catch
+    kind, reason -> {:error, Exception.format_banner(kind, reason)}
   end
 
   # Whether a clause of `handler` may take `name` (modules made with `use Hourglass.Workflow`
@@ -1209,7 +1452,7 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp query_answer(ctx, name, arguments) do
-    with {:ok, arguments} <- PayloadCodec.decode_values(ctx.codec, arguments),
+    with {:ok, arguments} <- decode_input(ctx, arguments, "query #{inspect(name)}"),
          {:reply, value} <- with_handler(:query, fn -> call_query(ctx, name, arguments) end),
          {:ok, encoded} <- PayloadCodec.encode_value(ctx.codec, value) do
       {:ok, encoded}
@@ -1243,6 +1486,8 @@ defmodule Hourglass.Workflow.Run do
 
     error ->
       {:error, Exception.message(error)}
+  catch
+    kind, reason -> {:error, Exception.format_banner(kind, reason)}
   end
 
   defp unknown_query(ctx, name),
@@ -1262,8 +1507,16 @@ defmodule Hourglass.Workflow.Run do
     end
   end
 
+  # How the main routine ended. As in the official SDKs, an error a Workflow call reported that
+  # the code did not handle ends the workflow: an ActivityError or ChildWorkflowError raised,
+  # or returned into a match that did not take it (`{:ok, r} = Workflow.execute_activity(...)`),
+  # fails it with that error; {:error, :cancelled} after the workflow's cancellation ends it
+  # cancelled. Any other exception is a bug: it fails the workflow task, which the server
+  # retries, so a deployed fix carries the run on.
   defp run_main do
     ctx = context!()
+    # The code has its arguments now: the run does not keep them for its lifetime.
+    put(%{ctx | arguments: []})
 
     try do
       {:returned, apply(ctx.module, :run, ctx.arguments)}
@@ -1271,17 +1524,33 @@ defmodule Hourglass.Workflow.Run do
       error in [ApplicationError, ActivityError, ChildWorkflowError] ->
         {:returned, {:error, error}}
 
+      error in [MatchError, CaseClauseError, WithClauseError] ->
+        case workflow_call_error(error.term) do
+          {:ok, reason} -> {:returned, {:error, reason}}
+          :error -> {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
+        end
+
       error ->
         {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
     catch
-      :exit, @evicted -> exit(@evicted)
       kind, reason -> {:task_failure, Exception.format(kind, reason, __STACKTRACE__)}
     end
   end
 
+  defp workflow_call_error({:error, %error_type{} = error})
+       when error_type in [ActivityError, ChildWorkflowError],
+       do: {:ok, error}
+
+  defp workflow_call_error({:error, :cancelled}) do
+    if context!().cancelled, do: {:ok, :cancelled}, else: :error
+  end
+
+  defp workflow_call_error(_term), do: :error
+
   defp finish({:task_failure, message}), do: fail_task(message)
 
   defp finish({:returned, returned}) do
+    let_handlers_finish()
     ctx = context!()
 
     command =
@@ -1331,6 +1600,13 @@ defmodule Hourglass.Workflow.Run do
 
     put(%{ctx | commands: [command | ctx.commands]})
     answer({:ok, take_commands()})
+  end
+
+  # Update handlers whose wait is over take their turns before the workflow's result is sent,
+  # so that their updates are answered (an update's answer after the workflow's end is lost).
+  defp let_handlers_finish do
+    if context!().waiting_handlers != [] and flag?(@flag_updates_before_end) and handler_turn(),
+      do: let_handlers_finish()
   end
 
   # With a codec, the details go encoded, as everything else the run sends.
@@ -1409,6 +1685,13 @@ defmodule Hourglass.Workflow.Run do
   # Answers the activation. When the worker has answered it already (it took this process for
   # dead or stuck), this process is being replaced: it ends.
   defp complete(ctx, completion) do
+    # The flags the run went by: Core records in the history those it has not yet.
+    completion =
+      case completion do
+        {:ok, commands} -> {:ok, commands, MapSet.to_list(ctx.flags)}
+        {:failed, _message} -> completion
+      end
+
     case Native.worker_complete_activation(
            ctx.core,
            ctx.run_id,
@@ -1419,7 +1702,7 @@ defmodule Hourglass.Workflow.Run do
         :ok
 
       {:error, :already_answered} ->
-        exit({:shutdown, :answered_by_worker})
+        stop({:shutdown, :answered_by_worker})
 
       {:error, message} ->
         {:error, message}
@@ -1431,7 +1714,7 @@ defmodule Hourglass.Workflow.Run do
 
     receive do
       {:DOWN, ^monitor, :process, _pid, _reason} ->
-        exit({:shutdown, :worker_down})
+        stop({:shutdown, :worker_down})
 
       {:"$hourglass_workflow_activation", activation, token} ->
         ctx = %{ctx | activation_token: token}
@@ -1439,7 +1722,7 @@ defmodule Hourglass.Workflow.Run do
 
         if Enum.any?(activation.jobs, &match?({:remove_from_cache, _, _}, &1)) do
           :ok = complete(ctx, {:ok, []})
-          exit(@evicted)
+          stop(@evicted)
         else
           complete_failed(ctx, message)
           await_eviction(ctx, message)

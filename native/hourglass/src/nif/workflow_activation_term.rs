@@ -1,9 +1,10 @@
 //! Core's workflow activations as the messages `Hourglass.Worker` receives:
 //! `{:"$hourglass_activation", activation, token}` where `token` (an integer) is the one its
 //! answer names (see [`crate::temporal::open_activations`]) and `activation` is
-//! `%{run_id, timestamp, is_replaying, history_length, continue_as_new_suggested, jobs}`
-//! (`timestamp` a `DateTime` in UTC, or nil: see [`crate::nif::datetime_term`]) and each job
-//! one of:
+//! `%{run_id, timestamp, is_replaying, history_length, continue_as_new_suggested, jobs,
+//! available_internal_flags}` (`timestamp` a `DateTime` in UTC, or nil: see
+//! [`crate::nif::datetime_term`]; `available_internal_flags` the SDK flags the history recorded
+//! so far, integers) and each job one of:
 //!
 //! - `{:initialize, %{workflow_type, workflow_id, arguments, randomness_seed, attempt,
 //!   first_execution_run_id, continued_from_execution_run_id, identity, start_time, parent,
@@ -25,6 +26,9 @@
 //!   failure}`
 //! - `{:signal, name, arguments}`, `{:query, query_id, query_type, arguments}`
 //! - `{:update, %{id, protocol_instance_id, name, arguments, run_validator}}`
+//!
+//!   (a signal's, query's or update's `arguments` are `{:undecodable, message}` when the
+//!   client's payloads cannot be decoded)
 //! - `{:cancel, reason}`, `{:update_random_seed, seed}`, `{:notify_has_patch, patch_id}`
 //! - `{:remove_from_cache, reason, message}` (reason an atom: `:cache_full`, `:nondeterminism`, …)
 //! - `{:unsupported, job_name}` for jobs Hourglass does not run yet (Nexus), which the run fails
@@ -62,12 +66,16 @@ use temporalio_common::protos::temporal::api::failure::v1::Failure;
 pub struct DecodedActivation {
     activation: WorkflowActivation,
     form: Form,
-    /// Per job, its payloads decoded (arguments, inputs or an activity's result).
-    payloads: Vec<Vec<DecodedPayload>>,
+    /// Per job, its payloads decoded (arguments, inputs or an activity's result), or why a
+    /// client's input (a signal's, an update's, a query's) cannot be.
+    payloads: Vec<JobPayloads>,
     /// The memo and the search attributes of an InitializeWorkflow job, decoded.
     memo: Named,
     search_attributes: Named,
 }
+
+/// A job's payloads decoded, or why the input a client sent cannot be.
+type JobPayloads = Result<Vec<DecodedPayload>, String>;
 
 /// Names and their decoded values.
 type Named = Vec<(String, DecodedPayload)>;
@@ -95,19 +103,27 @@ impl DecodedActivation {
             .map(|job| match &job.variant {
                 Some(Variant::InitializeWorkflow(init)) => {
                     DecodedPayload::decode_all(&init.arguments, form)
+                        .map(Ok)
                         .map_err(|error| format!("the workflow's input: {error}"))
                 }
-                Some(Variant::SignalWorkflow(signal)) => {
-                    DecodedPayload::decode_all(&signal.input, form).map_err(|error| {
-                        format!("the input of signal {:?}: {error}", signal.signal_name)
-                    })
+                // What a client sent: one that cannot be decoded is the run's to refuse (a
+                // signal dropped, an update rejected, a query answered with an error), never a
+                // failed activation, which the history would repeat on every replay.
+                Some(Variant::SignalWorkflow(signal)) => Ok(DecodedPayload::decode_all(
+                    &signal.input,
+                    form,
+                )
+                .map_err(|error| format!("the input of signal {:?}: {error}", signal.signal_name))),
+                Some(Variant::DoUpdate(update)) => {
+                    Ok(DecodedPayload::decode_all(&update.input, form)
+                        .map_err(|error| format!("the input of update {:?}: {error}", update.name)))
                 }
-                Some(Variant::DoUpdate(update)) => DecodedPayload::decode_all(&update.input, form)
-                    .map_err(|error| format!("the input of update {:?}: {error}", update.name)),
                 Some(Variant::QueryWorkflow(query)) => {
-                    DecodedPayload::decode_all(&query.arguments, form).map_err(|error| {
-                        format!("the arguments of query {:?}: {error}", query.query_type)
-                    })
+                    Ok(
+                        DecodedPayload::decode_all(&query.arguments, form).map_err(|error| {
+                            format!("the arguments of query {:?}: {error}", query.query_type)
+                        }),
+                    )
                 }
                 Some(Variant::ResolveChildWorkflowExecution(resolve)) => match resolve
                     .result
@@ -116,11 +132,11 @@ impl DecodedActivation {
                 {
                     Some(ChildStatus::Completed(success)) => match &success.result {
                         Some(payload) => DecodedPayload::decode(payload, form)
-                            .map(|decoded| vec![decoded])
+                            .map(|decoded| Ok(vec![decoded]))
                             .map_err(|error| format!("the result of a child workflow: {error}")),
-                        None => Ok(Vec::new()),
+                        None => Ok(Ok(Vec::new())),
                     },
-                    _ => Ok(Vec::new()),
+                    _ => Ok(Ok(Vec::new())),
                 },
                 Some(Variant::ResolveActivity(resolve)) => match resolve
                     .result
@@ -129,13 +145,13 @@ impl DecodedActivation {
                 {
                     Some(Status::Completed(success)) => match &success.result {
                         Some(payload) => DecodedPayload::decode(payload, form)
-                            .map(|decoded| vec![decoded])
+                            .map(|decoded| Ok(vec![decoded]))
                             .map_err(|error| format!("the result of an activity: {error}")),
-                        None => Ok(Vec::new()),
+                        None => Ok(Ok(Vec::new())),
                     },
-                    _ => Ok(Vec::new()),
+                    _ => Ok(Ok(Vec::new())),
                 },
-                _ => Ok(Vec::new()),
+                _ => Ok(Ok(Vec::new())),
             })
             .collect::<Result<Vec<_>, String>>()?;
         let init = activation.jobs.iter().find_map(|job| match &job.variant {
@@ -169,6 +185,7 @@ impl DecodedActivation {
     fn must_defer(&self) -> bool {
         self.payloads
             .iter()
+            .filter_map(|payloads| payloads.as_ref().ok())
             .flatten()
             .chain(self.memo.iter().map(|(_, value)| value))
             .chain(self.search_attributes.iter().map(|(_, value)| value))
@@ -239,6 +256,14 @@ pub(crate) fn map<'a>(env: Env<'a>, pairs: &[(&str, Term<'a>)]) -> Term<'a> {
     Term::map_from_term_arrays(env, &keys, &values).expect("distinct keys")
 }
 
+/// A client's input as the run takes it: its values, or `{:undecodable, message}`.
+fn input_term<'a>(env: Env<'a>, input: &JobPayloads) -> Term<'a> {
+    match input {
+        Ok(values) => values_term(env, values),
+        Err(message) => make_tuple(env, &[atom(env, "undecodable"), str_to_term(env, message)]),
+    }
+}
+
 fn values_term<'a>(env: Env<'a>, values: &[DecodedPayload]) -> Term<'a> {
     values
         .iter()
@@ -267,6 +292,10 @@ fn activation_term<'a>(env: Env<'a>, decoded: &DecodedActivation) -> Term<'a> {
                 activation.continue_as_new_suggested.encode(env),
             ),
             ("jobs", jobs.encode(env)),
+            (
+                "available_internal_flags",
+                activation.available_internal_flags.encode(env),
+            ),
         ],
     )
 }
@@ -343,10 +372,12 @@ fn initialize_term<'a>(
 fn job_term<'a>(
     env: Env<'a>,
     job: Option<&Variant>,
-    payloads: &[DecodedPayload],
+    input: &JobPayloads,
     decoded: &DecodedActivation,
 ) -> Term<'a> {
     let form = decoded.form;
+    // Only a client's input may be undecodable (see DecodedActivation::decode).
+    let payloads: &[DecodedPayload] = input.as_deref().unwrap_or(&[]);
     let tuple = |items: &[Term<'a>]| make_tuple(env, items);
     match job {
         Some(Variant::InitializeWorkflow(init)) => tuple(&[
@@ -466,13 +497,13 @@ fn job_term<'a>(
         Some(Variant::SignalWorkflow(signal)) => tuple(&[
             atom(env, "signal"),
             str_to_term(env, &signal.signal_name),
-            values_term(env, payloads),
+            input_term(env, input),
         ]),
         Some(Variant::QueryWorkflow(query)) => tuple(&[
             atom(env, "query"),
             str_to_term(env, &query.query_id),
             str_to_term(env, &query.query_type),
-            values_term(env, payloads),
+            input_term(env, input),
         ]),
         Some(Variant::DoUpdate(update)) => tuple(&[
             atom(env, "update"),
@@ -485,7 +516,7 @@ fn job_term<'a>(
                         str_to_term(env, &update.protocol_instance_id),
                     ),
                     ("name", str_to_term(env, &update.name)),
-                    ("arguments", values_term(env, payloads)),
+                    ("arguments", input_term(env, input)),
                     ("run_validator", update.run_validator.encode(env)),
                 ],
             ),

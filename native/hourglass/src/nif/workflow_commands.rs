@@ -1,7 +1,8 @@
 //! A workflow run's answer to an activation, as Core's `WorkflowActivationCompletion`.
 //!
-//! `{:ok, commands}` completes the activation with the commands the run produced, in order;
-//! `{:failed, message}` fails the workflow task (Core evicts the run and the server retries the
+//! `{:ok, commands, used_flags}` completes the activation with the commands the run produced,
+//! in order, and the SDK flags (small integers) its behaviour depended on that the history
+//! does not record yet (`{:ok, commands}`: none); `{:failed, message}` fails the workflow task (Core evicts the run and the server retries the
 //! task, so a fix can be deployed). Commands:
 //!
 //! - `{:start_timer, seq, milliseconds}`, `{:cancel_timer, seq}`
@@ -76,9 +77,17 @@ pub fn decode_activation_completion(
     term: Term,
     limit: &PayloadLimit,
 ) -> Result<WorkflowActivationCompletion, String> {
-    let (tag, body): (rustler::Atom, Term) = term
-        .decode()
-        .map_err(|_| "the answer must be {:ok, commands} or {:failed, message}".to_string())?;
+    let (tag, body, used_internal_flags): (rustler::Atom, Term, Vec<u32>) = match term.decode() {
+        Ok(with_flags) => with_flags,
+        Err(_) => term
+            .decode::<(rustler::Atom, Term)>()
+            .map(|(tag, body)| (tag, body, Vec::new()))
+            .map_err(|_| {
+                "the answer must be {:ok, commands}, {:ok, commands, used_flags} or \
+                 {:failed, message}"
+                    .to_string()
+            })?,
+    };
     let status = match atom_name(tag, term).as_str() {
         "ok" => {
             let commands = body
@@ -89,6 +98,7 @@ pub fn decode_activation_completion(
                 .collect::<Result<Vec<_>, String>>()?;
             workflow_activation_completion::Status::Successful(workflow_completion::Success {
                 commands,
+                used_internal_flags,
                 ..Default::default()
             })
         }

@@ -66,12 +66,21 @@ fn tls_options(tls: &TlsConfig) -> Result<TlsOptions, String> {
         .build())
 }
 
+/// The SDK's name as histories and the server know it.
+pub const SDK_NAME: &str = "hourglass";
+/// The SDK's version: the hourglass crate's, which moves with the Mix project's.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Connects, failing with a message that says what went wrong (unreachable, TLS, timeout).
 pub async fn connect(core: &CoreRuntime, config: &ConnectConfig) -> Result<Connection, String> {
     let url = target_url(&config.address, config.tls.is_some())?;
     let tls = config.tls.as_ref().map(tls_options).transpose()?;
     let options = ConnectionOptions::new(url)
         .identity(config.identity.clone())
+        // Histories record the SDK that completed each workflow task by these (and the server
+        // sees them as the client's headers): Hourglass, not the Rust client it is built on.
+        .client_name(SDK_NAME.to_string())
+        .client_version(SDK_VERSION.to_string())
         .maybe_tls_options(tls)
         .maybe_api_key(config.api_key.clone())
         .connect_timeout(config.connect_timeout)
