@@ -733,6 +733,7 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp main_block(check) do
+    end_if_a_handler_failed()
     deliver_cancellation()
 
     case check.(context!()) do
@@ -746,7 +747,6 @@ defmodule Hourglass.Workflow.Run do
           next_activation()
         end
 
-        end_if_a_handler_failed()
         main_block(check)
     end
   end
@@ -1552,6 +1552,7 @@ defmodule Hourglass.Workflow.Run do
   defp finish({:returned, returned}) do
     let_handlers_finish()
     ctx = context!()
+    returned = if ctx.handler_failure, do: {:error, ctx.handler_failure}, else: returned
 
     command =
       case returned do

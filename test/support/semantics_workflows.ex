@@ -1,0 +1,358 @@
+defmodule Hourglass.SemanticsWorkflows do
+  @moduledoc false
+  # Workflow code written the way users write it (matches on what a Workflow call returns), for
+  # how a run ends on its failure and cancel paths (test/integration/workflow_semantics_test.exs).
+  # The README's own workflow is Hourglass.IntegrationWorkflows.Approval.
+
+  alias Hourglass.{ApplicationError, Workflow}
+
+  defmodule ActivityFails do
+    @moduledoc false
+    # An activity that fails for good, its outcome matched as if it could not.
+    use Hourglass.Workflow, name: "ActivityFails"
+
+    @impl true
+    def run do
+      {:ok, value} =
+        Workflow.execute_activity("non_retryable", [], start_to_close_timeout: 10_000)
+
+      {:ok, value}
+    end
+  end
+
+  defmodule ChildFails do
+    @moduledoc false
+    # A child that fails, matched in a `case` without a clause for it.
+    use Hourglass.Workflow, name: "ChildFails"
+
+    @impl true
+    def run do
+      case Workflow.execute_child_workflow("ActivityFails", []) do
+        {:ok, value} -> {:ok, value}
+      end
+    end
+  end
+
+  defmodule WithClauseFails do
+    @moduledoc false
+    # An activity's failure falling through a `with` whose `else` does not take it.
+    use Hourglass.Workflow, name: "WithClauseFails"
+
+    @impl true
+    def run do
+      with {:ok, value} <-
+             Workflow.execute_activity("non_retryable", [], start_to_close_timeout: 10_000) do
+        {:ok, value}
+      else
+        {:error, :never} -> {:error, :never}
+      end
+    end
+  end
+
+  defmodule NotAWorkflowError do
+    @moduledoc false
+    # A bug: a match on something no Workflow call returned. Fails its task, once per attempt,
+    # until a signal lets the next attempt past it.
+    use Hourglass.Workflow, name: "NotAWorkflowError"
+
+    @impl true
+    def init([]), do: %{}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(&Map.has_key?(&1, :go))
+      {:ok, :fixed} = {:ok, Workflow.state().go}
+      {:ok, "fixed"}
+    end
+
+    @impl true
+    def handle_signal("go", [value], state), do: Map.put(state, :go, String.to_atom(value))
+  end
+
+  defmodule CleanupAfterCancel do
+    @moduledoc false
+    # Cancelled while it waits, it runs a cleanup activity, waits on a timer, and ends cancelled.
+    use Hourglass.Workflow, name: "CleanupAfterCancel"
+
+    @impl true
+    def init([]), do: %{done: false}
+
+    @impl true
+    def run do
+      case Workflow.wait_condition(& &1.done) do
+        :ok ->
+          {:ok, "done"}
+
+        {:error, :cancelled} ->
+          {:ok, "cleaned"} =
+            Workflow.execute_activity("echo", ["cleaned"], start_to_close_timeout: 10_000)
+
+          {:error, :cancelled}
+      end
+    end
+
+    @impl true
+    def handle_signal("done", [], state), do: %{state | done: true}
+  end
+
+  defmodule CancelledTwice do
+    @moduledoc false
+    # The cancellation reaches the pending wait once: after it, timers, conditions and
+    # activities work as before. Returns what each saw.
+    use Hourglass.Workflow, name: "CancelledTwice"
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      first = Workflow.sleep(600_000)
+      slept = Workflow.sleep(10)
+      condition = Workflow.wait_condition(& &1.go, timeout: 60_000)
+      timed_out = Workflow.wait_condition(fn _ -> false end, timeout: 10)
+      activity = Workflow.execute_activity("echo", ["after"], start_to_close_timeout: 10_000)
+
+      {:ok,
+       %{
+         "first" => inspect(first),
+         "slept" => inspect(slept),
+         "condition" => inspect(condition),
+         "timed_out" => inspect(timed_out),
+         "activity" => inspect(activity),
+         "cancelled?" => Workflow.cancelled?()
+       }}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
+  defmodule CancelsItsOwn do
+    @moduledoc false
+    # Workflow.cancel/1 on a timer, an activity that never starts (nobody polls its queue), a
+    # local activity waiting out its backoff and a child; what awaiting each then returns.
+    use Hourglass.Workflow, name: "CancelsItsOwn"
+
+    @impl true
+    def run do
+      timer = Workflow.start_timer(600_000)
+
+      activity =
+        Workflow.start_activity("echo", ["never"],
+          start_to_close_timeout: 10_000,
+          task_queue: "nobody-polls-#{Workflow.info().workflow_id}"
+        )
+
+      local =
+        Workflow.start_local_activity("fail_until", [5],
+          start_to_close_timeout: 10_000,
+          local_retry_threshold: 1_000,
+          retry_policy: [initial_interval: 60_000]
+        )
+
+      {:ok, child} = Workflow.start_child_workflow("CancelledChild", [])
+      # The local activity's first attempt fails; its next waits on a timer of the run's.
+      :ok = Workflow.sleep(1_500)
+      Enum.each([timer, activity, local, child], &Workflow.cancel/1)
+      # Cancelling again, or what has ended, changes nothing.
+      :ok = Workflow.cancel(timer)
+      outcomes = Workflow.await_all([timer, activity, local, child])
+
+      second_await =
+        try do
+          Workflow.await(timer)
+        rescue
+          error in ArgumentError -> Exception.message(error)
+        end
+
+      {:ok, %{"outcomes" => Enum.map(outcomes, &inspect/1), "second_await" => second_await}}
+    end
+  end
+
+  defmodule CancelledChild do
+    @moduledoc false
+    use Hourglass.Workflow, name: "CancelledChild"
+
+    @impl true
+    def run do
+      case Workflow.sleep(600_000) do
+        :ok -> {:ok, "slept"}
+        {:error, :cancelled} -> {:error, :cancelled}
+      end
+    end
+  end
+
+  defmodule RefusingSignals do
+    @moduledoc false
+    # A signal handler that refuses bad input with an ApplicationError fails the workflow.
+    use Hourglass.Workflow, name: "RefusingSignals"
+
+    @impl true
+    def init([]), do: %{amounts: []}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(&(length(&1.amounts) >= 2))
+      {:ok, Workflow.state().amounts}
+    end
+
+    @impl true
+    def handle_signal("amount", [amount], state) when is_integer(amount),
+      do: %{state | amounts: state.amounts ++ [amount]}
+
+    def handle_signal("amount", [other], _state),
+      do: raise(ApplicationError, type: "BadAmount", message: "not an amount: #{inspect(other)}")
+  end
+
+  defmodule LookingHandlers do
+    @moduledoc false
+    # Queries and a validator that draw random numbers, throw and exit. The run's own random
+    # values are the same whatever they did: its last activity's id comes from Workflow.uuid4/0,
+    # so a replay of its history (where no query runs) fails if a query moved the generator.
+    use Hourglass.Workflow, name: "LookingHandlers"
+
+    @impl true
+    def init([]), do: %{done: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.done)
+      uuid = Workflow.uuid4()
+
+      {:ok, _} =
+        Workflow.execute_activity("echo", [uuid],
+          activity_id: "echo-#{uuid}",
+          start_to_close_timeout: 10_000
+        )
+
+      {:ok, uuid}
+    end
+
+    @impl true
+    def handle_signal("done", [], state), do: %{state | done: true}
+
+    @impl true
+    def handle_query("draw", [], _state), do: {:reply, [Workflow.random(), Workflow.uuid4()]}
+    def handle_query("throw", [], _state), do: throw(:thrown)
+    def handle_query("exit", [], _state), do: exit(:gone)
+
+    @impl true
+    def validate_update("set", [_], _state) do
+      _ = Workflow.random()
+      throw(:no)
+    end
+
+    @impl true
+    def handle_update("set", [value], state), do: {:reply, value, state}
+  end
+
+  defmodule UpdateAtTheEnd do
+    @moduledoc false
+    # The main routine returns in the activation that lets a waiting update handler finish: the
+    # update is answered before the workflow completes.
+    use Hourglass.Workflow, name: "UpdateAtTheEnd"
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.go)
+      {:ok, "ended"}
+    end
+
+    @impl true
+    def handle_update("wait", [], _state) do
+      :ok = Workflow.wait_condition(& &1.go)
+      {:reply, "answered", Workflow.state()}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
+  defmodule CatchesEverything do
+    @moduledoc false
+    # Workflow code that catches every exit around its waits: an eviction still ends the run's
+    # process (counted in the :hourglass_catches_everything table by the workflow id).
+    use Hourglass.Workflow, name: "CatchesEverything"
+
+    @impl true
+    def init([]), do: %{done: false}
+
+    @impl true
+    def run do
+      Workflow.reviewed(
+        :ets.update_counter(
+          :hourglass_catches_everything,
+          Workflow.info().workflow_id,
+          1,
+          {Workflow.info().workflow_id, 0}
+        )
+      )
+
+      try do
+        :ok = Workflow.wait_condition(& &1.done)
+      catch
+        :exit, _ -> Workflow.reviewed(:ets.insert(:hourglass_catches_everything, {:caught, true}))
+      end
+
+      {:ok, "done"}
+    end
+
+    @impl true
+    def handle_signal("done", [], state), do: %{state | done: true}
+  end
+
+  defmodule Discards do
+    @moduledoc false
+    # Awaits `count` activities that each return `size` bytes, one at a time, keeping none,
+    # then waits for a signal (the memory test measures the run's process then).
+    use Hourglass.Workflow, name: "Discards"
+
+    @impl true
+    def init([_count, _size]), do: %{done: false}
+
+    @impl true
+    def run(count, size) do
+      for i <- 1..count do
+        {:ok, _} =
+          Workflow.execute_local_activity("bytes", [size], start_to_close_timeout: 10_000)
+
+        # A workflow task's completion carries its local activities' results: a timer now and
+        # then keeps each under the server's message size limit.
+        if rem(i, 50) == 0, do: :ok = Workflow.sleep(1)
+      end
+
+      :ok = Workflow.wait_condition(& &1.done)
+      {:ok, count}
+    end
+
+    @impl true
+    def handle_signal("done", [], state), do: %{state | done: true}
+  end
+
+  defmodule Bytes do
+    @moduledoc false
+    use Hourglass.Activity, name: "bytes"
+    def execute(size), do: {:ok, String.duplicate("x", size)}
+  end
+
+  @doc false
+  def all,
+    do: [
+      ActivityFails,
+      ChildFails,
+      WithClauseFails,
+      NotAWorkflowError,
+      CleanupAfterCancel,
+      CancelledTwice,
+      CancelsItsOwn,
+      CancelledChild,
+      RefusingSignals,
+      LookingHandlers,
+      UpdateAtTheEnd,
+      CatchesEverything,
+      Discards
+    ]
+end
