@@ -43,6 +43,10 @@ defmodule Hourglass.Worker do
     * `:deadlock_timeout` - milliseconds a run may take over one activation before it is
       taken for blocked: its task fails and the run is replayed (default 2_000, as in the
       Python SDK); `:infinity` while stepping through workflow code in a debugger.
+    * `:workflow_failure_exception_types` - exception modules that fail a workflow rather
+      than its task, for every workflow of the worker (default `[]`; see "What `run`
+      returns" in `Hourglass.Workflow`). `Hourglass.Workflow.NondeterminismError` among them
+      fails a workflow whose code no longer replays its history.
     * `:address` - `"host:port"` of the Temporal frontend (default `"localhost:7233"`).
     * `:namespace` - default `"default"`.
     * `:identity` - how the worker names itself to the server (default `"os_pid@host"`).
@@ -292,6 +296,21 @@ defmodule Hourglass.Worker do
     end
   end
 
+  # Nondeterminism is Core's to detect: it fails the workflow rather than the task where the
+  # worker's or a workflow's failure exception types name it.
+  defp nondeterminism_settings(options) do
+    fails? = &(Hourglass.Workflow.NondeterminismError in &1)
+
+    %{
+      nondeterminism_fails_workflow: fails?.(options.workflow_failure_exception_types),
+      nondeterminism_fails_workflow_types:
+        for module <- options.workflows,
+            fails?.(module.__workflow_failure_exception_types__()) do
+          module.__workflow_name__()
+        end
+    }
+  end
+
   defp start_core(options) do
     settings =
       options
@@ -317,6 +336,7 @@ defmodule Hourglass.Worker do
         :max_concurrent_workflow_tasks
       ])
       |> Map.put(:workflows, options.workflows != [])
+      |> Map.merge(nondeterminism_settings(options))
       |> Map.put(:build_id, "hourglass-#{Application.spec(:hourglass, :vsn)}")
 
     ref = make_ref()

@@ -25,7 +25,9 @@ defmodule Hourglass.Workflow do
 
   Serve it with `{Hourglass.Worker, task_queue: "orders", workflows: [MyApp.Approval]}`.
   `:name` is the workflow type clients start; it defaults to the module name without
-  `Elixir.`.
+  `Elixir.`. `:failure_exception_types` (a list of exception modules, default `[]`) names
+  exceptions that fail this workflow rather than its task (see below), as the worker's
+  `:workflow_failure_exception_types` does for all its workflows.
 
   ## How a run runs
 
@@ -49,11 +51,32 @@ defmodule Hourglass.Workflow do
       error and its cause, as the other SDKs do: a Python client sees an `ActivityError` whose
       cause is the last attempt's `ApplicationError`. `{:error, reason}` fails it with type
       `"WorkflowError"`.
-    * `{:error, :cancelled}` after the workflow was cancelled - ends it cancelled.
+    * `{:error, :cancelled}` after the workflow was cancelled - ends it cancelled (so does an
+      activity's or child's error caused by that cancellation).
     * `continue_as_new(arguments, opts)` - ends this run and starts the next, with a fresh
       history (clients waiting for the result follow it).
-    * Any other exception fails the workflow *task*: Temporal retries the task, so a fixed
-      worker can carry the run on.
+
+  An error a `Workflow` call reported that the code did not handle ends the workflow as if
+  `run` had returned it, as in the official SDKs: a `MatchError`, `CaseClauseError` or
+  `WithClauseError` whose term is `{:error, %Hourglass.ActivityError{}}` or
+  `{:error, %Hourglass.ChildWorkflowError{}}` (so `{:ok, r} = Workflow.execute_activity(...)`
+  fails the workflow with the activity's error), or `{:error, :cancelled}` once the workflow
+  was cancelled (so `:ok = Workflow.wait_condition(...)` ends it cancelled). An exception of
+  a type named in `:failure_exception_types` fails the workflow with an
+  `Hourglass.ApplicationError` whose type is the exception's module and whose message is its
+  message; `Hourglass.Workflow.NondeterminismError` there fails the workflow when its code no
+  longer replays its history. Any other exception is a bug and fails the workflow *task*:
+  Temporal retries the task, so deploying a fix carries the run on.
+
+  ## Cancellation
+
+  A cancel request reaches the run once, at the main routine's wait (the one pending when it
+  arrives, or the next): every operation pending then is cancelled, in the order the code
+  started them (timers at once; activities and children as their `:cancellation_type` says),
+  and a `wait_condition/2` pending then returns `{:error, :cancelled}`. Later waits work as
+  before, so cleanup code can run activities and timers before `run` returns; `cancelled?/0`
+  says whether a cancel came. Update handlers are not cancelled. `cancel/1` cancels one
+  operation.
 
   ## Callbacks
 
@@ -74,9 +97,18 @@ defmodule Hourglass.Workflow do
   Handlers set with `set_signal_handler/2` and `set_query_handler/2` take precedence over
   the callbacks for their name. Handlers run between the main routine's waits, one piece of
   code at a time, in the order the history gives. Update handlers may wait; signal handlers
-  cannot (one that needs an activity starts it, and the main routine awaits it); queries and
-  validators cannot change the run. A run that returns while update handlers still wait
-  leaves their updates unanswered: wait for `all_handlers_finished?/0` first.
+  cannot (one that needs an activity starts it, and the main routine awaits it). A signal
+  handler that raises `Hourglass.ApplicationError` fails the workflow with it. Queries and
+  validators cannot change the run: no commands, no state, and the random generator is as
+  they found it; one that raises, throws or exits answers the query with an error or rejects
+  the update. Input a client sent that cannot be decoded (an unknown encoding, a codec that
+  fails) never fails the task: such a signal is logged and dropped, such an update rejected,
+  such a query answered with an error. Update handlers whose wait is over when `run`
+  returns take their turns first; a run that returns while others still wait leaves their
+  updates unanswered (with a warning): wait for `all_handlers_finished?/0` first.
+
+  Awaiting hands an operation's outcome out once: a cached run keeps no result the code took
+  (keep what you need in variables or the state). Awaiting the same handle again raises.
   """
 
   alias Hourglass.Workflow.{Handle, Run}
@@ -142,9 +174,40 @@ defmodule Hourglass.Workflow do
                                  |> String.replace_prefix("Elixir.", "")
                                )
 
+      @hourglass_failure_exception_types Hourglass.Workflow.failure_exception_types!(
+                                           Keyword.get(opts, :failure_exception_types, []),
+                                           __MODULE__
+                                         )
+
       @doc false
       def __workflow_name__, do: @hourglass_workflow_name
+
+      @doc false
+      def __workflow_failure_exception_types__, do: @hourglass_failure_exception_types
     end
+  end
+
+  @doc false
+  # Checks the exception modules a workflow (or a worker) fails the workflow with.
+  @spec failure_exception_types!([module()], term()) :: [module()]
+  def failure_exception_types!(types, where) do
+    # At compile time the modules may be compiling in parallel: wait for them.
+    compiled? = &(is_atom(&1) and match?({:module, _}, Code.ensure_compiled(&1)))
+
+    if is_list(types) and Enum.all?(types, &(compiled?.(&1) and exception_module?(&1))) do
+      types
+    else
+      raise ArgumentError,
+            "#{inspect(where)}: :failure_exception_types must be a list of exception modules, " <>
+              "got: #{inspect(types)}"
+    end
+  end
+
+  @doc false
+  @spec exception_module?(term()) :: boolean()
+  def exception_module?(module) do
+    is_atom(module) and Code.ensure_loaded?(module) and
+      function_exported?(module, :exception, 1) and function_exported?(module, :message, 1)
   end
 
   @handlers [:handle_signal, :handle_query, :handle_update]

@@ -127,6 +127,48 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     assert log =~ "MatchError"
   end
 
+  test "failure exception types: a workflow's own, and nondeterminism on a changed deploy", ctx do
+    handle = start(ctx, "StrictArguments", ["ten"])
+
+    assert {:error, {:failed, %ApplicationError{type: "ArgumentError", message: message}}} =
+             Client.workflow_result(ctx.client, handle)
+
+    assert message =~ "not a textual representation of an integer"
+    assert task_failures(ctx, handle) == 0
+
+    # A run begun by the first deploy, carried on by a changed one that replays it.
+    queue = "#{ctx.queue}-drift"
+    opts = [task_queue: queue, address: ctx.address, activities: activities()]
+
+    before =
+      Supervisor.child_spec({Hourglass.Worker, [{:workflows, [S.DriftBefore]} | opts]},
+        id: :before
+      )
+
+    start_supervised!(before, restart: :temporary)
+    handle = start(ctx, "Drift", [], task_queue: queue)
+    wait_for_events(ctx, handle, "TIMER_FIRED")
+    wait_for_events(ctx, handle, "WORKFLOW_TASK_COMPLETED", 2)
+    :ok = stop_supervised(:before)
+
+    capture_log(fn ->
+      changed =
+        Supervisor.child_spec({Hourglass.Worker, [{:workflows, [S.DriftAfter]} | opts]},
+          id: :after
+        )
+
+      start_supervised!(changed, restart: :temporary)
+      :ok = Client.signal_workflow(ctx.client, handle, "go", [])
+
+      assert {:error, {:failed, %ApplicationError{message: message}}} =
+               Client.workflow_result(ctx.client, handle)
+
+      assert message =~ "Nondeterminism"
+    end)
+
+    assert task_failures(ctx, handle) == 0
+  end
+
   test "a cancellation reaches the pending wait once; later timers, conditions and activities " <>
          "work, and cleanup can run",
        ctx do

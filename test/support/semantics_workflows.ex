@@ -332,6 +332,56 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("done", [], state), do: %{state | done: true}
   end
 
+  defmodule StrictArguments do
+    @moduledoc false
+    # An ArgumentError is one of its failure exception types: it fails the workflow.
+    use Hourglass.Workflow, name: "StrictArguments", failure_exception_types: [ArgumentError]
+
+    @impl true
+    def run(value), do: {:ok, String.to_integer(value)}
+  end
+
+  defmodule DriftBefore do
+    @moduledoc false
+    # Waits on a timer, then for a signal: the code as a first deploy had it.
+    use Hourglass.Workflow, name: "Drift"
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.sleep(1)
+      :ok = Workflow.wait_condition(& &1.go)
+      {:ok, "before"}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
+  defmodule DriftAfter do
+    @moduledoc false
+    # The same workflow type changed without a patch (an activity where the timer was), on a
+    # worker that fails such workflows rather than their tasks.
+    use Hourglass.Workflow,
+      name: "Drift",
+      failure_exception_types: [Hourglass.Workflow.NondeterminismError]
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      {:ok, _} = Workflow.execute_activity("echo", [1], start_to_close_timeout: 10_000)
+      :ok = Workflow.wait_condition(& &1.go)
+      {:ok, "after"}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
   defmodule Bytes do
     @moduledoc false
     use Hourglass.Activity, name: "bytes"
@@ -353,6 +403,7 @@ defmodule Hourglass.SemanticsWorkflows do
       LookingHandlers,
       UpdateAtTheEnd,
       CatchesEverything,
-      Discards
+      Discards,
+      StrictArguments
     ]
 end

@@ -14,6 +14,7 @@ defmodule Hourglass.Worker.Options do
           max_cached_workflows: non_neg_integer(),
           max_concurrent_workflow_tasks: pos_integer(),
           deadlock_timeout: pos_integer() | :infinity,
+          workflow_failure_exception_types: [module()],
           address: String.t(),
           namespace: String.t(),
           identity: String.t(),
@@ -44,6 +45,7 @@ defmodule Hourglass.Worker.Options do
     :max_cached_workflows,
     :max_concurrent_workflow_tasks,
     :deadlock_timeout,
+    :workflow_failure_exception_types,
     :address,
     :namespace,
     :identity,
@@ -128,6 +130,15 @@ defmodule Hourglass.Worker.Options do
              2_000,
              &(&1 == :infinity or pos_integer?(&1)),
              "must be a positive integer of milliseconds, or :infinity"
+           ),
+         {:ok, failure_exception_types} <-
+           fetch(
+             opts,
+             :workflow_failure_exception_types,
+             [],
+             &(is_list(&1) and
+                 Enum.all?(&1, fn type -> Hourglass.Workflow.exception_module?(type) end)),
+             "must be a list of exception modules"
            ),
          {:ok, address} <-
            fetch(
@@ -240,6 +251,7 @@ defmodule Hourglass.Worker.Options do
          max_cached_workflows: max_cached,
          max_concurrent_workflow_tasks: max_workflow_tasks,
          deadlock_timeout: deadlock_timeout,
+         workflow_failure_exception_types: failure_exception_types,
          address: address,
          namespace: namespace,
          identity: identity,

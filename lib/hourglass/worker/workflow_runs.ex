@@ -139,7 +139,10 @@ defmodule Hourglass.Worker.WorkflowRuns do
              module: module,
              task_queue: state.task_queue,
              namespace: state.options.namespace,
-             codec: state.payload_codec
+             codec: state.payload_codec,
+             failure_exception_types:
+               Map.get(state.options, :workflow_failure_exception_types, []) ++
+                 module.__workflow_failure_exception_types__()
            }) do
       # Sent, not given to start it with: the supervisor keeps a child's start arguments for
       # the child's lifetime, and the first activation can be large (the workflow's input).

@@ -66,7 +66,8 @@ defmodule Hourglass.Workflow.Run do
           module: module(),
           task_queue: String.t(),
           namespace: String.t(),
-          codec: {module(), term()} | nil
+          codec: {module(), term()} | nil,
+          failure_exception_types: [module()]
         }
 
   @doc "Starts the run's process, linked to the caller (its supervisor)."
@@ -82,6 +83,8 @@ defmodule Hourglass.Workflow.Run do
       worker_monitor: Process.monitor(args.worker),
       module: args.module,
       codec: args.codec,
+      # exceptions that fail the workflow rather than its task (the worker's and the module's)
+      failure_exception_types: Map.get(args, :failure_exception_types, []),
       run_id: nil,
       # the token of the activation being handled, named when it is answered
       activation_token: nil,
@@ -1527,14 +1530,24 @@ defmodule Hourglass.Workflow.Run do
       error in [MatchError, CaseClauseError, WithClauseError] ->
         case workflow_call_error(error.term) do
           {:ok, reason} -> {:returned, {:error, reason}}
-          :error -> {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
+          :error -> unhandled(error, __STACKTRACE__)
         end
 
       error ->
-        {:task_failure, Exception.format(:error, error, __STACKTRACE__)}
+        unhandled(error, __STACKTRACE__)
     catch
       kind, reason -> {:task_failure, Exception.format(kind, reason, __STACKTRACE__)}
     end
+  end
+
+  # An exception the code did not handle: a bug that fails the task, unless the worker or the
+  # workflow names its type among those that fail the workflow.
+  defp unhandled(%type{} = error, stacktrace) do
+    if type in context!().failure_exception_types,
+      do:
+        {:returned,
+         {:error, %ApplicationError{type: inspect(type), message: Exception.message(error)}}},
+      else: {:task_failure, Exception.format(:error, error, stacktrace)}
   end
 
   defp workflow_call_error({:error, %error_type{} = error})

@@ -79,5 +79,12 @@ pub fn decode_worker_settings(map: &TermMap) -> Result<WorkerSettings, String> {
         cancel_grace: Duration::from_millis(map.u64("cancel_grace_period")?),
         metrics_address,
         build_id: map.string("build_id")?,
+        nondeterminism_fails_workflow: map.bool("nondeterminism_fails_workflow")?,
+        nondeterminism_fails_workflow_types: match map.get("nondeterminism_fails_workflow_types") {
+            Some(types) => types.decode::<Vec<String>>().map_err(|_| {
+                ":nondeterminism_fails_workflow_types must be a list of strings".to_string()
+            })?,
+            None => Vec::new(),
+        },
     })
 }

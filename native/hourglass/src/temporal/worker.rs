@@ -5,10 +5,13 @@ use super::core_runtime::{self, CoreRuntimeHandle};
 use super::open_activations::OpenActivations;
 use super::orphans::OrphanReporter;
 use crate::stats::Held;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 use temporalio_common::worker::WorkerTaskTypes;
-use temporalio_sdk_core::{init_worker, Worker, WorkerConfig, WorkerVersioningStrategy};
+use temporalio_sdk_core::{
+    init_worker, Worker, WorkerConfig, WorkerVersioningStrategy, WorkflowErrorType,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Settings of one worker, validated on the Elixir side before they get here.
@@ -31,6 +34,10 @@ pub struct WorkerSettings {
     pub cancel_grace: Duration,
     pub metrics_address: Option<SocketAddr>,
     pub build_id: String,
+    /// Whether nondeterminism fails the workflow rather than its task (which the server
+    /// retries, so that fixed code can be deployed): for every workflow type, or for these.
+    pub nondeterminism_fails_workflow: bool,
+    pub nondeterminism_fails_workflow_types: Vec<String>,
 }
 
 /// A running Core worker and the runtime it lives on.
@@ -66,6 +73,14 @@ fn outstanding_workflow_tasks(settings: &WorkerSettings) -> usize {
     }
 }
 
+fn nondeterminism(fails_workflow: bool) -> HashSet<WorkflowErrorType> {
+    if fails_workflow {
+        HashSet::from([WorkflowErrorType::Nondeterminism])
+    } else {
+        HashSet::new()
+    }
+}
+
 fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
     WorkerConfig::builder()
         .namespace(settings.namespace.clone())
@@ -90,6 +105,14 @@ fn config(settings: &WorkerSettings) -> Result<WorkerConfig, String> {
         .maybe_max_worker_activities_per_second(settings.max_worker_activities_per_second)
         .maybe_max_task_queue_activities_per_second(settings.max_task_queue_activities_per_second)
         .graceful_shutdown_period(settings.graceful_shutdown)
+        .workflow_failure_errors(nondeterminism(settings.nondeterminism_fails_workflow))
+        .workflow_types_to_failure_errors(
+            settings
+                .nondeterminism_fails_workflow_types
+                .iter()
+                .map(|workflow_type| (workflow_type.clone(), nondeterminism(true)))
+                .collect(),
+        )
         .build()
         .map_err(|error| format!("invalid worker settings: {error}"))
 }
@@ -178,6 +201,8 @@ mod tests {
             cancel_grace: Duration::from_secs(1),
             metrics_address: None,
             build_id: "test".to_string(),
+            nondeterminism_fails_workflow: false,
+            nondeterminism_fails_workflow_types: vec!["Strict".to_string()],
         }
     }
 
@@ -201,5 +226,23 @@ mod tests {
         assert_eq!(outstanding(1, 1), Some(2));
         assert_eq!(outstanding(0, 0), Some(1));
         assert_eq!(outstanding(0, 100), Some(100));
+    }
+
+    #[test]
+    fn nondeterminism_fails_the_workflow_where_asked() {
+        let strict = config(&settings(10, 10)).expect("Core accepts the settings");
+        assert!(strict.workflow_failure_errors.is_empty());
+        assert_eq!(
+            strict.workflow_types_to_failure_errors.get("Strict"),
+            Some(&HashSet::from([WorkflowErrorType::Nondeterminism]))
+        );
+        let everywhere = config(&WorkerSettings {
+            nondeterminism_fails_workflow: true,
+            ..settings(10, 10)
+        })
+        .expect("Core accepts the settings");
+        assert!(everywhere
+            .workflow_failure_errors
+            .contains(&WorkflowErrorType::Nondeterminism));
     }
 }
