@@ -311,11 +311,12 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     queue = "#{ctx.queue}-cache-of-one"
     opts = [task_queue: queue, address: ctx.address, workflows: S.all(), max_cached_workflows: 1]
     spec = Supervisor.child_spec({Hourglass.Worker, opts}, id: :cache_of_one)
+    first_id = "catches-everything-#{ctx.queue}"
 
     log =
       capture_log(fn ->
         start_supervised!(spec, restart: :temporary)
-        first = start(ctx, "CatchesEverything", [], task_queue: queue)
+        first = start(ctx, "CatchesEverything", [], task_queue: queue, id: first_id)
         wait_for_events(ctx, first, "WORKFLOW_TASK_COMPLETED")
         second = start(ctx, "CatchesEverything", [], task_queue: queue)
         wait_for_events(ctx, second, "WORKFLOW_TASK_COMPLETED")
@@ -332,6 +333,8 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
       end)
 
     assert :ets.lookup(:hourglass_catches_everything, :caught) == []
+    # Workflow code's log lines carry the run's ids and are not repeated by its replay.
+    assert length(String.split(log, "catches everything: started (#{first_id})")) == 2
     refute log =~ "workflow task failed"
     refute log =~ "worker_down"
   end

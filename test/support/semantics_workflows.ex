@@ -274,14 +274,18 @@ defmodule Hourglass.SemanticsWorkflows do
   defmodule CatchesEverything do
     @moduledoc false
     # Workflow code that catches every exit around its waits: an eviction still ends the run's
-    # process (counted in the :hourglass_catches_everything table by the workflow id).
+    # process (counted in the :hourglass_catches_everything table by the workflow id). It logs
+    # as it starts, once however often it is replayed.
     use Hourglass.Workflow, name: "CatchesEverything"
+    require Logger
 
     @impl true
     def init([]), do: %{done: false}
 
     @impl true
     def run do
+      Logger.warning("catches everything: started (#{Logger.metadata()[:workflow_id]})")
+
       Workflow.reviewed(
         :ets.update_counter(
           :hourglass_catches_everything,

@@ -808,10 +808,12 @@ defmodule Hourglass.Workflow.Run do
   # Runs an update handler in a process of its own, now, until it waits or ends.
   defp start_update_handler(body) do
     run = self()
+    log_tags = Logger.metadata()
 
     pid =
       spawn_link(fn ->
         Process.put(@handler_of, run)
+        Logger.metadata(log_tags)
 
         receive do
           {@turn, baton, :start} ->
@@ -870,6 +872,31 @@ defmodule Hourglass.Workflow.Run do
   defp take_over({ctx, rand}, handler) do
     :rand.seed(rand)
     put(%{ctx | handler: handler})
+    quiet_while_replaying(ctx)
+  end
+
+  # Workflow code's Logger calls say which run they come from, and are not repeated by the
+  # replays of its history (the process logs nothing while it replays).
+  defp quiet_while_replaying(ctx) do
+    if ctx.replaying,
+      do: Logger.put_process_level(self(), :none),
+      else: Logger.delete_process_level(self())
+  end
+
+  defp tag_log_lines(info) do
+    Logger.metadata(
+      workflow_type: info.workflow_type,
+      workflow_id: info.workflow_id,
+      run_id: info.run_id,
+      task_queue: info.task_queue
+    )
+  end
+
+  # What Hourglass itself has to say is said while replaying too.
+  defp log_anyway(level, message) do
+    Logger.delete_process_level(self())
+    Logger.log(level, message)
+    quiet_while_replaying(context!())
   end
 
   @doc false
@@ -992,14 +1019,17 @@ defmodule Hourglass.Workflow.Run do
     now = activation.timestamp || ctx.now
     flags = Enum.into(activation.available_internal_flags, ctx.flags)
 
-    put(%{
+    ctx = %{
       ctx
       | run_id: activation.run_id,
         info: info,
         now: now,
         replaying: activation.is_replaying,
         flags: flags
-    })
+    }
+
+    put(ctx)
+    quiet_while_replaying(ctx)
 
     # A history recorded by a later Hourglass may rely on behaviour this one does not have.
     case Enum.reject(flags, &(&1 in @known_flags)) do
@@ -1050,6 +1080,7 @@ defmodule Hourglass.Workflow.Run do
         start_time: init.start_time
       })
 
+    tag_log_lines(info)
     state = if function_exported?(ctx.module, :init, 1), do: ctx.module.init(arguments), else: %{}
 
     put(%{ctx | info: info, arguments: arguments, state: state})
@@ -1681,7 +1712,8 @@ defmodule Hourglass.Workflow.Run do
     if Process.get(@handler_of), do: raise(RuntimeError, message)
     ctx = context!()
 
-    Logger.error(
+    log_anyway(
+      :error,
       "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the workflow task failed: #{message}"
     )
 
