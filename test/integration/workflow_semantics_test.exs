@@ -339,6 +339,26 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     refute log =~ "worker_down"
   end
 
+  test "time in a slow payload codec does not count toward the deadlock timeout", ctx do
+    queue = "#{ctx.queue}-slow-codec"
+
+    start_supervised!(
+      {Hourglass.Worker,
+       task_queue: queue,
+       address: ctx.address,
+       workflows: [S.CodecHeavy],
+       activities: activities(),
+       payload_codec: S.SlowCodec,
+       deadlock_timeout: 500},
+      restart: :temporary
+    )
+
+    {:ok, client} = Client.connect(address: ctx.address, payload_codec: S.SlowCodec)
+    handle = start(%{ctx | client: client}, "CodecHeavy", [], task_queue: queue)
+    assert {:ok, [1, 2, 3, 4]} = Client.workflow_result(client, handle)
+    assert task_failures(ctx, handle) == 0
+  end
+
   defp run_process(workflow_id) do
     Enum.find_value(1..200, fn _ ->
       Hourglass.WorkflowExecutor.DynamicSupervisor

@@ -386,6 +386,33 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule SlowCodec do
+    @moduledoc false
+    # A payload codec that takes its time (as one calling a key service would): 200 ms a call.
+    @behaviour Hourglass.PayloadCodec
+
+    @impl true
+    def encode(payloads, _options), do: Process.sleep(200) && {:ok, payloads}
+
+    @impl true
+    def decode(payloads, _options), do: Process.sleep(200) && {:ok, payloads}
+  end
+
+  defmodule CodecHeavy do
+    @moduledoc false
+    # Four activities started in one activation: four calls of its codec's encode.
+    use Hourglass.Workflow, name: "CodecHeavy"
+
+    @impl true
+    def run do
+      handles =
+        for i <- 1..4,
+            do: Workflow.start_activity("echo", [i], start_to_close_timeout: 10_000)
+
+      {:ok, for({:ok, value} <- Workflow.await_all(handles), do: value)}
+    end
+  end
+
   defmodule Bytes do
     @moduledoc false
     use Hourglass.Activity, name: "bytes"
@@ -408,6 +435,7 @@ defmodule Hourglass.SemanticsWorkflows do
       UpdateAtTheEnd,
       CatchesEverything,
       Discards,
-      StrictArguments
+      StrictArguments,
+      CodecHeavy
     ]
 end

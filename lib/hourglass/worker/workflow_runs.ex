@@ -37,7 +37,13 @@ defmodule Hourglass.Worker.WorkflowRuns do
   """
   @spec fields(pos_integer() | :infinity) :: map()
   def fields(deadlock_timeout),
-    do: %{runs: %{}, run_monitors: %{}, outstanding: %{}, deadlock_timeout: deadlock_timeout}
+    do: %{
+      runs: %{},
+      run_monitors: %{},
+      outstanding: %{},
+      codec_clocks: %{},
+      deadlock_timeout: deadlock_timeout
+    }
 
   @doc "Handles an activation from Core's poll loop, sent with `token`."
   @spec activation(map(), non_neg_integer(), map()) :: map()
@@ -81,7 +87,8 @@ defmodule Hourglass.Worker.WorkflowRuns do
   """
   @spec deadline(String.t(), non_neg_integer(), map()) :: map()
   def deadline(run_id, token, state) do
-    with {^token, _timer, kind, pid} <- Map.get(state.outstanding, run_id) do
+    with {^token, _timer, kind, pid} <- Map.get(state.outstanding, run_id),
+         0 <- codec_milliseconds(run_id, state) do
       message =
         "the workflow did not finish handling an activation within #{state.deadlock_timeout} ms " <>
           "(workflow code must not block: wait with Hourglass.Workflow calls)"
@@ -102,7 +109,23 @@ defmodule Hourglass.Worker.WorkflowRuns do
 
       %{state | outstanding: Map.delete(state.outstanding, run_id)}
     else
-      _ -> state
+      # Time in the payload codec is not the run's: the deadline moves by as much.
+      milliseconds when is_integer(milliseconds) ->
+        {token, _timer, kind, pid} = Map.fetch!(state.outstanding, run_id)
+        timer = Process.send_after(self(), {:activation_deadline, run_id, token}, milliseconds)
+        %{state | outstanding: Map.put(state.outstanding, run_id, {token, timer, kind, pid})}
+
+      _ ->
+        state
+    end
+  end
+
+  # The time the run spent in its payload codec since the deadline was last set (the run
+  # resets the clock as each activation begins), rounded up.
+  defp codec_milliseconds(run_id, state) do
+    case Map.fetch(state.codec_clocks, run_id) do
+      {:ok, clock} -> div(:atomics.exchange(clock, 1, 0) + 999, 1000)
+      :error -> 0
     end
   end
 
@@ -117,7 +140,12 @@ defmodule Hourglass.Worker.WorkflowRuns do
         runs -> runs
       end
 
-    state = %{state | run_monitors: run_monitors, runs: runs}
+    state = %{
+      state
+      | run_monitors: run_monitors,
+        runs: runs,
+        codec_clocks: Map.delete(state.codec_clocks, run_id)
+    }
 
     case Map.get(state.outstanding, run_id) do
       {token, _timer, kind, ^pid} ->
@@ -131,6 +159,8 @@ defmodule Hourglass.Worker.WorkflowRuns do
   end
 
   defp start_run(init, activation, token, state) do
+    codec_clock = state.payload_codec && :atomics.new(1, signed: true)
+
     with {:ok, module} <- workflow_module(init.workflow_type, state),
          {:ok, pid} <-
            WorkflowExecutor.DynamicSupervisor.start_child(%{
@@ -142,7 +172,8 @@ defmodule Hourglass.Worker.WorkflowRuns do
              codec: state.payload_codec,
              failure_exception_types:
                Map.get(state.options, :workflow_failure_exception_types, []) ++
-                 module.__workflow_failure_exception_types__()
+                 module.__workflow_failure_exception_types__(),
+             codec_clock: codec_clock
            }) do
       # Sent, not given to start it with: the supervisor keeps a child's start arguments for
       # the child's lifetime, and the first activation can be large (the workflow's input).
@@ -152,7 +183,12 @@ defmodule Hourglass.Worker.WorkflowRuns do
       state = %{
         state
         | runs: Map.put(state.runs, activation.run_id, pid),
-          run_monitors: Map.put(state.run_monitors, ref, {activation.run_id, pid})
+          run_monitors: Map.put(state.run_monitors, ref, {activation.run_id, pid}),
+          codec_clocks:
+            if(codec_clock,
+              do: Map.put(state.codec_clocks, activation.run_id, codec_clock),
+              else: state.codec_clocks
+            )
       }
 
       await_answer(activation, pid, token, state)

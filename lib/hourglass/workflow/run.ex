@@ -67,7 +67,8 @@ defmodule Hourglass.Workflow.Run do
           task_queue: String.t(),
           namespace: String.t(),
           codec: {module(), term()} | nil,
-          failure_exception_types: [module()]
+          failure_exception_types: [module()],
+          codec_clock: :atomics.atomics_ref() | nil
         }
 
   @doc "Starts the run's process, linked to the caller (its supervisor)."
@@ -85,6 +86,9 @@ defmodule Hourglass.Workflow.Run do
       codec: args.codec,
       # exceptions that fail the workflow rather than its task (the worker's and the module's)
       failure_exception_types: Map.get(args, :failure_exception_types, []),
+      # microseconds spent in the payload codec on the activation being handled (an :atomics
+      # the worker reads), nil without a codec
+      codec_clock: Map.get(args, :codec_clock),
       run_id: nil,
       # the token of the activation being handled, named when it is answered
       activation_token: nil,
@@ -1030,6 +1034,7 @@ defmodule Hourglass.Workflow.Run do
 
     put(ctx)
     quiet_while_replaying(ctx)
+    if ctx.codec_clock, do: :atomics.put(ctx.codec_clock, 1, 0)
 
     # A history recorded by a later Hourglass may rely on behaviour this one does not have.
     case Enum.reject(flags, &(&1 in @known_flags)) do
@@ -1135,7 +1140,7 @@ defmodule Hourglass.Workflow.Run do
     outcome =
       case outcome do
         {:completed, value} ->
-          case PayloadCodec.decode_value(ctx.codec, value) do
+          case timed_codec(&PayloadCodec.decode_value/2, ctx.codec, value) do
             {:ok, value} ->
               {:ok, value}
 
@@ -1148,7 +1153,7 @@ defmodule Hourglass.Workflow.Run do
            struct!(
              %ActivityError{
                activity_type: activity_type,
-               cause: PayloadCodec.decode_failure(ctx.codec, cause)
+               cause: timed_codec(&PayloadCodec.decode_failure/2, ctx.codec, cause)
              },
              server_fields
            )}
@@ -1176,7 +1181,7 @@ defmodule Hourglass.Workflow.Run do
   defp apply_job({:resolve_child, seq, {:completed, value}}) do
     ctx = context!()
 
-    case PayloadCodec.decode_value(ctx.codec, value) do
+    case timed_codec(&PayloadCodec.decode_value/2, ctx.codec, value) do
       {:ok, value} ->
         resolve({:child, seq}, {:ok, value})
 
@@ -1277,14 +1282,14 @@ defmodule Hourglass.Workflow.Run do
     %ChildWorkflowError{
       workflow_type: workflow_type,
       workflow_id: workflow_id,
-      cause: PayloadCodec.decode_failure(ctx.codec, cause)
+      cause: timed_codec(&PayloadCodec.decode_failure/2, ctx.codec, cause)
     }
   end
 
   defp external_outcome(nil), do: :ok
 
   defp external_outcome(failure),
-    do: {:error, PayloadCodec.decode_failure(context!().codec, failure)}
+    do: {:error, timed_codec(&PayloadCodec.decode_failure/2, context!().codec, failure)}
 
   defp resolve(key, outcome) do
     ctx = context!()
@@ -1320,7 +1325,7 @@ defmodule Hourglass.Workflow.Run do
   defp decode_input(_ctx, {:undecodable, message}, _what), do: {:error, message}
 
   defp decode_input(ctx, arguments, what) do
-    case PayloadCodec.decode_values(ctx.codec, arguments) do
+    case timed_codec(&PayloadCodec.decode_values/2, ctx.codec, arguments) do
       {:ok, values} -> {:ok, values}
       {:error, message} -> {:error, "cannot decode the input of #{what}: #{message}"}
     end
@@ -1462,7 +1467,7 @@ defmodule Hourglass.Workflow.Run do
       {:reply, value, state} ->
         put(%{context!() | state: state})
 
-        case PayloadCodec.encode_value(ctx.codec, value) do
+        case timed_codec(&PayloadCodec.encode_value/2, ctx.codec, value) do
           {:ok, encoded} ->
             {:completed, encoded}
 
@@ -1488,7 +1493,7 @@ defmodule Hourglass.Workflow.Run do
   defp query_answer(ctx, name, arguments) do
     with {:ok, arguments} <- decode_input(ctx, arguments, "query #{inspect(name)}"),
          {:reply, value} <- with_handler(:query, fn -> call_query(ctx, name, arguments) end),
-         {:ok, encoded} <- PayloadCodec.encode_value(ctx.codec, value) do
+         {:ok, encoded} <- timed_codec(&PayloadCodec.encode_value/2, ctx.codec, value) do
       {:ok, encoded}
     else
       {:error, message} -> {:error, message}
@@ -1527,15 +1532,32 @@ defmodule Hourglass.Workflow.Run do
   defp unknown_query(ctx, name),
     do: {:error, "unknown query #{inspect(name)} for workflow #{inspect(ctx.info.workflow_type)}"}
 
+  # Time in the payload codec (which may call out: a key service, say) does not count toward
+  # the deadlock timeout: the run adds it up where the worker looks before it takes a late run
+  # for blocked (see Hourglass.Worker.WorkflowRuns.deadline/3). Without a codec, payloads are
+  # converted by the NIF, not here.
+  defp timed_codec(convert, nil, value), do: convert.(nil, value)
+
+  defp timed_codec(convert, codec, value) do
+    started = System.monotonic_time(:microsecond)
+
+    try do
+      convert.(codec, value)
+    after
+      if clock = context!().codec_clock,
+        do: :atomics.add(clock, 1, System.monotonic_time(:microsecond) - started)
+    end
+  end
+
   defp encode_values!(codec, values, what) do
-    case PayloadCodec.encode_values(codec, values) do
+    case timed_codec(&PayloadCodec.encode_values/2, codec, values) do
       {:ok, encoded} -> encoded
       {:error, message} -> raise ArgumentError, "cannot encode #{what}: #{message}"
     end
   end
 
   defp decode_values!(codec, values, what) do
-    case PayloadCodec.decode_values(codec, values) do
+    case timed_codec(&PayloadCodec.decode_values/2, codec, values) do
       {:ok, decoded} -> decoded
       {:error, message} -> raise ArgumentError, "cannot decode #{what}: #{message}"
     end
@@ -1601,7 +1623,7 @@ defmodule Hourglass.Workflow.Run do
     command =
       case returned do
         {:ok, value} ->
-          case PayloadCodec.encode_value(ctx.codec, value) do
+          case timed_codec(&PayloadCodec.encode_value/2, ctx.codec, value) do
             {:ok, encoded} -> {:complete_workflow, encoded}
             {:error, message} -> fail_task("cannot encode the workflow's result: #{message}")
           end
@@ -1612,7 +1634,7 @@ defmodule Hourglass.Workflow.Run do
             else: {:fail_workflow, workflow_error(reason, ctx.codec)}
 
         {:continue_as_new, arguments, opts} when is_list(arguments) and is_list(opts) ->
-          case PayloadCodec.encode_values(ctx.codec, arguments) do
+          case timed_codec(&PayloadCodec.encode_values/2, ctx.codec, arguments) do
             {:ok, encoded} ->
               {:continue_as_new,
                %{
@@ -1656,7 +1678,7 @@ defmodule Hourglass.Workflow.Run do
 
   # With a codec, the details go encoded, as everything else the run sends.
   defp encode_details(%ApplicationError{details: details} = error, codec) do
-    case PayloadCodec.encode_values(codec, details || []) do
+    case timed_codec(&PayloadCodec.encode_values/2, codec, details || []) do
       {:ok, encoded} -> %{error | details: encoded}
       {:error, message} -> fail_task("cannot encode the failure's details: #{message}")
     end
@@ -1680,7 +1702,7 @@ defmodule Hourglass.Workflow.Run do
         %{error | cause: {:failed, workflow_error(failure, codec)}}
 
       {:cancelled, details} when codec != nil ->
-        case PayloadCodec.encode_value(codec, details) do
+        case timed_codec(&PayloadCodec.encode_value/2, codec, details) do
           {:ok, encoded} -> %{error | cause: {:cancelled, encoded}}
           {:error, message} -> fail_task("cannot encode the cancellation's details: #{message}")
         end
