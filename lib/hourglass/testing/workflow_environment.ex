@@ -32,16 +32,31 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
   activity a real deployment runs on another worker; it returns `{:ok, value}` or
   `{:error, reason}` as an activity does (another value is taken as `{:ok, value}`), and runs
   as activities run: in a supervised process, with retries and `Hourglass.Activity.info/0`.
+
+  A worker started with a `:payload_codec` keeps it: `start_workflow/5` and
+  `execute_workflow/5` encode arguments and decode results with it, `replay_all/2` decodes
+  the histories with it, as the worker did, and the worker's `:client` is connected with it
+  (signal, query and await its workflows with that one).
   """
   use GenServer
 
-  alias Hourglass.{Client, DevServer, Replayer, Worker}
+  alias Hourglass.{Client, DevServer, PayloadCodec, Replayer, Worker}
 
   @typedoc "An environment: its pid or registered name."
   @type t :: GenServer.server()
 
-  @typedoc "A worker started by `start_worker/2`."
-  @type worker :: %{pid: pid(), task_queue: String.t(), workflows: [module()]}
+  @typedoc """
+  A worker started by `start_worker/2`: its workflow modules and payload codec (its options
+  wrapped in `Hourglass.Secret`), as `replay_all/2` needs them, and a client connected to the
+  environment's server with that codec (the environment's own client when it has none).
+  """
+  @type worker :: %{
+          pid: pid(),
+          task_queue: String.t(),
+          workflows: [module()],
+          payload_codec: {module(), term()} | nil,
+          client: Client.t()
+        }
 
   @doc """
   Starts an environment. Options: `:address` (an existing server; default: a dev server
@@ -65,7 +80,9 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
   @doc """
   Starts a worker on a task queue of its own, owned by the calling process (it stops when that
   process exits). Options: those of `Hourglass.Worker` but `:task_queue` and `:address`, and
-  `:mock_activities`, a map of activity types to functions.
+  `:mock_activities`, a map of activity types to functions. The worker's `:payload_codec` is
+  kept for `start_workflow/5`, `execute_workflow/5` and `replay_all/2`, and the worker's
+  `:client` has it.
   """
   @spec start_worker(t(), keyword()) :: worker()
   def start_worker(env, opts) do
@@ -73,8 +90,11 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
     task_queue = "test-#{System.unique_integer([:positive])}"
     activities = Keyword.get(opts, :activities, []) ++ Enum.map(mocks, &mock_module/1)
 
+    # The codec's options are its keys: kept wrapped, so that printing the worker hides them.
     opts =
-      Keyword.merge(opts,
+      opts
+      |> Worker.Options.conceal()
+      |> Keyword.merge(
         task_queue: task_queue,
         address: address(env),
         activities: activities,
@@ -84,7 +104,16 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
     # Linked to the caller: a test's worker ends with the test.
     case Worker.start_link(opts) do
       {:ok, pid} ->
-        %{pid: pid, task_queue: task_queue, workflows: Keyword.get(opts, :workflows, [])}
+        # The worker accepted the codec, so it is a valid one.
+        {:ok, codec} = PayloadCodec.validate(Keyword.get(opts, :payload_codec))
+
+        %{
+          pid: pid,
+          task_queue: task_queue,
+          workflows: Keyword.get(opts, :workflows, []),
+          payload_codec: codec,
+          client: codec_client(env, codec)
+        }
 
       {:error, reason} ->
         raise ArgumentError, "cannot start the test's worker: #{inspect(reason)}"
@@ -93,8 +122,9 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
 
   @doc """
   Starts a workflow (a module, or a workflow type) on the worker's task queue; options as for
-  `Hourglass.Client.start_workflow/4` (`:id` defaults to a unique one). The environment
-  remembers it for `replay_all/2`.
+  `Hourglass.Client.start_workflow/4` (`:id` defaults to a unique one). Arguments are encoded
+  with the worker's payload codec, if it has one. The environment remembers the workflow for
+  `replay_all/2`.
   """
   @spec start_workflow(t(), worker(), module() | String.t(), list(), keyword()) ::
           {:ok, Client.WorkflowHandle.t()} | {:error, term()}
@@ -103,23 +133,32 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
     opts = Keyword.merge([id: "#{type}-#{System.unique_integer([:positive])}"], opts)
 
     with {:ok, handle} <-
-           Client.start_workflow(client(env), type, args, [task_queue: worker.task_queue] ++ opts) do
+           Client.start_workflow(
+             worker.client,
+             type,
+             args,
+             [task_queue: worker.task_queue] ++ opts
+           ) do
       GenServer.cast(env, {:started, worker.task_queue, handle.workflow_id})
       {:ok, handle}
     end
   end
 
-  @doc "Starts a workflow and waits for its result (see `start_workflow/5`)."
+  @doc """
+  Starts a workflow and waits for its result (see `start_workflow/5`), decoded with the
+  worker's payload codec, if it has one.
+  """
   @spec execute_workflow(t(), worker(), module() | String.t(), list(), keyword()) ::
           {:ok, term()} | {:error, term()}
   def execute_workflow(env, worker, workflow, args, opts \\ []) do
     with {:ok, handle} <- start_workflow(env, worker, workflow, args, opts),
-         do: Client.workflow_result(client(env), handle, Keyword.take(opts, [:timeout]))
+         do: Client.workflow_result(worker.client, handle, Keyword.take(opts, [:timeout]))
   end
 
   @doc """
   Replays the history of every workflow started on the worker's task queue with this
-  environment against the worker's workflow modules: `:ok`, or `{:error, failures}` with
+  environment against the worker's workflow modules, decoding their payloads with the worker's
+  payload codec as the worker did: `:ok`, or `{:error, failures}` with
   `{workflow_id, failure}` for each that did not replay (see `Hourglass.Replayer`). Call it
   once they have closed (a running workflow's history replays as far as it goes).
   """
@@ -134,7 +173,10 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
         history
       end
 
-    case Replayer.replay_workflows(histories, workflows: worker.workflows) do
+    case Replayer.replay_workflows(histories,
+           workflows: worker.workflows,
+           payload_codec: worker.payload_codec
+         ) do
       {:ok, outcomes} ->
         case Enum.reject(outcomes, &match?({_, :ok}, &1)) do
           [] -> :ok
@@ -143,6 +185,19 @@ defmodule Hourglass.Testing.WorkflowEnvironment do
 
       {:error, reason} ->
         {:error, [{:replay, reason}]}
+    end
+  end
+
+  # A client with a codec is a connection of its own: the NIF hands it payloads undecoded.
+  defp codec_client(env, nil), do: client(env)
+
+  defp codec_client(env, codec) do
+    case Client.connect(address: address(env), payload_codec: codec) do
+      {:ok, client} ->
+        client
+
+      {:error, reason} ->
+        raise ArgumentError, "cannot connect the worker's client: #{inspect(reason)}"
     end
   end
 

@@ -12,11 +12,36 @@ defmodule Mix.Tasks.Hourglass.Replay do
   Each file's name (without its extension) is used as the workflow id in the report. Prints
   one line per history, `ok` or why it did not replay (nondeterminism, naming the event, or a
   failed workflow task), and exits non-zero if any did not.
+
+  ## Options
+
+    * `--workflows Mod1,Mod2` - the workflow modules (required).
+    * `--payload-codec Module` - the `Hourglass.PayloadCodec` the workers that recorded the
+      histories ran with: their payloads are decoded with it, as the worker decoded them.
+      Without it, a history whose payloads are encrypted or compressed does not replay (its
+      workflow task fails: the payload's encoding is not supported).
+    * `--payload-codec-options EXPR` - the codec's options, as the worker's
+      `payload_codec: {Module, options}` takes them: an Elixir expression, evaluated (default
+      `[]`). Read keys from the environment rather than writing them on the command line:
+
+          mix hourglass.replay test/histories/* --workflows MyApp.Order \\
+            --payload-codec Hourglass.PayloadCodec.Encryption \\
+            --payload-codec-options '[key_id: "k1", key: Base.decode64!(System.fetch_env!("CODEC_KEY"))]'
+
+    * `--timeout MS` - for the whole replay (default a minute per history).
   """
   use Mix.Task
 
-  @switches [workflows: :string, timeout: :integer]
-  @usage "mix hourglass.replay FILE... --workflows Mod1,Mod2 [--timeout MS]"
+  alias Hourglass.PayloadCodec
+
+  @switches [
+    workflows: :string,
+    payload_codec: :string,
+    payload_codec_options: :string,
+    timeout: :integer
+  ]
+  @usage "mix hourglass.replay FILE... --workflows Mod1,Mod2 " <>
+           "[--payload-codec Module [--payload-codec-options EXPR]] [--timeout MS]"
 
   @impl Mix.Task
   def run(args) do
@@ -36,10 +61,12 @@ defmodule Mix.Tasks.Hourglass.Replay do
     workflows =
       opts[:workflows] |> String.split(",", trim: true) |> Enum.map(&Module.concat([&1]))
 
+    codec = payload_codec(opts)
     histories = Enum.map(files, &history/1)
 
     case Hourglass.Replayer.replay_workflows(histories,
            workflows: workflows,
+           payload_codec: codec,
            timeout: Keyword.get(opts, :timeout, 60_000 * length(files))
          ) do
       {:ok, outcomes} ->
@@ -51,6 +78,51 @@ defmodule Mix.Tasks.Hourglass.Replay do
 
       {:error, reason} ->
         Mix.raise("cannot replay: #{format(reason)}")
+    end
+  end
+
+  defp payload_codec(opts) do
+    case {opts[:payload_codec], opts[:payload_codec_options]} do
+      {nil, nil} ->
+        nil
+
+      {nil, _options} ->
+        Mix.raise("--payload-codec-options needs --payload-codec; usage: #{@usage}")
+
+      {"", _options} ->
+        Mix.raise("--payload-codec needs a module name; usage: #{@usage}")
+
+      {name, _options} ->
+        module = Module.concat([name])
+
+        unless Code.ensure_loaded?(module),
+          do: Mix.raise("--payload-codec: unknown module #{inspect(module)}")
+
+        case PayloadCodec.validate({module, payload_codec_options(opts)}) do
+          {:ok, codec} -> codec
+          {:error, message} -> Mix.raise("--payload-codec: #{message}")
+        end
+    end
+  end
+
+  # An expression of the user's own, as `mix run -e` takes one. Its value is never shown: a
+  # codec's options hold its keys.
+  defp payload_codec_options(opts) do
+    case opts[:payload_codec_options] do
+      nil ->
+        []
+
+      expression ->
+        try do
+          {options, _binding} = Code.eval_string(expression)
+          Hourglass.Secret.wrap(options)
+        rescue
+          exception ->
+            Mix.raise(
+              "--payload-codec-options: cannot evaluate it: " <>
+                "#{inspect(exception.__struct__)}: #{Exception.message(exception)}"
+            )
+        end
     end
   end
 

@@ -5,6 +5,7 @@ defmodule Hourglass.Testing.WorkflowEnvironmentTest do
   @moduletag :integration
 
   alias Hourglass.{ApplicationError, Client}
+  alias Hourglass.PayloadCodec.Encryption
   alias Hourglass.IntegrationWorkflows, as: W
   alias Hourglass.Testing.WorkflowEnvironment, as: Env
 
@@ -35,6 +36,57 @@ defmodule Hourglass.Testing.WorkflowEnvironmentTest do
     # Replayed against changed code, the same histories fail, each named.
     assert {:error, [{_, {:nondeterminism, _}}, {_, {:nondeterminism, _}}]} =
              Env.replay_all(env, %{worker | workflows: [W.ApprovalChanged]})
+  end
+
+  test "a worker's payload codec: workflows started, finished and replayed with it",
+       %{env: env} do
+    codec = {Encryption, key_id: "env-test", key: :binary.copy(<<7>>, 32)}
+
+    worker =
+      Env.start_worker(env,
+        workflows: [W.Approval],
+        mock_activities: %{"echo" => fn order -> "mocked " <> order end},
+        payload_codec: codec
+      )
+
+    # The worker keeps the codec's keys out of sight.
+    refute inspect(worker) =~ "env-test"
+
+    {:ok, run} = Env.start_workflow(env, worker, W.Approval, ["o-1"])
+    :ok = Client.signal_workflow(worker.client, run, "approve", ["ada"])
+
+    assert {:ok, %{"receipt" => "mocked o-1", "approver" => "ada"}} =
+             Client.workflow_result(worker.client, run)
+
+    # The server holds ciphertext: the input, the signal and the result were encoded.
+    assert {:error, {:undecodable_result, _}} = Client.workflow_result(Env.client(env), run)
+    {:ok, history} = Client.fetch_history(worker.client, run.workflow_id)
+    refute history.data =~ "o-1"
+
+    assert :ok = Env.replay_all(env, worker)
+    # Without the codec, the same history cannot be decoded: that is no nondeterminism.
+    assert {:error, [{_, {:workflow_task_failed, message}}]} =
+             Env.replay_all(env, %{worker | payload_codec: nil})
+
+    assert message =~ ~s(payload encoding "binary/encrypted" is not supported)
+  end
+
+  test "a worker's payload codec decodes what execute_workflow returns", %{env: env} do
+    worker =
+      Env.start_worker(env,
+        workflows: [W.Failing],
+        mock_activities: %{
+          "non_retryable" => fn ->
+            {:error, %ApplicationError{type: "Fatal", message: "mocked", non_retryable: true}}
+          end
+        },
+        payload_codec: {Encryption, key_id: "env-test", key: :binary.copy(<<7>>, 32)}
+      )
+
+    assert {:error, {:failed, %ApplicationError{details: [%{"activity_error_type" => "Fatal"}]}}} =
+             Env.execute_workflow(env, worker, W.Failing, [])
+
+    assert :ok = Env.replay_all(env, worker)
   end
 
   test "a mock that fails as an activity does", %{env: env} do
