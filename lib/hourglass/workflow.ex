@@ -294,9 +294,9 @@ defmodule Hourglass.Workflow do
   `:retry_policy`, `:cron_schedule`, `:id_reuse_policy` (`:allow_duplicate`,
   `:allow_duplicate_failed_only`, `:reject_duplicate`), `:parent_close_policy` (what happens
   to the child when the parent closes first: `:terminate`, the default, `:abandon`,
-  `:request_cancel`) and `:cancellation_type` (when the parent is cancelled:
+  `:request_cancel`), `:cancellation_type` (when the parent is cancelled:
   `:wait_cancellation_completed`, the default, `:wait_cancellation_requested`, `:try_cancel`,
-  `:abandon`).
+  `:abandon`), `:memo` and `:search_attributes` (maps of names to values).
   """
   @spec start_child_workflow(String.t(), [term()], keyword()) ::
           {:ok, handle()} | {:error, Hourglass.ChildWorkflowError.t() | term()}
@@ -519,11 +519,16 @@ defmodule Hourglass.Workflow do
   @doc """
   What `run` returns to continue as a new run of the workflow with `arguments` and a fresh
   history. Options: `:workflow_type` and `:task_queue` (default: this run's), `:run_timeout`
-  and `:task_timeout` (milliseconds).
+  and `:task_timeout` (milliseconds), and `:memo`, `:search_attributes` and `:retry_policy`
+  (as `start_child_workflow/3` takes them; default: this run's).
   """
   @spec continue_as_new([term()], keyword()) :: {:continue_as_new, [term()], keyword()}
-  def continue_as_new(arguments, opts \\ []) when is_list(arguments) and is_list(opts),
-    do: {:continue_as_new, arguments, opts}
+  def continue_as_new(arguments, opts \\ []) when is_list(arguments) and is_list(opts) do
+    # Checked here, where a mistake fails the task at the line that made it.
+    if memo = opts[:memo], do: Run.memo_names!(memo)
+    if attributes = opts[:search_attributes], do: Run.search_attributes!(attributes)
+    {:continue_as_new, arguments, opts}
+  end
 
   @doc """
   Marks a call as reviewed for determinism: `use Hourglass.Workflow` warns at compile time on

@@ -339,6 +339,26 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     refute log =~ "worker_down"
   end
 
+  test "continue-as-new with a memo, search attributes and a retry policy; a child with a memo " <>
+         "and search attributes",
+       ctx do
+    handle = start(ctx, "CarriesOn", ["first"])
+
+    assert {:ok,
+            %{
+              "memo" => %{"step" => 2},
+              "search_attributes" => %{"HourglassCustomer" => "ada"},
+              "child" => %{
+                "memo" => %{"from" => "parent"},
+                "search_attributes" => %{"HourglassPriority" => 7}
+              }
+            }} = Client.workflow_result(ctx.client, handle)
+
+    # The second run started with the retry policy the first gave it.
+    {out, 0} = cli(ctx, ["workflow", "show", "-w", handle.workflow_id, "-o", "json"])
+    assert out =~ ~s("maximumAttempts": 3)
+  end
+
   test "time in a slow payload codec does not count toward the deadlock timeout", ctx do
     queue = "#{ctx.queue}-slow-codec"
 

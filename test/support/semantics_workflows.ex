@@ -386,6 +386,40 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule CarriesOn do
+    @moduledoc false
+    # Continues as new once with a memo, search attributes and a retry policy, then starts a
+    # child with a memo and search attributes; returns what each run and the child saw.
+    use Hourglass.Workflow, name: "CarriesOn"
+
+    @impl true
+    def run("first") do
+      Workflow.continue_as_new(["second"],
+        memo: %{"step" => 2},
+        search_attributes: %{"HourglassCustomer" => "ada"},
+        retry_policy: [maximum_attempts: 3]
+      )
+    end
+
+    def run("second") do
+      info = Workflow.info()
+
+      {:ok, child} =
+        Workflow.execute_child_workflow("CarriesOn", ["child"],
+          memo: %{"from" => "parent"},
+          search_attributes: %{"HourglassPriority" => 7}
+        )
+
+      {:ok,
+       %{"memo" => info.memo, "search_attributes" => info.search_attributes, "child" => child}}
+    end
+
+    def run("child") do
+      info = Workflow.info()
+      {:ok, %{"memo" => info.memo, "search_attributes" => info.search_attributes}}
+    end
+  end
+
   defmodule SlowCodec do
     @moduledoc false
     # A payload codec that takes its time (as one calling a key service would): 200 ms a call.
@@ -436,6 +470,7 @@ defmodule Hourglass.SemanticsWorkflows do
       CatchesEverything,
       Discards,
       StrictArguments,
-      CodecHeavy
+      CodecHeavy,
+      CarriesOn
     ]
 end

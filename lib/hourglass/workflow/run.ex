@@ -264,6 +264,7 @@ defmodule Hourglass.Workflow.Run do
         :cancellation_type
       ])
       |> put_retry_policy(Keyword.get(opts, :retry_policy))
+      |> put_memo_and_search_attributes(ctx, opts)
 
     ctx = start_pending(ctx, [{:child_start, seq}, {:child, seq}])
 
@@ -484,47 +485,78 @@ defmodule Hourglass.Workflow.Run do
   @doc false
   def upsert_search_attributes(attributes) do
     ctx = changing_context!()
+    normalized = search_attributes!(attributes)
 
+    put(%{
+      ctx
+      | commands: [{:upsert_search_attributes, normalized} | ctx.commands],
+        info: Map.update(ctx.info, :search_attributes, normalized, &Map.merge(&1, normalized))
+    })
+
+    :ok
+  end
+
+  @doc false
+  def upsert_memo(memo) do
+    ctx = changing_context!()
+    memo = memo_names!(memo)
+
+    put(%{
+      ctx
+      | commands: [{:upsert_memo, encode_memo!(ctx.codec, memo)} | ctx.commands],
+        info: Map.update(ctx.info, :memo, memo, &Map.merge(&1, memo))
+    })
+
+    :ok
+  end
+
+  @doc false
+  # A memo with its names as strings (atoms allowed), or an ArgumentError.
+  def memo_names!(memo) when is_map(memo) do
+    Map.new(memo, fn {name, value} ->
+      case Hourglass.SearchAttributes.name(name) do
+        {:ok, name} ->
+          {name, value}
+
+        :error ->
+          raise ArgumentError,
+                "memo names must be non-empty strings or atoms, got: #{inspect(name)}"
+      end
+    end)
+  end
+
+  def memo_names!(memo), do: raise(ArgumentError, "a memo is a map, got: #{inspect(memo)}")
+
+  @doc false
+  # Search attributes as the server takes them, or an ArgumentError.
+  def search_attributes!(attributes) do
     case Hourglass.SearchAttributes.normalize(attributes) do
       {:ok, normalized} ->
-        put(%{
-          ctx
-          | commands: [{:upsert_search_attributes, normalized} | ctx.commands],
-            info: Map.update(ctx.info, :search_attributes, normalized, &Map.merge(&1, normalized))
-        })
-
-        :ok
+        normalized
 
       {:error, message} ->
         raise ArgumentError, "search attributes #{message}, got: #{inspect(attributes)}"
     end
   end
 
-  @doc false
-  def upsert_memo(memo) do
-    ctx = changing_context!()
+  defp encode_memo!(codec, memo) do
+    encoded = encode_values!(codec, Map.values(memo), "the memo")
+    Map.new(Enum.zip(Map.keys(memo), encoded))
+  end
 
-    memo =
-      Map.new(memo, fn {name, value} ->
-        case Hourglass.SearchAttributes.name(name) do
-          {:ok, name} ->
-            {name, value}
+  # A new workflow's memo and search attributes (a child's, the next run's), as its command
+  # takes them.
+  defp put_memo_and_search_attributes(options, ctx, opts) do
+    options =
+      case Keyword.get(opts, :memo) do
+        nil -> options
+        memo -> Map.put(options, :memo, encode_memo!(ctx.codec, memo_names!(memo)))
+      end
 
-          :error ->
-            raise ArgumentError,
-                  "memo names must be non-empty strings or atoms, got: #{inspect(name)}"
-        end
-      end)
-
-    encoded = encode_values!(ctx.codec, Map.values(memo), "the memo")
-
-    put(%{
-      ctx
-      | commands: [{:upsert_memo, Map.new(Enum.zip(Map.keys(memo), encoded))} | ctx.commands],
-        info: Map.update(ctx.info, :memo, memo, &Map.merge(&1, memo))
-    })
-
-    :ok
+    case Keyword.get(opts, :search_attributes) do
+      nil -> options
+      attributes -> Map.put(options, :search_attributes, search_attributes!(attributes))
+    end
   end
 
   @doc false
@@ -1642,7 +1674,9 @@ defmodule Hourglass.Workflow.Run do
                  task_queue: Keyword.get(opts, :task_queue, ctx.info.task_queue),
                  arguments: encoded
                }
-               |> put_present(opts, [:run_timeout, :task_timeout])}
+               |> put_present(opts, [:run_timeout, :task_timeout])
+               |> put_retry_policy(Keyword.get(opts, :retry_policy))
+               |> put_memo_and_search_attributes(ctx, opts)}
 
             {:error, message} ->
               fail_task("cannot encode the next run's arguments: #{message}")

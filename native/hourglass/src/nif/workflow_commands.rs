@@ -21,7 +21,8 @@
 //!   `%Hourglass.ApplicationError{}`, `%Hourglass.ActivityError{}` or
 //!   `%Hourglass.ChildWorkflowError{}` (see [`crate::nif::workflow_failure_term`])
 //! - `{:continue_as_new, options}` with `options` a map of `:workflow_type`, `:task_queue`,
-//!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds)
+//!   `:arguments` (values) and optionally `:run_timeout` and `:task_timeout` (milliseconds),
+//!   `:memo`, `:search_attributes` (maps of names to values) and `:retry_policy`
 //! - `{:set_patch_marker, patch_id, deprecated}`
 //! - `{:start_child_workflow, seq, options}` with `options` a map of `:workflow_id`,
 //!   `:workflow_type`, `:task_queue`, `:namespace`, `:arguments` (values) and optionally
@@ -29,7 +30,8 @@
 //!   `:cron_schedule`, `:id_reuse_policy` (`:allow_duplicate`, `:allow_duplicate_failed_only`,
 //!   `:reject_duplicate`), `:parent_close_policy` (`:terminate`, `:abandon`,
 //!   `:request_cancel`) and `:cancellation_type` (`:abandon`, `:try_cancel`,
-//!   `:wait_cancellation_completed`, `:wait_cancellation_requested`)
+//!   `:wait_cancellation_completed`, `:wait_cancellation_requested`), `:memo` and
+//!   `:search_attributes` (maps of names to values)
 //! - `{:cancel_child_workflow, seq}`
 //! - `{:signal_external, seq, target, name, arguments}` with `target` `{:child, workflow_id}` or
 //!   `{:workflow, namespace, workflow_id, run_id}` (run id "" for the latest run)
@@ -47,6 +49,7 @@ use crate::nif::workflow_client_nif::payload_map;
 use crate::nif::workflow_failure_term::decode_workflow_failure;
 use crate::temporal::payload_limit::PayloadLimit;
 use rustler::Term;
+use std::collections::HashMap;
 use std::time::Duration;
 use temporalio_common::protos::coresdk::child_workflow::{
     ChildWorkflowCancellationType, ParentClosePolicy,
@@ -67,7 +70,9 @@ use temporalio_common::protos::coresdk::workflow_commands::{
 use temporalio_common::protos::coresdk::workflow_completion::{
     self, workflow_activation_completion, WorkflowActivationCompletion,
 };
-use temporalio_common::protos::temporal::api::common::v1::{Memo, SearchAttributes};
+use temporalio_common::protos::temporal::api::common::v1::{
+    Memo, Payload, RetryPolicy, SearchAttributes,
+};
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 
 /// Decodes a run's answer for `run_id`. Errors for a malformed answer or a value that cannot
@@ -439,8 +444,41 @@ fn decode_continue_as_new(
         arguments,
         workflow_run_timeout: map.optional_u64("run_timeout")?.and_then(duration),
         workflow_task_timeout: map.optional_u64("task_timeout")?.and_then(duration),
+        // Absent: the next run keeps this run's.
+        memo: optional_memo(&map, limit)?,
+        search_attributes: optional_search_attributes(&map)?,
+        retry_policy: optional_retry_policy(&map)?,
         ..Default::default()
     })
+}
+
+/// A workflow's memo to start with (names to values, encoded by the codec if any).
+fn optional_memo(map: &TermMap, limit: &PayloadLimit) -> Result<HashMap<String, Payload>, String> {
+    let Some(memo) = map.get("memo") else {
+        return Ok(HashMap::new());
+    };
+    let fields = payload_map(memo, "the memo")?;
+    limit
+        .check_payloads("the memo", &fields.values().cloned().collect::<Vec<_>>())
+        .map_err(|too_large| too_large.to_string())?;
+    Ok(fields)
+}
+
+fn optional_search_attributes(map: &TermMap) -> Result<Option<SearchAttributes>, String> {
+    map.get("search_attributes")
+        .map(|attributes| {
+            Ok(SearchAttributes {
+                indexed_fields: payload_map(attributes, "the search attributes")?,
+            })
+        })
+        .transpose()
+}
+
+fn optional_retry_policy(map: &TermMap) -> Result<Option<RetryPolicy>, String> {
+    map.get("retry_policy")
+        .filter(|policy| !policy.is_atom())
+        .map(decode_retry_policy)
+        .transpose()
 }
 
 fn decode_query_answer(
@@ -619,13 +657,11 @@ fn decode_start_child(
         workflow_task_timeout: map.optional_u64("task_timeout")?.and_then(duration),
         parent_close_policy: parent_close_policy as i32,
         workflow_id_reuse_policy: decode_id_reuse_policy(&map)? as i32,
-        retry_policy: map
-            .get("retry_policy")
-            .filter(|policy| !policy.is_atom())
-            .map(decode_retry_policy)
-            .transpose()?,
+        retry_policy: optional_retry_policy(&map)?,
         cron_schedule: map.optional_string("cron_schedule")?.unwrap_or_default(),
         cancellation_type: cancellation_type as i32,
+        memo: optional_memo(&map, limit)?,
+        search_attributes: optional_search_attributes(&map)?,
         ..Default::default()
     })
 }
