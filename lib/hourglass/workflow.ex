@@ -27,7 +27,10 @@ defmodule Hourglass.Workflow do
   `:name` is the workflow type clients start; it defaults to the module name without
   `Elixir.`. `:failure_exception_types` (a list of exception modules, default `[]`) names
   exceptions that fail this workflow rather than its task (see below), as the worker's
-  `:workflow_failure_exception_types` does for all its workflows.
+  `:workflow_failure_exception_types` does for all its workflows. `:unfinished_policies`
+  (a map of update names to `:warn_and_abandon`, the default, or `:abandon`) says what the
+  end of a run does with that update's handlers still waiting: both leave their updates
+  unanswered; `:abandon` does so without a warning, as the official SDKs' per-handler policy.
 
   ## How a run runs
 
@@ -182,8 +185,16 @@ defmodule Hourglass.Workflow do
       @doc false
       def __workflow_name__, do: @hourglass_workflow_name
 
+      @hourglass_unfinished_policies Hourglass.Workflow.unfinished_policies!(
+                                       Keyword.get(opts, :unfinished_policies, %{}),
+                                       __MODULE__
+                                     )
+
       @doc false
       def __workflow_failure_exception_types__, do: @hourglass_failure_exception_types
+
+      @doc false
+      def __workflow_unfinished_policies__, do: @hourglass_unfinished_policies
     end
   end
 
@@ -200,6 +211,22 @@ defmodule Hourglass.Workflow do
       raise ArgumentError,
             "#{inspect(where)}: :failure_exception_types must be a list of exception modules, " <>
               "got: #{inspect(types)}"
+    end
+  end
+
+  @doc false
+  # Checks what a workflow does with update handlers still running when it ends, per name.
+  @spec unfinished_policies!(term(), term()) :: %{String.t() => :warn_and_abandon | :abandon}
+  def unfinished_policies!(policies, where) do
+    if is_map(policies) and
+         Enum.all?(policies, fn {name, policy} ->
+           is_binary(name) and policy in [:warn_and_abandon, :abandon]
+         end) do
+      policies
+    else
+      raise ArgumentError,
+            "#{inspect(where)}: :unfinished_policies must map update names to " <>
+              ":warn_and_abandon or :abandon, got: #{inspect(policies)}"
     end
   end
 

@@ -290,6 +290,21 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     assert {:ok, "answered"} = Client.update_result(ctx.client, update)
   end
 
+  test "handlers left waiting at the end: warned of, but for those whose policy is :abandon",
+       ctx do
+    handle = start(ctx, "LeavesUpdates")
+
+    log =
+      capture_log(fn ->
+        {:ok, _} = Client.start_update(ctx.client, handle, "loud", [])
+        {:ok, _} = Client.start_update(ctx.client, handle, "quiet", [])
+        :ok = Client.signal_workflow(ctx.client, handle, "end", [])
+        assert {:ok, "left them"} = Client.workflow_result(ctx.client, handle)
+      end)
+
+    assert log =~ ~s{update handlers had not ("loud")}
+  end
+
   test "a run's process holds no result it handed out: 300 results of 20 KB, none kept", ctx do
     handle = start(ctx, "Discards", [300, 20_000])
     wait_for_events(ctx, handle, "MARKER_RECORDED", 300)

@@ -271,6 +271,32 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule LeavesUpdates do
+    @moduledoc false
+    # Ends while two update handlers wait: "loud" with the default policy, "quiet" abandoned.
+    use Hourglass.Workflow,
+      name: "LeavesUpdates",
+      unfinished_policies: %{"quiet" => :abandon}
+
+    @impl true
+    def init([]), do: %{ending: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.ending)
+      {:ok, "left them"}
+    end
+
+    @impl true
+    def handle_update(_name, [], state) do
+      :ok = Workflow.wait_condition(fn _ -> false end)
+      {:reply, nil, state}
+    end
+
+    @impl true
+    def handle_signal("end", [], state), do: %{state | ending: true}
+  end
+
   defmodule CatchesEverything do
     @moduledoc false
     # Workflow code that catches every exit around its waits: an eviction still ends the run's
@@ -471,6 +497,7 @@ defmodule Hourglass.SemanticsWorkflows do
       Discards,
       StrictArguments,
       CodecHeavy,
-      CarriesOn
+      CarriesOn,
+      LeavesUpdates
     ]
 end

@@ -133,10 +133,10 @@ defmodule Hourglass.Workflow.Run do
       buffered_signals: %{},
       # the handler running now (:signal, :query, :validator, :update), nil for the main routine
       handler: nil,
-      # update handlers that wait, in the order they started: {pid, check}; and how many
-      # handlers have started and not ended (those waiting, and one taking its turn)
+      # update handlers that wait, in the order they started: {pid, check}; and the handlers
+      # that have started and not ended (those waiting, and one taking its turn): pid => name
       waiting_handlers: [],
-      unfinished_handlers: 0,
+      unfinished_handlers: %{},
       # what a signal handler's failure ends the workflow with, once the main routine is told
       handler_failure: nil
     })
@@ -841,8 +841,8 @@ defmodule Hourglass.Workflow.Run do
     end)
   end
 
-  # Runs an update handler in a process of its own, now, until it waits or ends.
-  defp start_update_handler(body) do
+  # Runs update `name`'s handler in a process of its own, now, until it waits or ends.
+  defp start_update_handler(name, body) do
     run = self()
     log_tags = Logger.metadata()
 
@@ -860,7 +860,7 @@ defmodule Hourglass.Workflow.Run do
       end)
 
     ctx = context!()
-    put(%{ctx | unfinished_handlers: ctx.unfinished_handlers + 1})
+    put(%{ctx | unfinished_handlers: Map.put(ctx.unfinished_handlers, pid, name)})
     take_turn(pid, :start, length(ctx.waiting_handlers))
   end
 
@@ -894,7 +894,7 @@ defmodule Hourglass.Workflow.Run do
 
           :finished ->
             ctx = context!()
-            put(%{ctx | unfinished_handlers: ctx.unfinished_handlers - 1})
+            put(%{ctx | unfinished_handlers: Map.delete(ctx.unfinished_handlers, pid)})
 
           {:failed, message} ->
             fail_task(message)
@@ -936,7 +936,7 @@ defmodule Hourglass.Workflow.Run do
   end
 
   @doc false
-  def all_handlers_finished?, do: context!().unfinished_handlers == 0
+  def all_handlers_finished?, do: map_size(context!().unfinished_handlers) == 0
 
   # The workflow's cancellation reaches what the main routine waits on: every pending
   # operation is cancelled (in the order the code started them), and the wait pending now
@@ -1263,7 +1263,10 @@ defmodule Hourglass.Workflow.Run do
     with {:ok, arguments} <- decode_update_input(ctx, update),
          :ok <- validate_update(ctx, update, arguments) do
       respond.(:accepted)
-      start_update_handler(fn -> respond.(run_update(ctx, update.name, arguments)) end)
+
+      start_update_handler(update.name, fn ->
+        respond.(run_update(ctx, update.name, arguments))
+      end)
     else
       {:error, %ApplicationError{} = error} ->
         respond.({:rejected, encode_details(error, ctx.codec)})
@@ -1691,16 +1694,30 @@ defmodule Hourglass.Workflow.Run do
            }}
       end
 
-    if ctx.unfinished_handlers > 0 and not ctx.replaying do
-      Logger.warning(
-        "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the run ended while " <>
-          "#{ctx.unfinished_handlers} update handler(s) had not: their updates get no answer " <>
-          "(wait for Workflow.all_handlers_finished?/0 before returning)"
-      )
-    end
+    warn_of_unfinished_handlers(ctx)
 
     put(%{ctx | commands: [command | ctx.commands]})
     answer({:ok, take_commands()})
+  end
+
+  # Handlers still waiting when the run ends are abandoned: their updates get no answer. As in
+  # the official SDKs, that is warned of, but for updates whose policy says :abandon.
+  defp warn_of_unfinished_handlers(ctx) do
+    policies = ctx.module.__workflow_unfinished_policies__()
+
+    warned =
+      for {_pid, name} <- ctx.unfinished_handlers,
+          Map.get(policies, name, :warn_and_abandon) == :warn_and_abandon,
+          do: name
+
+    if warned != [] and not ctx.replaying do
+      Logger.warning(
+        "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the run ended while " <>
+          "update handlers had not (#{warned |> Enum.sort() |> Enum.map_join(", ", &inspect/1)}): " <>
+          "their updates get no answer (wait for Workflow.all_handlers_finished?/0 before " <>
+          "returning, or give them the :abandon policy)"
+      )
+    end
   end
 
   # Update handlers whose wait is over take their turns before the workflow's result is sent,
