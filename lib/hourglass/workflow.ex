@@ -28,9 +28,10 @@ defmodule Hourglass.Workflow do
   `Elixir.`. `:failure_exception_types` (a list of exception modules, default `[]`) names
   exceptions that fail this workflow rather than its task (see below), as the worker's
   `:workflow_failure_exception_types` does for all its workflows. `:unfinished_policies`
-  (a map of update names to `:warn_and_abandon`, the default, or `:abandon`) says what the
-  end of a run does with that update's handlers still waiting: both leave their updates
-  unanswered; `:abandon` does so without a warning, as the official SDKs' per-handler policy.
+  (a map of signal or update names to `:warn_and_abandon`, the default, or `:abandon`) says
+  what the end of a run does with that name's handlers still waiting: both abandon them
+  (an update gets no answer); `:abandon` does so without a warning, as the official SDKs'
+  per-handler policy.
 
   ## How a run runs
 
@@ -99,15 +100,17 @@ defmodule Hourglass.Workflow do
 
   Handlers set with `set_signal_handler/2` and `set_query_handler/2` take precedence over
   the callbacks for their name. Handlers run between the main routine's waits, one piece of
-  code at a time, in the order the history gives. Update handlers may wait; signal handlers
-  cannot (one that needs an activity starts it, and the main routine awaits it). A signal
-  handler that raises `Hourglass.ApplicationError` fails the workflow with it. Queries and
+  code at a time, in the order the history gives. Signal and update handlers may wait
+  (activities, timers, conditions) while the main routine and other handlers go on; the state
+  a handler was given is then out of date, so after a wait it builds on `state/0` (or changes
+  the state with `update_state/1`). A signal handler that raises `Hourglass.ApplicationError`
+  fails the workflow with it. Queries and
   validators cannot change the run: no commands, no state, and the random generator is as
   they found it; one that raises, throws or exits answers the query with an error or rejects
   the update. Input a client sent that cannot be decoded (an unknown encoding, a codec that
   fails) never fails the task: such a signal is logged and dropped, such an update rejected,
-  such a query answered with an error. Update handlers whose wait is over when `run`
-  returns take their turns first; a run that returns while others still wait leaves their
+  such a query answered with an error. Handlers whose wait is over when `run` returns take
+  their turns first; a run that returns while others still wait abandons them, leaving their
   updates unanswered (with a warning): wait for `all_handlers_finished?/0` first.
 
   Awaiting hands an operation's outcome out once: a cached run keeps no result the code took

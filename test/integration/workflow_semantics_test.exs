@@ -290,6 +290,16 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     assert {:ok, "answered"} = Client.update_result(ctx.client, update)
   end
 
+  test "signal handlers may wait: an activity and a timer in each of two signals", ctx do
+    handle = start(ctx, "SignalWaits")
+    :ok = Client.signal_workflow(ctx.client, handle, "charge", [1])
+    :ok = Client.signal_workflow(ctx.client, handle, "charge", [2])
+    assert {:ok, ["receipt-1", "receipt-2"]} = Client.workflow_result(ctx.client, handle)
+    assert task_failures(ctx, handle) == 0
+    {:ok, history} = Client.fetch_history(ctx.client, handle)
+    assert :ok = Replayer.replay_workflow(history, workflows: S.all())
+  end
+
   test "handlers left waiting at the end: warned of, but for those whose policy is :abandon",
        ctx do
     handle = start(ctx, "LeavesUpdates")
@@ -302,7 +312,7 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
         assert {:ok, "left them"} = Client.workflow_result(ctx.client, handle)
       end)
 
-    assert log =~ ~s{update handlers had not ("loud")}
+    assert log =~ ~s{handlers had not (update "loud")}
   end
 
   test "a run's process holds no result it handed out: 300 results of 20 KB, none kept", ctx do

@@ -271,6 +271,33 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule SignalWaits do
+    @moduledoc false
+    # A signal handler that runs an activity and a timer before it changes the state.
+    use Hourglass.Workflow, name: "SignalWaits"
+
+    @impl true
+    def init([]), do: %{receipts: []}
+
+    @impl true
+    def run do
+      :ok =
+        Workflow.wait_condition(&(length(&1.receipts) == 2 and Workflow.all_handlers_finished?()))
+
+      {:ok, Enum.sort(Workflow.state().receipts)}
+    end
+
+    @impl true
+    def handle_signal("charge", [amount], _state) do
+      {:ok, receipt} =
+        Workflow.execute_activity("echo", ["receipt-#{amount}"], start_to_close_timeout: 10_000)
+
+      :ok = Workflow.sleep(10)
+      # The state it was given is out of date after a wait: the new state builds on the latest.
+      Workflow.update_state(&%{&1 | receipts: [receipt | &1.receipts]})
+    end
+  end
+
   defmodule LeavesUpdates do
     @moduledoc false
     # Ends while two update handlers wait: "loud" with the default policy, "quiet" abandoned.
@@ -498,6 +525,7 @@ defmodule Hourglass.SemanticsWorkflows do
       StrictArguments,
       CodecHeavy,
       CarriesOn,
-      LeavesUpdates
+      LeavesUpdates,
+      SignalWaits
     ]
 end

@@ -15,8 +15,9 @@ defmodule Hourglass.Workflow.Run do
   The worker is not told: when this process dies, or blocks past the deadlock timeout, the
   worker answers for it with the same token, and the NIF passes on only the first answer.
 
-  An update handler runs in a process of its own, linked to the run's, so that it can wait
-  while the main routine and other handlers go on; still only one piece of code runs at a time.
+  A signal or update handler runs in a process of its own, linked to the run's, so that it can
+  wait while the main routine and other handlers go on; still only one piece of code runs at a
+  time.
   The run's context (the process dictionary entry above, and the `:rand` state) is handed to the
   handler's process for its turn and handed back when it waits or ends. Whoever holds the run
   decides whose turn is next, in a fixed order: a handler starts at once when its update is
@@ -571,8 +572,13 @@ defmodule Hourglass.Workflow.Run do
     })
 
     # Signals that came before the handler, in the order they came.
-    for arguments <- Enum.reverse(buffered),
-        do: with_handler(:signal, fn -> update_state(&handler.(arguments, &1)) end)
+    for arguments <- Enum.reverse(buffered) do
+      start_handler(
+        :signal,
+        name,
+        signal_body(name, arguments, &{:ok, handler.(arguments, &1.state)})
+      )
+    end
 
     :ok
   end
@@ -627,8 +633,6 @@ defmodule Hourglass.Workflow.Run do
 
   defp handler_name(:query), do: "query handler"
   defp handler_name(:validator), do: "update validator"
-  defp handler_name(:signal), do: "signal handler"
-  defp handler_name(:update), do: "update handler"
 
   # Runs a handler's code, marked as such for the calls it may make. A query or a validator
   # only looks: the random generator is as it found it (they run on some workers and replays
@@ -757,11 +761,10 @@ defmodule Hourglass.Workflow.Run do
     ctx = context!()
 
     cond do
-      ctx.handler in [:query, :validator, :signal] ->
+      ctx.handler in [:query, :validator] ->
         raise RuntimeError,
               "a #{handler_name(ctx.handler)} cannot wait (on activities, timers or " <>
-                "conditions): start what it needs and let the main routine or an update " <>
-                "handler wait"
+                "conditions): it only looks at the run"
 
       Process.get(@handler_of) ->
         handler_block(check)
@@ -811,12 +814,13 @@ defmodule Hourglass.Workflow.Run do
         value
 
       :wait ->
-        run = Process.get(@handler_of)
-        send(run, {@turn_over, self(), hand_over(), {:waiting, check}})
+        own = context!().handler
+        send(Process.get(@handler_of), {@turn_over, self(), hand_over(), {:waiting, check}})
 
         receive do
-          {@turn, baton, {:done, value}} ->
-            take_over(baton, :update)
+          {@turn, holder, baton, {:done, value}} ->
+            Process.put(@handler_of, holder)
+            take_over(baton, own)
             value
         end
     end
@@ -841,26 +845,28 @@ defmodule Hourglass.Workflow.Run do
     end)
   end
 
-  # Runs update `name`'s handler in a process of its own, now, until it waits or ends.
-  defp start_update_handler(name, body) do
-    run = self()
+  # Runs a handler (`kind` :update or :signal, of `name`) in a process of its own, now, until
+  # it waits or ends. Whoever holds the run hands it over for each turn and takes it back
+  # (the run's process, or a handler's that starts one: a handler set with
+  # set_signal_handler/2 takes the signals that came before it at once).
+  defp start_handler(kind, name, body) do
     log_tags = Logger.metadata()
 
     pid =
       spawn_link(fn ->
-        Process.put(@handler_of, run)
         Logger.metadata(log_tags)
 
         receive do
-          {@turn, baton, :start} ->
-            take_over(baton, :update)
+          {@turn, holder, baton, :start} ->
+            Process.put(@handler_of, holder)
+            take_over(baton, kind)
             outcome = run_handler_body(body)
-            send(run, {@turn_over, self(), hand_over(), outcome})
+            send(Process.get(@handler_of), {@turn_over, self(), hand_over(), outcome})
         end
       end)
 
     ctx = context!()
-    put(%{ctx | unfinished_handlers: Map.put(ctx.unfinished_handlers, pid, name)})
+    put(%{ctx | unfinished_handlers: Map.put(ctx.unfinished_handlers, pid, {kind, name})})
     take_turn(pid, :start, length(ctx.waiting_handlers))
   end
 
@@ -877,7 +883,7 @@ defmodule Hourglass.Workflow.Run do
   # waits (it keeps its place, `index`, among the waiting) or ends.
   defp take_turn(pid, value, index) do
     own = context!().handler
-    send(pid, {@turn, hand_over(), value})
+    send(pid, {@turn, self(), hand_over(), value})
 
     receive do
       {@turn_over, ^pid, baton, outcome} ->
@@ -1264,7 +1270,7 @@ defmodule Hourglass.Workflow.Run do
          :ok <- validate_update(ctx, update, arguments) do
       respond.(:accepted)
 
-      start_update_handler(update.name, fn ->
+      start_handler(:update, update.name, fn ->
         respond.(run_update(ctx, update.name, arguments))
       end)
     else
@@ -1337,22 +1343,51 @@ defmodule Hourglass.Workflow.Run do
     })
   end
 
+  # A signal's handler runs in a process of its own (see start_handler/3), so that it may wait
+  # as an update's may; a signal no handler takes is kept for one the code sets later.
   defp take_signal(ctx, name, arguments) do
-    case with_handler(:signal, fn -> handle_signal(ctx, name, arguments) end) do
-      {:ok, state} ->
-        put(%{context!() | state: state})
-
-      :no_handler ->
-        # Kept for a handler the code sets later (set_signal_handler/2), as the official SDKs do.
-        ctx = context!()
-        buffered = Map.update(ctx.buffered_signals, name, [arguments], &[arguments | &1])
-        put(%{ctx | buffered_signals: buffered})
-
-      # As from the main routine: the workflow fails with it (see end_if_a_handler_failed/0).
-      {:failed, %ApplicationError{} = error} ->
-        ctx = context!()
-        if ctx.handler_failure == nil, do: put(%{ctx | handler_failure: error})
+    if handles?(ctx.module, :handle_signal, name) or Map.has_key?(ctx.signal_handlers, name) do
+      start_handler(
+        :signal,
+        name,
+        signal_body(name, arguments, &handle_signal(&1, name, arguments))
+      )
+    else
+      buffer_signal(name, arguments)
     end
+  end
+
+  # What a signal handler's process runs: `call` given the run's context returns
+  # {:ok, new_state}, :no_handler, or {:failed, %ApplicationError{}}.
+  defp signal_body(name, arguments, call) do
+    fn ->
+      outcome =
+        try do
+          call.(context!())
+        rescue
+          error in ApplicationError -> {:failed, error}
+        end
+
+      case outcome do
+        {:ok, state} ->
+          put(%{context!() | state: state})
+
+        :no_handler ->
+          buffer_signal(name, arguments)
+
+        # As from the main routine: the workflow fails with it (see end_if_a_handler_failed/0).
+        {:failed, %ApplicationError{} = error} ->
+          ctx = context!()
+          if ctx.handler_failure == nil, do: put(%{ctx | handler_failure: error})
+      end
+    end
+  end
+
+  # Kept for a handler the code sets later (set_signal_handler/2), as the official SDKs do.
+  defp buffer_signal(name, arguments) do
+    ctx = context!()
+    buffered = Map.update(ctx.buffered_signals, name, [arguments], &[arguments | &1])
+    put(%{ctx | buffered_signals: buffered})
   end
 
   # A client's input (a signal's, an update's, a query's): its values, or why they cannot be
@@ -1706,16 +1741,16 @@ defmodule Hourglass.Workflow.Run do
     policies = ctx.module.__workflow_unfinished_policies__()
 
     warned =
-      for {_pid, name} <- ctx.unfinished_handlers,
+      for {_pid, {kind, name}} <- ctx.unfinished_handlers,
           Map.get(policies, name, :warn_and_abandon) == :warn_and_abandon,
-          do: name
+          do: "#{kind} #{inspect(name)}"
 
     if warned != [] and not ctx.replaying do
       Logger.warning(
         "Hourglass.Workflow #{inspect(ctx.info[:workflow_type])}: the run ended while " <>
-          "update handlers had not (#{warned |> Enum.sort() |> Enum.map_join(", ", &inspect/1)}): " <>
-          "their updates get no answer (wait for Workflow.all_handlers_finished?/0 before " <>
-          "returning, or give them the :abandon policy)"
+          "handlers had not (#{warned |> Enum.sort() |> Enum.join(", ")}): they are " <>
+          "abandoned, and updates among them get no answer (wait for " <>
+          "Workflow.all_handlers_finished?/0 before returning, or give them the :abandon policy)"
       )
     end
   end
