@@ -14,7 +14,8 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
   @peer Path.expand("../support/python/semantics_peer.py", __DIR__)
 
   setup ctx do
-    worker = start_worker(ctx, workflows: [W.Approval | S.all()], activities: activities())
+    workflows = [W.Approval, W.Cancellable | S.all()]
+    worker = start_worker(ctx, workflows: workflows, activities: activities())
     %{worker: worker}
   end
 
@@ -213,7 +214,7 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
              "{:error, %Hourglass.ActivityError{activity_type: \"echo\", cause: {:cancelled" <> _,
              "{:error, %Hourglass.ActivityError{activity_type: \"fail_until\", cause: {:cancelled" <>
                _,
-             "{:error, %Hourglass.ChildWorkflowError{workflow_type: \"CancelledChild\"" <> child
+             "{:error, %Hourglass.ChildWorkflowError{workflow_type: \"Cancellable\"" <> child
            ] = outcomes
 
     assert child =~ "cause: {:cancelled"

@@ -150,7 +150,8 @@ defmodule Hourglass.SemanticsWorkflows do
           retry_policy: [initial_interval: 60_000]
         )
 
-      {:ok, child} = Workflow.start_child_workflow("CancelledChild", [])
+      # Hourglass.IntegrationWorkflows.Cancellable: sleeps, and ends cancelled if cancelled.
+      {:ok, child} = Workflow.start_child_workflow("Cancellable", [])
       # The local activity's first attempt fails; its next waits on a timer of the run's.
       :ok = Workflow.sleep(1_500)
       Enum.each([timer, activity, local, child], &Workflow.cancel/1)
@@ -166,19 +167,6 @@ defmodule Hourglass.SemanticsWorkflows do
         end
 
       {:ok, %{"outcomes" => Enum.map(outcomes, &inspect/1), "second_await" => second_await}}
-    end
-  end
-
-  defmodule CancelledChild do
-    @moduledoc false
-    use Hourglass.Workflow, name: "CancelledChild"
-
-    @impl true
-    def run do
-      case Workflow.sleep(600_000) do
-        :ok -> {:ok, "slept"}
-        {:error, :cancelled} -> {:error, :cancelled}
-      end
     end
   end
 
@@ -516,7 +504,6 @@ defmodule Hourglass.SemanticsWorkflows do
       CleanupAfterCancel,
       CancelledTwice,
       CancelsItsOwn,
-      CancelledChild,
       RefusingSignals,
       LookingHandlers,
       UpdateAtTheEnd,
