@@ -87,12 +87,21 @@ wait_for.("updates", "ACTIVITY_TASK_COMPLETED", 1)
 {:ok, [5]} = Client.workflow_result(client, updates)
 
 IO.puts("updates done")
+
+# An update accepted while its handler waits, then the signal that lets both it and the main
+# routine finish in one activation.
+at_the_end = start.("RecordedUpdateAtTheEnd", [], "update-at-the-end")
+{:ok, _update} = Client.start_update(client, at_the_end, "wait", [])
+:ok = Client.signal_workflow(client, at_the_end, "go", [])
+{:ok, "ended"} = Client.workflow_result(client, at_the_end)
+IO.puts("update at the end done")
 parent = start.("RecordedParent", [], "parent")
 wait_for.("parent", "CHILD_WORKFLOW_EXECUTION_STARTED", 2)
 :ok = Client.cancel_workflow(client, parent, "recorded")
 {:error, {:cancelled, _}} = Client.workflow_result(client, parent)
 
-for id <- ~w(approval cleanup-after-cancel pending-at-cancel handled-failure updates parent) do
+for id <-
+      ~w(approval cleanup-after-cancel pending-at-cancel handled-failure updates update-at-the-end parent) do
   File.write!(Path.join(dir, "#{id}.json"), show.(id))
 end
 

@@ -14,7 +14,7 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
   @peer Path.expand("../support/python/semantics_peer.py", __DIR__)
 
   setup ctx do
-    workflows = [W.Approval, W.Cancellable | S.all()]
+    workflows = [W.Approval, W.Cancellable, Hourglass.RecordedWorkflows.PendingAtCancel | S.all()]
     worker = start_worker(ctx, workflows: workflows, activities: activities())
     %{worker: worker}
   end
@@ -189,9 +189,44 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
             }} = Client.workflow_result(ctx.client, handle)
 
     assert task_failures(ctx, handle) == 0
+    # The history names the SDK, and records the flags of the behaviours the run went by
+    # (1: the cancellation once; 2: cancel commands in the order the code started them).
+    {json, 0} = cli(ctx, ["workflow", "show", "-w", handle.workflow_id, "-o", "json"])
+    assert json =~ ~s("sdkName": "hourglass")
+
+    flags =
+      for [recorded] <-
+            Regex.scan(~r/"langUsedFlags": \[([^\]]*)\]/, json, capture: :all_but_first),
+          flag <- String.split(recorded, ~r/[\s,]+/, trim: true),
+          do: flag
+
+    assert Enum.sort(flags) == ["1", "2"]
     # Its history replays, and so does one of a run that cleaned up after its cancel.
     {:ok, history} = Client.fetch_history(ctx.client, handle)
     assert :ok = Replayer.replay_workflow(history, workflows: S.all())
+
+    # Timers and activities started in turn and pending at the cancel: cancelled in that order
+    # (624cfa9 cancelled the activities first), and the history replays.
+    pending = start(ctx, "RecordedPendingAtCancel", [5])
+    wait_for_events(ctx, pending, "ACTIVITY_TASK_SCHEDULED", 2)
+    :ok = Client.cancel_workflow(ctx.client, pending)
+    assert {:error, {:cancelled, _}} = Client.workflow_result(ctx.client, pending)
+    {json, 0} = cli(ctx, ["workflow", "show", "-w", pending.workflow_id, "-o", "json"])
+
+    cancels =
+      for [type] <-
+            Regex.scan(
+              ~r/"eventType": "EVENT_TYPE_(TIMER_CANCELED|ACTIVITY_TASK_CANCEL_REQUESTED)"/,
+              json,
+              capture: :all_but_first
+            ),
+          do: type
+
+    assert cancels == ~w(TIMER_CANCELED ACTIVITY_TASK_CANCEL_REQUESTED TIMER_CANCELED
+                         ACTIVITY_TASK_CANCEL_REQUESTED TIMER_CANCELED)
+
+    {:ok, history} = Client.fetch_history(ctx.client, pending)
+    assert :ok = Replayer.replay_workflow(history, workflows: Hourglass.RecordedWorkflows.all())
 
     cleanup = start(ctx, "CleanupAfterCancel")
     wait_for_events(ctx, cleanup, "WORKFLOW_TASK_COMPLETED")

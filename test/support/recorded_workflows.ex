@@ -148,6 +148,31 @@ defmodule Hourglass.RecordedWorkflows do
     def handle_signal("close", [], state), do: %{state | closed: true}
   end
 
+  defmodule UpdateAtTheEnd do
+    @moduledoc false
+    # Returns in the activation that lets a waiting update handler finish: 624cfa9 completed
+    # the workflow without the update's answer.
+    use Hourglass.Workflow, name: "RecordedUpdateAtTheEnd"
+
+    @impl true
+    def init([]), do: %{go: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.go)
+      {:ok, "ended"}
+    end
+
+    @impl true
+    def handle_update("wait", [], _state) do
+      :ok = Workflow.wait_condition(& &1.go)
+      {:reply, "answered", Workflow.state()}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
   defmodule Parent do
     @moduledoc false
     # A child that completes, and one cancelled with the parent.
@@ -182,5 +207,14 @@ defmodule Hourglass.RecordedWorkflows do
 
   @doc false
   def all,
-    do: [Approval, CleanupAfterCancel, PendingAtCancel, HandledFailure, Updates, Parent, Child]
+    do: [
+      Approval,
+      CleanupAfterCancel,
+      PendingAtCancel,
+      HandledFailure,
+      Updates,
+      UpdateAtTheEnd,
+      Parent,
+      Child
+    ]
 end

@@ -965,7 +965,8 @@ defmodule Hourglass.Workflow.Run do
 
         # A child pending both its start and its result is cancelled once, where it comes first.
         once = Enum.uniq_by(keys, &child_or_key/1)
-        ctx = cancel_pending(ctx, once)
+        # Read again: in_cancel_order/1 may have noted a flag the run now goes by.
+        ctx = cancel_pending(context!(), once)
 
         put(%{
           ctx
