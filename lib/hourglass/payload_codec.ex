@@ -84,6 +84,13 @@ defmodule Hourglass.PayloadCodec do
   end
 
   @doc false
+  # Payloads → through the codec only: {:ok, payloads}, or why the codec could not.
+  @spec decode_payloads({module(), term()} | nil, [term()]) ::
+          {:ok, [term()]} | {:error, String.t()}
+  def decode_payloads(nil, payloads), do: {:ok, payloads}
+  def decode_payloads(codec, payloads), do: apply_codec(codec, :decode, payloads)
+
+  @doc false
   # One value; see encode_values/2.
   @spec encode_value({module(), term()} | nil, term()) :: {:ok, term()} | {:error, String.t()}
   def encode_value(codec, value) do

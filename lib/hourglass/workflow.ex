@@ -417,6 +417,8 @@ defmodule Hourglass.Workflow do
         Run.await_handles([handle], :all) |> hd()
 
       milliseconds when is_integer(milliseconds) and milliseconds >= 0 ->
+        # Checked before its timer starts, which would otherwise be left pending.
+        Run.awaitable!(handle)
         timer = start_timer(milliseconds)
 
         case Run.await_handles([handle, timer], :any) do

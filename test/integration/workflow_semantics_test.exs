@@ -326,6 +326,16 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     assert {:ok, "answered"} = Client.update_result(ctx.client, update)
   end
 
+  test "two pieces of code awaiting one handle: the first takes the outcome, the other is told",
+       ctx do
+    handle = start(ctx, "SharedHandle")
+    {:ok, update} = Client.start_update(ctx.client, handle, "await_it_too", [])
+    :ok = Client.signal_workflow(ctx.client, handle, "go", [])
+    assert {:ok, "shared"} = Client.workflow_result(ctx.client, handle)
+    assert {:ok, message} = Client.update_result(ctx.client, update)
+    assert message =~ "awaited before"
+  end
+
   test "signal handlers may wait: an activity and a timer in each of two signals", ctx do
     handle = start(ctx, "SignalWaits")
     :ok = Client.signal_workflow(ctx.client, handle, "charge", [1])
@@ -424,13 +434,16 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     queue = "#{ctx.queue}-slow-codec"
 
     start_supervised!(
-      {Hourglass.Worker,
-       task_queue: queue,
-       address: ctx.address,
-       workflows: [S.CodecHeavy],
-       activities: activities(),
-       payload_codec: S.SlowCodec,
-       deadlock_timeout: 500},
+      {
+        Hourglass.Worker,
+        # Shorter than one codec call: a call in progress counts as codec time too.
+        task_queue: queue,
+        address: ctx.address,
+        workflows: [S.CodecHeavy],
+        activities: activities(),
+        payload_codec: S.SlowCodec,
+        deadlock_timeout: 150
+      },
       restart: :temporary
     )
 

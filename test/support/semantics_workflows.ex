@@ -259,6 +259,43 @@ defmodule Hourglass.SemanticsWorkflows do
     def handle_signal("go", [], state), do: %{state | go: true}
   end
 
+  defmodule SharedHandle do
+    @moduledoc false
+    # The main routine and an update handler await the same activity: the main routine, which
+    # looks first, takes its outcome; the handler is told (an ArgumentError it answers with).
+    use Hourglass.Workflow, name: "SharedHandle"
+
+    @impl true
+    def init([]), do: %{handle: nil, go: false}
+
+    @impl true
+    def run do
+      :ok = Workflow.wait_condition(& &1.go)
+      handle = Workflow.start_activity("echo", ["shared"], start_to_close_timeout: 10_000)
+      Workflow.update_state(&%{&1 | handle: handle})
+      {:ok, "shared"} = Workflow.await(handle)
+      :ok = Workflow.wait_condition(fn _ -> Workflow.all_handlers_finished?() end)
+      {:ok, "shared"}
+    end
+
+    @impl true
+    def handle_update("await_it_too", [], _state) do
+      :ok = Workflow.wait_condition(&(&1.handle != nil))
+
+      reply =
+        try do
+          Workflow.await(Workflow.state().handle)
+        rescue
+          error in ArgumentError -> Exception.message(error)
+        end
+
+      {:reply, reply, Workflow.state()}
+    end
+
+    @impl true
+    def handle_signal("go", [], state), do: %{state | go: true}
+  end
+
   defmodule SignalWaits do
     @moduledoc false
     # A signal handler that runs an activity and a timer before it changes the state.
@@ -513,6 +550,7 @@ defmodule Hourglass.SemanticsWorkflows do
       CodecHeavy,
       CarriesOn,
       LeavesUpdates,
-      SignalWaits
+      SignalWaits,
+      SharedHandle
     ]
 end

@@ -121,11 +121,29 @@ defmodule Hourglass.Worker.WorkflowRuns do
   end
 
   # The time the run spent in its payload codec since the deadline was last set (the run
-  # resets the clock as each activation begins), rounded up.
+  # resets the clock as each activation begins), a call still in progress included, rounded
+  # up. Slot 1: microseconds of calls that ended; slot 2: when the call in progress began, or
+  # when it was last counted here (0: none).
   defp codec_milliseconds(run_id, state) do
     case Map.fetch(state.codec_clocks, run_id) do
-      {:ok, clock} -> div(:atomics.exchange(clock, 1, 0) + 999, 1000)
-      :error -> 0
+      {:ok, {_pid, clock}} ->
+        ended = :atomics.exchange(clock, 1, 0)
+        now = System.monotonic_time(:microsecond)
+
+        in_progress =
+          case :atomics.get(clock, 2) do
+            0 ->
+              0
+
+            # Counted only if the call has not ended meanwhile (then slot 1 has it).
+            began ->
+              if :atomics.compare_exchange(clock, 2, began, now) == :ok, do: now - began, else: 0
+          end
+
+        div(ended + in_progress + 999, 1000)
+
+      :error ->
+        0
     end
   end
 
@@ -144,7 +162,11 @@ defmodule Hourglass.Worker.WorkflowRuns do
       state
       | run_monitors: run_monitors,
         runs: runs,
-        codec_clocks: Map.delete(state.codec_clocks, run_id)
+        codec_clocks:
+          case state.codec_clocks do
+            %{^run_id => {^pid, _clock}} -> Map.delete(state.codec_clocks, run_id)
+            clocks -> clocks
+          end
     }
 
     case Map.get(state.outstanding, run_id) do
@@ -159,7 +181,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
   end
 
   defp start_run(init, activation, token, state) do
-    codec_clock = state.payload_codec && :atomics.new(1, signed: true)
+    codec_clock = state.payload_codec && :atomics.new(2, signed: true)
 
     with {:ok, module} <- workflow_module(init.workflow_type, state),
          {:ok, pid} <-
@@ -186,7 +208,7 @@ defmodule Hourglass.Worker.WorkflowRuns do
           run_monitors: Map.put(state.run_monitors, ref, {activation.run_id, pid}),
           codec_clocks:
             if(codec_clock,
-              do: Map.put(state.codec_clocks, activation.run_id, codec_clock),
+              do: Map.put(state.codec_clocks, activation.run_id, {pid, codec_clock}),
               else: state.codec_clocks
             )
       }

@@ -83,6 +83,8 @@ defmodule Hourglass.Workflow.Run do
       worker: args.worker,
       # A run lives only as long as its worker: what it holds (the Core worker) goes with it.
       worker_monitor: Process.monitor(args.worker),
+      # this process: every handler's process is linked to it, and ends with it
+      run_pid: self(),
       module: args.module,
       codec: args.codec,
       # exceptions that fail the workflow rather than its task (the worker's and the module's)
@@ -283,7 +285,9 @@ defmodule Hourglass.Workflow.Run do
           {:done,
            {:ok, %Handle{kind: :child, seq: seq, workflow_id: workflow_id, run_id: run_id}}}
 
+        # Not started: no handle is handed out, and the result that will not come is forgotten.
         {:ok, {:error, _} = error} ->
+          forget_outcomes([{:child, seq}])
           {:done, error}
 
         :error ->
@@ -354,43 +358,65 @@ defmodule Hourglass.Workflow.Run do
     ctx = context!()
     Enum.each(handles, &awaitable!(ctx, &1))
 
-    block(fn ctx ->
-      outcomes = Enum.map(handles, &Map.fetch(ctx.resolved, key(&1)))
-
-      case mode do
-        :all ->
-          if Enum.all?(outcomes, &match?({:ok, _}, &1)) do
-            forget_outcomes(Enum.map(handles, &key/1))
-            {:done, Enum.map(outcomes, fn {:ok, outcome} -> outcome end)}
-          else
-            :wait
-          end
-
-        :any ->
-          case Enum.find(Enum.zip(handles, outcomes), &match?({_, {:ok, _}}, &1)) do
-            {handle, {:ok, outcome}} ->
-              forget_outcomes([key(handle)])
-              {:done, {handle, outcome}}
-
-            nil ->
-              :wait
-          end
+    fn ctx ->
+      # Another piece of code waiting on the same handle (an update handler, the main
+      # routine) took its outcome first.
+      case Enum.find(handles, &taken?(ctx, &1)) do
+        nil -> handles_check(ctx, handles, mode)
+        handle -> {:done, {:taken, handle}}
       end
-    end)
+    end
+    |> block()
+    |> case do
+      {:taken, handle} -> raise ArgumentError, taken_message(handle)
+      value -> value
+    end
+  end
+
+  defp handles_check(ctx, handles, mode) do
+    outcomes = Enum.map(handles, &Map.fetch(ctx.resolved, key(&1)))
+
+    case mode do
+      :all ->
+        if Enum.all?(outcomes, &match?({:ok, _}, &1)) do
+          forget_outcomes(Enum.map(handles, &key/1))
+          {:done, Enum.map(outcomes, fn {:ok, outcome} -> outcome end)}
+        else
+          :wait
+        end
+
+      :any ->
+        case Enum.find(Enum.zip(handles, outcomes), &match?({_, {:ok, _}}, &1)) do
+          {handle, {:ok, outcome}} ->
+            forget_outcomes([key(handle)])
+            {:done, {handle, outcome}}
+
+          nil ->
+            :wait
+        end
+    end
   end
 
   # An outcome is handed to the code once and then forgotten: a cached run keeps no result the
   # code took (it keeps what it wants in its variables or state). A handle of this run that is
   # neither pending nor resolved was awaited before.
   defp awaitable!(ctx, %Handle{} = handle) do
-    key = key(handle)
-
-    unless Map.has_key?(ctx.pending, key) or Map.has_key?(ctx.resolved, key) do
-      raise ArgumentError,
-            "#{inspect(handle)} was awaited before (or is not this run's): an outcome is " <>
-              "handed out once"
-    end
+    if taken?(ctx, handle), do: raise(ArgumentError, taken_message(handle))
   end
+
+  defp taken?(ctx, handle) do
+    key = key(handle)
+    not (Map.has_key?(ctx.pending, key) or Map.has_key?(ctx.resolved, key))
+  end
+
+  defp taken_message(handle),
+    do:
+      "#{inspect(handle)} was awaited before (or is not this run's): an outcome is handed " <>
+        "out once"
+
+  @doc false
+  # Raises unless awaiting `handle` can return its outcome (see awaitable!/2).
+  def awaitable!(%Handle{} = handle), do: awaitable!(context!(), handle)
 
   defp take_outcome(ctx, key) do
     case Map.fetch(ctx.resolved, key) do
@@ -440,7 +466,13 @@ defmodule Hourglass.Workflow.Run do
 
         timer && Map.has_key?(ctx.resolved, key(timer)) ->
           forget_outcomes([key(timer)])
-          {:done, {:error, :timeout}}
+
+          # Its timer fired, or the workflow's cancellation cancelled it (an update handler's
+          # wait: the main routine's takes the cancellation above).
+          case ctx.resolved[key(timer)] do
+            {:ok, _fired} -> {:done, {:error, :timeout}}
+            {:error, :cancelled} -> {:done, {:error, :cancelled}}
+          end
 
         true ->
           :wait
@@ -562,7 +594,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def set_signal_handler(name, handler) do
-    ctx = context!()
+    ctx = changing_context!()
     {buffered, rest} = Map.pop(ctx.buffered_signals, name, [])
 
     put(%{
@@ -585,7 +617,7 @@ defmodule Hourglass.Workflow.Run do
 
   @doc false
   def set_query_handler(name, handler) do
-    ctx = context!()
+    ctx = changing_context!()
     put(%{ctx | query_handlers: Map.put(ctx.query_handlers, name, handler)})
     :ok
   end
@@ -719,7 +751,7 @@ defmodule Hourglass.Workflow.Run do
 
         outcome ->
           %{
-            ctx
+            forget_local_activity(ctx, key)
             | resolved: Map.put(ctx.resolved, key, outcome),
               pending: Map.delete(ctx.pending, key),
               cancel_requested: MapSet.delete(ctx.cancel_requested, key)
@@ -727,6 +759,24 @@ defmodule Hourglass.Workflow.Run do
       end
     end)
   end
+
+  # A local activity cancelled while it waited out its backoff: nothing more comes for it.
+  defp forget_local_activity(ctx, {:activity, seq}) do
+    case Map.pop(ctx.locals, seq) do
+      {nil, _locals} ->
+        ctx
+
+      {local, locals} ->
+        %{
+          ctx
+          | locals: locals,
+            backoff_timers: Map.delete(ctx.backoff_timers, local.timer),
+            activity_types: Map.delete(ctx.activity_types, seq)
+        }
+    end
+  end
+
+  defp forget_local_activity(ctx, _key), do: ctx
 
   defp cancel_commands(_ctx, {:timer, seq}), do: {[{:cancel_timer, seq}], {:error, :cancelled}}
 
@@ -780,7 +830,18 @@ defmodule Hourglass.Workflow.Run do
 
     case check.(context!()) do
       {:done, value} ->
-        put(%{context!() | cancel_wait: false})
+        ctx = context!()
+
+        # The wait the cancellation reached ended without it (what it waited for was there
+        # first): it is delivered at the next wait instead, as the official SDKs deliver it
+        # at the next await.
+        put(%{
+          ctx
+          | cancel_wait: false,
+            cancellation_undelivered:
+              ctx.cancellation_undelivered or (ctx.cancel_wait and not cancellation_seen?(value))
+        })
+
         value
 
       :wait ->
@@ -851,9 +912,12 @@ defmodule Hourglass.Workflow.Run do
   # set_signal_handler/2 takes the signals that came before it at once).
   defp start_handler(kind, name, body) do
     log_tags = Logger.metadata()
+    run_pid = context!().run_pid
 
     pid =
-      spawn_link(fn ->
+      spawn(fn ->
+        # Linked to the run's process, not to whoever started it (a handler that ends first).
+        Process.link(run_pid)
         Logger.metadata(log_tags)
 
         receive do
@@ -1127,7 +1191,8 @@ defmodule Hourglass.Workflow.Run do
     tag_log_lines(info)
     state = if function_exported?(ctx.module, :init, 1), do: ctx.module.init(arguments), else: %{}
 
-    put(%{ctx | info: info, arguments: arguments, state: state})
+    # Read again: init/1 is workflow code, and may have made calls that changed the context.
+    put(%{context!() | info: info, arguments: arguments, state: state})
   end
 
   defp apply_job({:fire_timer, seq}) do
@@ -1281,8 +1346,8 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp apply_job({:query, query_id, name, arguments}) do
+    answer = query_answer(context!(), name, arguments)
     ctx = context!()
-    answer = query_answer(ctx, name, arguments)
     put(%{ctx | commands: [{:respond_to_query, query_id, answer} | ctx.commands]})
   end
 
@@ -1393,12 +1458,26 @@ defmodule Hourglass.Workflow.Run do
 
   # A client's input (a signal's, an update's, a query's): its values, or why they cannot be
   # had (the NIF could not decode the payloads, or the codec cannot).
+  # A payload the converter cannot read (an unknown encoding, bad JSON) is the client's
+  # mistake, the same on every replay: {:error, message}. A codec that fails (its key service
+  # down, say) may not fail again: that raises, and fails the task, which is retried, as the
+  # official SDKs do with a codec's failure (a query answers with the error instead).
   defp decode_input(_ctx, {:undecodable, message}, _what), do: {:error, message}
+  defp decode_input(%{codec: nil}, values, _what), do: {:ok, values}
 
-  defp decode_input(ctx, arguments, what) do
-    case timed_codec(&PayloadCodec.decode_values/2, ctx.codec, arguments) do
-      {:ok, values} -> {:ok, values}
-      {:error, message} -> {:error, "cannot decode the input of #{what}: #{message}"}
+  defp decode_input(ctx, payloads, what) do
+    case timed_codec(&PayloadCodec.decode_payloads/2, ctx.codec, payloads) do
+      {:ok, decoded} ->
+        case Hourglass.Payload.to_values(decoded) do
+          {:ok, values} -> {:ok, values}
+          {:error, message} -> {:error, "cannot decode the input of #{what}: #{message}"}
+        end
+
+      {:error, message} when ctx.handler == :query ->
+        {:error, "the payload codec cannot decode the input of #{what}: #{message}"}
+
+      {:error, message} ->
+        raise RuntimeError, "the payload codec cannot decode the input of #{what}: #{message}"
     end
   end
 
@@ -1562,13 +1641,15 @@ defmodule Hourglass.Workflow.Run do
   end
 
   defp query_answer(ctx, name, arguments) do
-    with {:ok, arguments} <- decode_input(ctx, arguments, "query #{inspect(name)}"),
-         {:reply, value} <- with_handler(:query, fn -> call_query(ctx, name, arguments) end),
-         {:ok, encoded} <- timed_codec(&PayloadCodec.encode_value/2, ctx.codec, value) do
-      {:ok, encoded}
-    else
-      {:error, message} -> {:error, message}
-    end
+    with_handler(:query, fn ->
+      with {:ok, arguments} <- decode_input(context!(), arguments, "query #{inspect(name)}"),
+           {:reply, value} <- call_query(ctx, name, arguments),
+           {:ok, encoded} <- timed_codec(&PayloadCodec.encode_value/2, ctx.codec, value) do
+        {:ok, encoded}
+      else
+        {:error, message} -> {:error, message}
+      end
+    end)
   end
 
   defp call_query(ctx, name, arguments) do
@@ -1610,13 +1691,20 @@ defmodule Hourglass.Workflow.Run do
   defp timed_codec(convert, nil, value), do: convert.(nil, value)
 
   defp timed_codec(convert, codec, value) do
-    started = System.monotonic_time(:microsecond)
+    case context!().codec_clock do
+      nil ->
+        convert.(codec, value)
 
-    try do
-      convert.(codec, value)
-    after
-      if clock = context!().codec_clock,
-        do: :atomics.add(clock, 1, System.monotonic_time(:microsecond) - started)
+      clock ->
+        # Slot 2: when the call in progress began (or when the worker last counted it).
+        :atomics.put(clock, 2, System.monotonic_time(:microsecond))
+
+        try do
+          convert.(codec, value)
+        after
+          began = :atomics.exchange(clock, 2, 0)
+          :atomics.add(clock, 1, System.monotonic_time(:microsecond) - began)
+        end
     end
   end
 
@@ -1770,6 +1858,15 @@ defmodule Hourglass.Workflow.Run do
       {:error, message} -> fail_task("cannot encode the failure's details: #{message}")
     end
   end
+
+  # Whether what a wait returned told the code of the cancellation.
+  defp cancellation_seen?({:error, reason}), do: cancellation?(reason)
+  defp cancellation_seen?({%Handle{}, outcome}), do: cancellation_seen?(outcome)
+
+  defp cancellation_seen?(outcomes) when is_list(outcomes),
+    do: Enum.any?(outcomes, &cancellation_seen?/1)
+
+  defp cancellation_seen?(_value), do: false
 
   defp cancellation?(:cancelled), do: true
   defp cancellation?(%ActivityError{cause: {:cancelled, _}}), do: true
