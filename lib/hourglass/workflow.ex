@@ -107,9 +107,10 @@ defmodule Hourglass.Workflow do
   fails the workflow with it. Queries and
   validators cannot change the run: no commands, no state, and the random generator is as
   they found it; one that raises, throws or exits answers the query with an error or rejects
-  the update. Input a client sent that cannot be decoded (an unknown encoding, a codec that
-  fails) never fails the task: such a signal is logged and dropped, such an update rejected,
-  such a query answered with an error. Handlers whose wait is over when `run` returns take
+  the update. Input a client sent that the converter cannot read (an unknown encoding, bad
+  JSON) never fails the task: such a signal is logged and dropped, such an update rejected,
+  such a query answered with an error. A payload codec that fails on it fails the task (it is
+  retried): a codec's failure, unlike the converter's, may not repeat on replay. Handlers whose wait is over when `run` returns take
   their turns first; a run that returns while others still wait abandons them, leaving their
   updates unanswered (with a warning): wait for `all_handlers_finished?/0` first.
 
