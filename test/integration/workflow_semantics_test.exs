@@ -430,6 +430,31 @@ defmodule Hourglass.Integration.WorkflowSemanticsTest do
     assert out =~ ~s("maximumAttempts": 3)
   end
 
+  test "a codec that fails on a signal's input fails the task; the retry takes the signal", ctx do
+    :ets.new(:hourglass_flaky_codec, [:public, :named_table, :set])
+    queue = "#{ctx.queue}-flaky-codec"
+
+    start_supervised!(
+      {Hourglass.Worker,
+       task_queue: queue,
+       address: ctx.address,
+       workflows: [W.Approval],
+       activities: activities(),
+       payload_codec: S.FlakyCodec},
+      restart: :temporary
+    )
+
+    {:ok, client} = Client.connect(address: ctx.address, payload_codec: S.FlakyCodec)
+
+    capture_log(fn ->
+      handle = start(%{ctx | client: client}, "Approval", ["order-3"], task_queue: queue)
+      :ok = Client.signal_workflow(client, handle, "approve", ["flaky-ada"])
+
+      assert {:ok, %{"approver" => "flaky-ada"}} = Client.workflow_result(client, handle)
+      assert task_failures(ctx, handle) == 1
+    end)
+  end
+
   test "time in a slow payload codec does not count toward the deadlock timeout", ctx do
     queue = "#{ctx.queue}-slow-codec"
 

@@ -510,6 +510,33 @@ defmodule Hourglass.SemanticsWorkflows do
     def decode(payloads, _options), do: Process.sleep(200) && {:ok, payloads}
   end
 
+  defmodule FlakyCodec do
+    @moduledoc false
+    # A codec whose key service fails once: a payload it encoded from a value that mentions
+    # "flaky" cannot be decoded the first time (counted in the :hourglass_flaky_codec table).
+    @behaviour Hourglass.PayloadCodec
+
+    @impl true
+    def encode(payloads, _options) do
+      {:ok,
+       for payload <- payloads do
+         if payload.data =~ "flaky",
+           do: %{payload | metadata: Map.put(payload.metadata, "flaky", "yes")},
+           else: payload
+       end}
+    end
+
+    @impl true
+    def decode(payloads, _options) do
+      flaky? = Enum.any?(payloads, &(&1.metadata["flaky"] == "yes"))
+
+      if flaky? and
+           :ets.update_counter(:hourglass_flaky_codec, :failures, 1, {:failures, 0}) == 1,
+         do: {:error, "the key service is unavailable"},
+         else: {:ok, payloads}
+    end
+  end
+
   defmodule CodecHeavy do
     @moduledoc false
     # Four activities started in one activation: four calls of its codec's encode.

@@ -452,14 +452,16 @@ defmodule Hourglass.Workflow.Run do
 
     block(fn ctx ->
       cond do
-        condition.(ctx.state) ->
-          if timer, do: drop_timer(timer)
-          {:done, :ok}
-
+        # First: a cancellation that came with what makes the condition true still reaches
+        # the wait, as the official SDKs raise it into the awaiting code.
         main_routine? and ctx.cancel_wait ->
           put(%{context!() | cancel_wait: false})
           if timer, do: drop_timer(timer)
           {:done, {:error, :cancelled}}
+
+        condition.(ctx.state) ->
+          if timer, do: drop_timer(timer)
+          {:done, :ok}
 
         ctx.cancelled and not flag?(@flag_cancel_once) ->
           {:done, {:error, :cancelled}}
