@@ -409,7 +409,8 @@ defmodule Hourglass.Workflow do
   @doc """
   Waits for what `handle` stands for: `{:ok, value}` or `{:error, reason}`. With
   `timeout:` (milliseconds of workflow time, a durable timer) it gives up after that long with
-  `{:error, :timeout}`; what the handle stands for carries on, and can be awaited again.
+  `{:error, :timeout}`; what the handle stands for carries on, and can be awaited again (or
+  cancelled with `cancel/1`).
   """
   @spec await(handle(), keyword()) :: {:ok, term()} | {:error, term()}
   def await(%Handle{} = handle, opts \\ []) when is_list(opts) do
