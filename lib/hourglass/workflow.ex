@@ -219,7 +219,8 @@ defmodule Hourglass.Workflow do
   end
 
   @doc false
-  # Checks what a workflow does with update handlers still running when it ends, per name.
+  # Checks what a workflow does with handlers still running when it ends, per signal or update
+  # name.
   @spec unfinished_policies!(term(), term()) :: %{String.t() => :warn_and_abandon | :abandon}
   def unfinished_policies!(policies, where) do
     if is_map(policies) and

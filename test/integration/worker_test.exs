@@ -381,6 +381,36 @@ defmodule Hourglass.Integration.WorkerTest do
       assert {:error, {:invalid_option, :deadlock_timeout, _}} =
                Worker.start_link(task_queue: "q", activities: [A.Echo], deadlock_timeout: 0)
 
+      for not_exceptions <- [[String], ArgumentError, ["ArgumentError"]] do
+        assert {:error, {:invalid_option, :workflow_failure_exception_types, message}} =
+                 Worker.start_link(
+                   task_queue: "q",
+                   activities: [A.Echo],
+                   workflow_failure_exception_types: not_exceptions
+                 )
+
+        assert message =~ "exception modules"
+      end
+
+      # A workflow's own: checked as it compiles.
+      assert_raise ArgumentError, ~r/:failure_exception_types must be a list of exception/, fn ->
+        Code.compile_string("""
+        defmodule HourglassBadFailureTypes do
+          use Hourglass.Workflow, failure_exception_types: [String]
+          def run, do: {:ok, 1}
+        end
+        """)
+      end
+
+      assert_raise ArgumentError, ~r/:unfinished_policies must map signal or update names/, fn ->
+        Code.compile_string("""
+        defmodule HourglassBadPolicies do
+          use Hourglass.Workflow, unfinished_policies: %{"u" => :later}
+          def run, do: {:ok, 1}
+        end
+        """)
+      end
+
       assert {:error, {:invalid_option, :native_activities, _}} =
                Worker.start_link(task_queue: "q", native_activities: ["nope"])
 
