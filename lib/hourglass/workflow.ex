@@ -230,7 +230,7 @@ defmodule Hourglass.Workflow do
       policies
     else
       raise ArgumentError,
-            "#{inspect(where)}: :unfinished_policies must map update names to " <>
+            "#{inspect(where)}: :unfinished_policies must map signal or update names to " <>
               ":warn_and_abandon or :abandon, got: #{inspect(policies)}"
     end
   end
