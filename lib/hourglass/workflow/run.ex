@@ -88,10 +88,10 @@ defmodule Hourglass.Workflow.Run do
       module: args.module,
       codec: args.codec,
       # exceptions that fail the workflow rather than its task (the worker's and the module's)
-      failure_exception_types: Map.get(args, :failure_exception_types, []),
+      failure_exception_types: args.failure_exception_types,
       # microseconds spent in the payload codec on the activation being handled (an :atomics
       # the worker reads), nil without a codec
-      codec_clock: Map.get(args, :codec_clock),
+      codec_clock: args.codec_clock,
       run_id: nil,
       # the token of the activation being handled, named when it is answered
       activation_token: nil,
@@ -1426,7 +1426,7 @@ defmodule Hourglass.Workflow.Run do
   end
 
   # What a signal handler's process runs: `call` given the run's context returns
-  # {:ok, new_state}, :no_handler, or {:failed, %ApplicationError{}}.
+  # {:ok, new_state} or :no_handler, or raises (an ApplicationError fails the workflow).
   defp signal_body(name, arguments, call) do
     fn ->
       outcome =
@@ -1503,8 +1503,6 @@ defmodule Hourglass.Workflow.Run do
           :no_handler
         end
     end
-  rescue
-    error in ApplicationError -> {:failed, error}
   end
 
   defp no_clause?(%FunctionClauseError{} = error, module, function),
